@@ -1,0 +1,3 @@
+"""stsdesk: a desktop credential manager for AWS STS."""
+
+__version__ = "0.1.0"
