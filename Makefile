@@ -1,0 +1,41 @@
+# stsdesk — `make run` (the app on the embedded demo emulator) and `make test` (the whole suite) are the two
+# commands a fresh machine needs. Both create .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench fuzz package package-test clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,bench,package]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/stsdesk --demo
+
+test: $(STAMP)
+	bash tools/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check stsdesk tests benchmarks packaging
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict stsdesk/core stsdesk/emulator
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+fuzz: $(STAMP)
+	STSDESK_FUZZ_EXAMPLES=5000 bash tools/test.sh -m fuzz
+
+package: $(STAMP)
+	bash packaging/build.sh
+
+package-test: package
+	bash packaging/smoke_test.sh
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

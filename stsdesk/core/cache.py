@@ -1,0 +1,428 @@
+"""The session cache shared by the CLI and GUI processes.
+
+Metadata lives in ``<directory>/sessions.json`` (no secrets); the secret part of each session (secret key and
+session token, one JSON string) lives in the keyring under ``session:<cache_key>``. Writers serialise on an
+exclusive ``flock`` of ``<directory>/sessions.lock`` and replace the index atomically, so readers never need the
+lock; a reader that sees the index and the keyring disagree (a writer in between) treats it as a miss.
+
+On the fast ``stsdesk credential-process`` path: no boto3/botocore, and keyring only on an actual secret read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stsdesk.core.errors import KeyringUnavailable
+from stsdesk.core.model import CredentialKind, Credentials
+from stsdesk.core.secrets import DEFAULT_SERVICE, SecretStore, session_key
+
+INDEX_NAME = "sessions.json"
+LOCK_NAME = "sessions.lock"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CachedSession:
+    """What the index knows about one cached session: metadata only, never a secret.
+
+    ``memory_only`` is set by the cache when the keyring refused the secret: only the process that stored it
+    can use the session (other processes ignore it).
+    """
+
+    cache_key: str
+    profile: str
+    access_key_id: str
+    kind: CredentialKind
+    expiration: datetime
+    identity_arn: str | None
+    mfa_serial: str | None
+    mfa_authenticated_at: datetime | None
+    source_fingerprint: str  # fingerprint of the profile settings + config files the session was made from
+    created: datetime
+    memory_only: bool = False
+
+    def seconds_left(self, now: datetime | None = None) -> float:
+        """Seconds until the session expires, from the wall clock (negative once expired)."""
+        return (self.expiration - (now or datetime.now(UTC))).total_seconds()
+
+
+# -- (de)serialisation -----------------------------------------------------------------------------
+
+
+def _time(text: Any) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("naive timestamp in the session index")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("expected a string")
+
+
+def _entry_to_json(meta: CachedSession, region: str | None, owner: int | None) -> dict[str, Any]:
+    return {
+        "profile": meta.profile,
+        "access_key_id": meta.access_key_id,
+        "kind": meta.kind.value,
+        "expiration": meta.expiration.isoformat(),
+        "identity_arn": meta.identity_arn,
+        "mfa_serial": meta.mfa_serial,
+        "mfa_authenticated_at": meta.mfa_authenticated_at.isoformat() if meta.mfa_authenticated_at else None,
+        "source_fingerprint": meta.source_fingerprint,
+        "created": meta.created.isoformat(),
+        "region": region,
+        "memory_only": meta.memory_only,
+        "owner_pid": owner,
+    }
+
+
+def _entry_from_json(cache_key: str, raw: Any) -> CachedSession:
+    """Parse one index entry; raises ValueError/KeyError/TypeError when it is corrupt."""
+    if not isinstance(raw, dict):
+        raise ValueError("entry is not an object")
+    mfa_at = raw.get("mfa_authenticated_at")
+    return CachedSession(
+        cache_key=cache_key,
+        profile=str(raw["profile"]),
+        access_key_id=str(raw["access_key_id"]),
+        kind=CredentialKind(raw["kind"]),
+        expiration=_time(raw["expiration"]),
+        identity_arn=_opt_str(raw.get("identity_arn")),
+        mfa_serial=_opt_str(raw.get("mfa_serial")),
+        mfa_authenticated_at=_time(mfa_at) if mfa_at is not None else None,
+        source_fingerprint=str(raw["source_fingerprint"]),
+        created=_time(raw["created"]),
+        memory_only=bool(raw.get("memory_only", False)),
+    )
+
+
+def _read_raw_index(path: Path) -> dict[str, Any]:
+    """The index's ``sessions`` mapping; empty when missing, unreadable, garbage or of another version."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != _VERSION
+        or not isinstance(data.get("sessions"), dict)
+    ):
+        return {}
+    return dict(data["sessions"])
+
+
+def _secret_json(creds: Credentials) -> str:
+    return json.dumps(
+        {
+            "access_key_id": creds.access_key_id,
+            "secret_access_key": creds.secret_access_key,
+            "session_token": creds.session_token,
+        }
+    )
+
+
+def _secret_fields(secret: str) -> tuple[str, str, str | None] | None:
+    """(access key id, secret key, token) from the keyring's JSON, or None when it is not ours / corrupt."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    key_id, secret_key, token = (
+        data.get("access_key_id"),
+        data.get("secret_access_key"),
+        data.get("session_token"),
+    )
+    if (
+        not isinstance(key_id, str)
+        or not isinstance(secret_key, str)
+        or not (token is None or isinstance(token, str))
+    ):
+        return None
+    return key_id, secret_key, token
+
+
+def _credentials(meta: CachedSession, fields: tuple[str, str, str | None], region: Any) -> Credentials | None:
+    """Credentials from an index entry and its secret; None when they do not belong together."""
+    key_id, secret_key, token = fields
+    if key_id != meta.access_key_id:
+        return None
+    return Credentials(key_id, secret_key, token, meta.expiration, meta.kind, _opt_str(region))
+
+
+def _usable(meta: CachedSession, min_ttl: float) -> bool:
+    return meta.seconds_left() > min_ttl
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created 0600) across processes and threads."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock on every platform
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` (mode 0600): temp file, fsync, os.replace — readers see old or new, whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: exists, someone else's
+        return True
+    return True
+
+
+# -- the cache -------------------------------------------------------------------------------------
+
+
+class SessionCache:
+    """Cached STS sessions of this user, shared by every stsdesk process that uses ``directory``.
+
+    Cache keys are the broker's (for instance ``profile:<name>``, ``mfa:<identity>:<serial>``) and opaque here.
+    """
+
+    def __init__(self, directory: Path, secrets: SecretStore) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._secrets = secrets
+        self._index = self.directory / INDEX_NAME
+        self._lockfile = self.directory / LOCK_NAME
+        self._state = threading.RLock()
+        self._stamp: tuple[int, int, int, int] | None = None
+        self._raw: dict[str, Any] = {}
+        self._callbacks: list[Callable[[], None]] = []
+
+    # -- index state -------------------------------------------------------------------------------
+
+    def _file_stamp(self) -> tuple[int, int, int, int] | None:
+        try:
+            st = os.stat(self._index)
+        except OSError:
+            return None
+        # os.replace gives a new inode; mtime alone can be too coarse on some file systems.
+        return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+    def _current(self) -> dict[str, Any]:
+        """The index as last written by any process (re-read only when the file changed)."""
+        with self._state:
+            stamp = self._file_stamp()
+            if stamp != self._stamp or stamp is None:
+                self._raw = _read_raw_index(self._index) if stamp is not None else {}
+                self._stamp = stamp
+            return self._raw
+
+    def _write(self, raw: dict[str, Any]) -> None:
+        payload = json.dumps({"version": _VERSION, "sessions": raw}, indent=1, sort_keys=True).encode()
+        _write_atomically(self._index, payload)
+        with self._state:
+            self._raw = raw
+            self._stamp = self._file_stamp()
+
+    @contextlib.contextmanager
+    def _modify(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write the index under the cross-process lock; the yielded dict is written back."""
+        with self._state, _exclusive_lock(self._lockfile):
+            original = _read_raw_index(self._index)  # always fresh under the lock, whatever the stamp says
+            raw = dict(original)
+            yield raw
+            if raw != original:
+                self._write(raw)
+
+    def _parsed(self, cache_key: str, raw_entry: Any) -> CachedSession | None:
+        try:
+            return _entry_from_json(cache_key, raw_entry)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _visible(self, cache_key: str, raw_entry: Any) -> CachedSession | None:
+        """Parsed entry, hiding memory-only sessions whose owning process has exited."""
+        meta = self._parsed(cache_key, raw_entry)
+        if meta is None or not meta.memory_only:
+            return meta
+        owner = raw_entry.get("owner_pid")
+        if owner == os.getpid() or (isinstance(owner, int) and _pid_alive(owner)):
+            return meta
+        return None
+
+    def _notify(self) -> None:
+        for callback in list(self._callbacks):
+            callback()
+
+    # -- public API --------------------------------------------------------------------------------
+
+    def peek(self, cache_key: str) -> CachedSession | None:
+        """Metadata of the session under ``cache_key`` (even expired ones); never touches the keyring."""
+        raw = self._current()
+        return self._visible(cache_key, raw[cache_key]) if cache_key in raw else None
+
+    def sessions(self) -> list[CachedSession]:
+        """Metadata of every cached session, soonest expiry first; no keyring access (for lists and the GUI)."""
+        raw = self._current()
+        found = [meta for key, entry in raw.items() if (meta := self._visible(key, entry)) is not None]
+        return sorted(found, key=lambda meta: (meta.expiration, meta.cache_key))
+
+    def lookup(self, cache_key: str, min_ttl: float) -> tuple[CachedSession, Credentials] | None:
+        """The session and its credentials when it has more than ``min_ttl`` seconds left and its secret is
+        readable; otherwise None. Corrupt entries (bad metadata or bad secret JSON) are dropped.
+        """
+        for _attempt in range(2):  # a second look when another process was mid-write
+            raw_entry = self._current().get(cache_key)
+            if raw_entry is None:
+                return None
+            meta = self._parsed(cache_key, raw_entry)
+            if meta is None:
+                self._drop_if_unchanged(cache_key, raw_entry, delete_secret=True)
+                return None
+            if not _usable(meta, min_ttl):
+                return None
+            key = session_key(cache_key)
+            if meta.memory_only and not self._secrets.in_memory(key):
+                return None  # another process's session: its secret never reached the keyring
+            secret = self._secrets.get(key)
+            if secret is None:
+                if self._secrets.persistent and not meta.memory_only:
+                    self._drop_if_unchanged(cache_key, raw_entry, delete_secret=False)  # removed from keyring
+                return None
+            fields = _secret_fields(secret)
+            if fields is None:
+                self._drop_if_unchanged(cache_key, raw_entry, delete_secret=True)
+                return None
+            creds = _credentials(meta, fields, raw_entry.get("region"))
+            if creds is not None:
+                return meta, creds
+            if self._current().get(cache_key) == raw_entry:
+                return None  # the keyring holds another session's secret: a writer is mid-way, or it is stale
+        return None
+
+    def store(self, meta: CachedSession, creds: Credentials) -> None:
+        """Cache ``creds`` under ``meta.cache_key``, replacing any previous session there.
+
+        The secret goes to the keyring; when the keyring refuses it (see ``SecretStore.warning``) it is kept in
+        this process's memory and the entry is marked memory-only. Raises ``ValueError`` when ``meta`` and
+        ``creds`` describe different keys, ``OSError`` when the index cannot be written.
+        """
+        if meta.access_key_id != creds.access_key_id:
+            raise ValueError("session metadata and credentials have different access key ids")
+        with self._modify() as raw:
+            try:
+                self._secrets.set(session_key(meta.cache_key), _secret_json(creds))
+                memory_only = False
+            except KeyringUnavailable:
+                memory_only = True
+            entry = replace(meta, memory_only=memory_only)
+            raw[meta.cache_key] = _entry_to_json(entry, creds.region, os.getpid() if memory_only else None)
+        self._notify()
+
+    def forget(self, cache_key: str | None = None) -> list[str]:
+        """Drop one cached session (or all with None); returns the cache keys dropped.
+
+        A keyring that refuses the deletion (locked) leaves an orphaned secret that nothing will use.
+        """
+        with self._modify() as raw:
+            dropped = sorted(raw) if cache_key is None else [cache_key] if cache_key in raw else []
+            for key in dropped:
+                del raw[key]
+            self._delete_secrets(dropped)
+        if dropped:
+            self._notify()
+        return dropped
+
+    def forget_profile(self, profile: str) -> list[str]:
+        """Drop every cached session whose metadata names ``profile``; returns the cache keys dropped."""
+        with self._modify() as raw:
+            dropped = sorted(
+                key
+                for key, entry in raw.items()
+                if isinstance(entry, dict) and entry.get("profile") == profile
+            )
+            for key in dropped:
+                del raw[key]
+            self._delete_secrets(dropped)
+        if dropped:
+            self._notify()
+        return dropped
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every store/forget made through this instance (not other processes')."""
+        self._callbacks.append(callback)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _delete_secrets(self, cache_keys: list[str]) -> None:
+        for key in cache_keys:
+            with contextlib.suppress(KeyringUnavailable):
+                self._secrets.delete(session_key(key))
+
+    def _drop_if_unchanged(self, cache_key: str, raw_entry: Any, *, delete_secret: bool) -> None:
+        """Remove a bad entry unless another process replaced it since we looked."""
+        with self._modify() as raw:
+            if raw.get(cache_key) != raw_entry:
+                return
+            del raw[cache_key]
+            if delete_secret:
+                self._delete_secrets([cache_key])
+        self._notify()
+
+
+def fast_lookup(
+    directory: Path, cache_key: str, min_ttl: float, fingerprint: str, *, service: str = DEFAULT_SERVICE
+) -> Credentials | None:
+    """Credentials for ``credential-process`` straight from the index and one keyring read, or None on any doubt:
+    missing/corrupt index or entry, memory-only entry, fewer than ``min_ttl`` seconds left, a different
+    ``source_fingerprint``, no secret, or a secret that does not match the entry. Never raises for those cases,
+    never takes the lock, never writes.
+    """
+    try:
+        raw_entry = _read_raw_index(Path(directory) / INDEX_NAME).get(cache_key)
+        if not isinstance(raw_entry, dict):
+            return None
+        meta = _entry_from_json(cache_key, raw_entry)
+        if meta.memory_only or meta.source_fingerprint != fingerprint or not _usable(meta, min_ttl):
+            return None
+        secret = SecretStore(service).get(session_key(cache_key))
+        fields = _secret_fields(secret) if secret is not None else None
+        return _credentials(meta, fields, raw_entry.get("region")) if fields is not None else None
+    except (ValueError, KeyError, TypeError, OSError):
+        return None

@@ -1,0 +1,191 @@
+"""Secrets in the OS keyring, with an in-memory fallback when no usable keyring exists.
+
+Keys: long-term secrets ``user:<profile>:<access_key_id>``; cached sessions ``session:<cache_key>``.
+Nothing here ever writes a secret to a file, and no message includes a secret value.
+
+On the fast ``stsdesk credential-process`` path: ``keyring`` is imported only when a secret is actually read,
+written or deleted, or when the caller asks which backend is active.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from stsdesk.core.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+DEFAULT_SERVICE = "stsdesk"
+
+# Backends that "work" without storing anything, or refuse everything: secrets would be lost silently.
+_UNUSABLE_BACKENDS = frozenset({"keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"})
+_REASON_LIMIT = 160
+
+
+def service_name(namespace: str | None = None) -> str:
+    """The keyring service for a namespace: ``stsdesk`` or ``stsdesk:<namespace>``."""
+    return f"{DEFAULT_SERVICE}:{namespace}" if namespace else DEFAULT_SERVICE
+
+
+def user_key(profile: str, access_key_id: str) -> str:
+    """Keyring key of a profile's long-term secret access key."""
+    return f"user:{profile}:{access_key_id}"
+
+
+def session_key(cache_key: str) -> str:
+    """Keyring key of a cached session's secret part."""
+    return f"session:{cache_key}"
+
+
+def _qualified_name(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _describe(exc: BaseException, secret: str | None = None) -> str:
+    """One line about a backend failure, never containing ``secret`` even if the backend echoed it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if secret:
+        text = text.replace(secret, "***")
+    text = text[:_REASON_LIMIT]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class SecretStore:
+    """Secrets in the OS keyring under one service name (``stsdesk`` or ``stsdesk:<namespace>``).
+
+    keyring's own configuration (``PYTHON_KEYRING_BACKEND``, ``keyringrc.cfg``, ``keyring.set_keyring``) decides
+    the backend. When that backend is keyring's ``fail`` or ``null`` backend, or it raises (locked collection,
+    D-Bus gone, any ``KeyringError``), the store keeps secrets in a dict for the life of this object and says so
+    in ``warning``. Use one store per process: the in-memory part is not shared between instances.
+    """
+
+    def __init__(self, service: str = DEFAULT_SERVICE) -> None:
+        self.service = service
+        self._memory: dict[str, str] = {}
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+
+    # -- backend selection -------------------------------------------------------------------------
+
+    def _backend(self) -> KeyringBackend | None:
+        """The active keyring backend, or None (recording why) when it cannot hold secrets."""
+        try:
+            import keyring
+
+            backend = keyring.get_keyring()
+        except Exception as exc:  # a misconfigured PYTHON_KEYRING_BACKEND raises ImportError/RuntimeError
+            self._degrade(_describe(exc))
+            return None
+        name = _qualified_name(backend)
+        if name in _UNUSABLE_BACKENDS:
+            self._degrade(f"{name} is active")
+            return None
+        if name == "keyring.backends.chainer.ChainerBackend" and not getattr(backend, "backends", None):
+            self._degrade("keyring found no backend to chain")
+            return None
+        return backend
+
+    def _degrade(self, reason: str) -> None:
+        with self._lock:
+            if self._problem is None:
+                self._problem = reason
+
+    # -- public API --------------------------------------------------------------------------------
+
+    @property
+    def backend_name(self) -> str:
+        """Fully qualified class name of keyring's active backend (``"unavailable"`` if keyring cannot load)."""
+        try:
+            import keyring
+
+            return _qualified_name(keyring.get_keyring())
+        except Exception:  # same failure _backend() reports through `warning`
+            return "unavailable"
+
+    @property
+    def persistent(self) -> bool:
+        """False when secrets end up (or may end up) only in this process's memory."""
+        return self.warning is None
+
+    @property
+    def warning(self) -> str | None:
+        """One line for the UI when secrets are not persisted; None while the keyring works."""
+        if self._problem is None:
+            self._backend()  # detects fail/null/misconfiguration without touching any secret
+        problem = self._problem
+        if problem is None:
+            return None
+        return (
+            f"No usable keyring ({problem}): secrets are kept in memory until stsdesk exits. "
+            "Install/unlock a Secret Service (gnome-keyring, KWallet) or choose a backend with "
+            "PYTHON_KEYRING_BACKEND."
+        )
+
+    def in_memory(self, key: str) -> bool:
+        """True when ``key`` is held by this store's in-memory fallback (not in the keyring)."""
+        return key in self._memory
+
+    def get(self, key: str) -> str | None:
+        """The secret under ``key``, or None when absent or when the keyring cannot be read (see ``warning``)."""
+        if key in self._memory:
+            return self._memory[key]
+        backend = self._backend()
+        if backend is None:
+            return None
+        try:
+            value = backend.get_password(self.service, key)
+        except Exception as exc:  # backends raise KeyringError, D-Bus and OS errors alike
+            self._degrade(_describe(exc))
+            return None
+        return value if isinstance(value, str) else None
+
+    def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` in the keyring and verify it by reading it back.
+
+        Raises ``KeyringUnavailable`` (message: ``warning``) when the keyring cannot store it; the value is then
+        kept in this store's memory so the running process can still use it, and ``in_memory(key)`` is True.
+        """
+        backend = self._backend()
+        if backend is not None:
+            try:
+                backend.set_password(self.service, key, value)
+                stored = backend.get_password(self.service, key)
+            except Exception as exc:  # see get(): any backend failure means "not persisted"
+                self._degrade(_describe(exc, value))
+            else:
+                if stored == value:
+                    with self._lock:
+                        self._memory.pop(key, None)
+                        if not self._memory:
+                            self._problem = None  # the keyring recovered (unlocked) and nothing is stranded
+                    return
+                self._degrade(f"{_qualified_name(backend)} did not return the value just written")
+        with self._lock:
+            self._memory[key] = value
+        raise KeyringUnavailable(self.warning or "No usable keyring: the secret is kept in memory only.")
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` from memory and the keyring; a missing key is fine.
+
+        Raises ``KeyringUnavailable`` when the keyring refuses for another reason (for instance it is locked),
+        so the secret may still be stored there.
+        """
+        with self._lock:
+            self._memory.pop(key, None)
+        backend = self._backend()
+        if backend is None:
+            return  # fail/null backends hold nothing to delete
+        from keyring.errors import PasswordDeleteError
+
+        try:
+            backend.delete_password(self.service, key)
+        except PasswordDeleteError:
+            return  # keyring's way of saying "no such item"
+        except Exception as exc:
+            self._degrade(_describe(exc))
+            raise KeyringUnavailable(
+                f"Could not delete {key!r} from the keyring ({_describe(exc)}); unlock it and try again."
+            ) from exc

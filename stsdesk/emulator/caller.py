@@ -1,0 +1,216 @@
+"""Who is behind a signed request: an IAM user, an account root, or a temporary session.
+
+A ``Caller`` is rebuilt on every request, from the scenario for long-term (``AKIA``) keys and from the
+sealed session token for temporary (``ASIA``) keys. It supplies the global condition keys (``aws:*``) and
+evaluates the caller's identity policies, intersected with a session policy when one was passed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from stsdesk.emulator.policy import ContextValue, Decision, MatchedStatement, Policy, Principal, evaluate, intersect
+from stsdesk.emulator.policy import parse_policy as _parse_policy
+from stsdesk.emulator.scenario import Scenario, stable_id
+
+KINDS = ("user", "root", "assumed-role", "federated-user", "session")
+
+# The root user is not limited by identity policies (there are no SCPs in the emulator).
+_ROOT_ALLOW = Decision(
+    allowed=True,
+    explicit_deny=False,
+    matched=(MatchedStatement("root", "ALLOW", (), ("*",), ("*",), ()),),
+)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_cached(document: str) -> Policy:
+    """Parse a policy document once per distinct text (session policies travel as JSON in tokens).
+
+    Raises EmulatorError MalformedPolicyDocument like ``parse_policy``.
+    """
+    return _parse_policy(document)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything a sealed session token carries; ``to_payload``/``from_payload`` give its sealed form.
+
+    ``base_arn`` is the identity whose policies apply: the role ARN for role sessions, the user (or root)
+    ARN for GetSessionToken and GetFederationToken sessions.
+    """
+
+    kind: str
+    arn: str
+    account: str
+    user_id: str
+    base_arn: str
+    access_key_id: str
+    secret_access_key: str
+    expiration: int  # epoch seconds
+    issued_by: str  # the STS action that created the session
+    session_policy: str | None = None
+    mfa_authenticated: bool = False
+    mfa_auth_time: int | None = None  # epoch seconds
+    source_identity: str | None = None
+    role_chained: bool = False
+
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "v": 1, "k": self.kind, "arn": self.arn, "acct": self.account, "uid": self.user_id,
+            "base": self.base_arn, "akid": self.access_key_id, "sk": self.secret_access_key,
+            "exp": self.expiration, "act": self.issued_by, "sp": self.session_policy,
+            "mfa": self.mfa_authenticated, "mfat": self.mfa_auth_time, "si": self.source_identity,
+            "chain": self.role_chained,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, object]) -> Session:
+        """Rebuild from a sealed payload. Raises KeyError/TypeError/ValueError when fields are missing."""
+
+        def text(key: str) -> str:
+            value = data[key]
+            if not isinstance(value, str):
+                raise TypeError(key)
+            return value
+
+        def opt_text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        def opt_int(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        exp = opt_int("exp")
+        if exp is None or text("k") not in KINDS:
+            raise ValueError("bad session payload")
+        return cls(
+            kind=text("k"), arn=text("arn"), account=text("acct"), user_id=text("uid"), base_arn=text("base"),
+            access_key_id=text("akid"), secret_access_key=text("sk"), expiration=exp, issued_by=text("act"),
+            session_policy=opt_text("sp"), mfa_authenticated=data.get("mfa") is True,
+            mfa_auth_time=opt_int("mfat"), source_identity=opt_text("si"), role_chained=data.get("chain") is True,
+        )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The identity behind a request. ``arn``/``account``/``user_id`` are what GetCallerIdentity answers;
+    ``principal`` is matched against trust policies; ``issued_by`` is "" for long-term keys, else the STS
+    action that created the temporary credentials."""
+
+    kind: str
+    arn: str
+    account: str
+    user_id: str
+    principal: Principal
+    policies: tuple[Policy, ...]
+    session_policies: tuple[Policy, ...]
+    temporary: bool
+    role_chained: bool
+    mfa_authenticated: bool
+    mfa_auth_time: datetime | None
+    source_identity: str | None
+    expiration: datetime | None
+    access_key_id: str
+    base_arn: str = ""
+    issued_by: str = ""
+    username: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.base_arn.endswith(":root") or self.kind == "root"
+
+    def context(self, now: datetime, region: str, secure: bool) -> dict[str, ContextValue]:
+        """The global condition keys (``aws:*``) this caller brings to any request made at ``now``."""
+        ctx: dict[str, ContextValue] = {
+            "aws:CurrentTime": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now.timestamp())),
+            "aws:RequestedRegion": region,
+            "aws:SecureTransport": "true" if secure else "false",
+            "aws:PrincipalArn": self.base_arn if self.kind == "assumed-role" else (self.base_arn or self.arn),
+            "aws:PrincipalAccount": self.account,
+            "aws:userid": self.user_id,
+            "aws:PrincipalType": _PRINCIPAL_TYPE.get(self.kind, "User"),
+        }
+        if self.kind == "federated-user":
+            ctx["aws:PrincipalArn"] = self.arn
+        if self.username is not None:
+            ctx["aws:username"] = self.username
+        # Long-term keys carry no MFA information at all; temporary ones say true or false.
+        if self.temporary:
+            ctx["aws:MultiFactorAuthPresent"] = "true" if self.mfa_authenticated else "false"
+        if self.mfa_authenticated and self.mfa_auth_time is not None:
+            ctx["aws:MultiFactorAuthAge"] = str(max(0, int((now - self.mfa_auth_time).total_seconds())))
+        if self.source_identity is not None:
+            ctx["aws:SourceIdentity"] = self.source_identity
+        return ctx
+
+    def is_allowed(self, action: str, resource: str, context: Mapping[str, ContextValue]) -> Decision:
+        """Identity policies ∩ session policy for ``action`` on ``resource``. Root is allowed everything its
+        session policy allows; a federated user's permissions are its policy ∩ the user's policies."""
+        base = _ROOT_ALLOW if self.is_root else evaluate(self.policies, action, resource, context)
+        if self.kind == "federated-user" and not self.session_policies:
+            # GetFederationToken without a policy grants nothing (IAM user guide).
+            return intersect([base, evaluate((), action, resource, context)])
+        if not self.session_policies:
+            return base
+        return intersect([base, evaluate(self.session_policies, action, resource, context)])
+
+
+_PRINCIPAL_TYPE = {
+    "user": "User", "root": "Account", "assumed-role": "AssumedRole", "federated-user": "FederatedUser",
+    "session": "User",
+}
+
+
+def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Caller:
+    """The caller behind a long-term key owned by ``owner_arn`` (a user ARN or an account root ARN)."""
+    account = owner_arn.split(":")[4]
+    if owner_arn.endswith(":root"):
+        return Caller(
+            kind="root", arn=owner_arn, account=account, user_id=account,
+            principal=Principal("AWS", frozenset({owner_arn}), account), policies=(), session_policies=(),
+            temporary=False, role_chained=False, mfa_authenticated=False, mfa_auth_time=None,
+            source_identity=None, expiration=None, access_key_id=access_key_id, base_arn=owner_arn,
+        )
+    user = scenario.user_by_arn(owner_arn)
+    policies = user.policies if user is not None else ()
+    return Caller(
+        kind="user", arn=owner_arn, account=account, user_id=stable_id("AIDA", owner_arn),
+        principal=Principal("AWS", frozenset({owner_arn}), account), policies=policies, session_policies=(),
+        temporary=False, role_chained=False, mfa_authenticated=False, mfa_auth_time=None, source_identity=None,
+        expiration=None, access_key_id=access_key_id, base_arn=owner_arn,
+        username=user.name if user is not None else owner_arn.rsplit("/", 1)[-1],
+    )
+
+
+def caller_for_session(scenario: Scenario, session: Session) -> Caller:
+    """The caller behind temporary credentials. Policies are looked up afresh in the scenario, so a role
+    removed from the scenario leaves its sessions with no permissions."""
+    identifiers = {session.arn}
+    policies: tuple[Policy, ...] = ()
+    username: str | None = None
+    if session.kind == "assumed-role":
+        identifiers.add(session.base_arn)
+        role = scenario.role_by_arn(session.base_arn)
+        policies = role.policies if role is not None else ()
+    elif not session.base_arn.endswith(":root"):
+        user = scenario.user_by_arn(session.base_arn)
+        policies = user.policies if user is not None else ()
+        if session.kind == "session":
+            username = user.name if user is not None else session.base_arn.rsplit("/", 1)[-1]
+    session_policies = (parse_cached(session.session_policy),) if session.session_policy else ()
+    mfa_time = datetime.fromtimestamp(session.mfa_auth_time, UTC) if session.mfa_auth_time is not None else None
+    return Caller(
+        kind=session.kind, arn=session.arn, account=session.account, user_id=session.user_id,
+        principal=Principal("AWS", frozenset(identifiers), session.account), policies=policies,
+        session_policies=session_policies, temporary=True, role_chained=session.role_chained,
+        mfa_authenticated=session.mfa_authenticated, mfa_auth_time=mfa_time,
+        source_identity=session.source_identity, expiration=datetime.fromtimestamp(session.expiration, UTC),
+        access_key_id=session.access_key_id, base_arn=session.base_arn, issued_by=session.issued_by,
+        username=username,
+    )

@@ -1,0 +1,178 @@
+"""The emulator's live state: scenario, clock, sealing key, MFA replay memory, IdP keys and issued sessions.
+
+Temporary credentials are not stored: the session token *is* the sealed session (``caller.Session``), so
+they survive a restart with the same ``state_dir`` (the sealing key is persisted there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from stsdesk.emulator.caller import Caller, Session, caller_for_key, caller_for_session
+from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.idp_keys import KeyStore
+from stsdesk.emulator.mfa import MfaVerifier
+from stsdesk.emulator.scenario import Scenario, random_key_id, random_secret
+from stsdesk.emulator.sealing import Sealer, SealError
+from stsdesk.emulator.sigv4 import SignedRequest
+
+INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
+SESSION_PURPOSE = "session"
+_CACHE_SIZE = 4096
+
+
+class Clock:
+    """Real UTC time plus an offset (scenario ``clock_offset_seconds`` and ``advance`` calls)."""
+
+    def __init__(self, offset_seconds: float = 0.0) -> None:
+        self._offset = float(offset_seconds)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The emulator's current time, timezone-aware UTC."""
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (time travel for tests). Raises ValueError for a negative amount."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._offset += seconds
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+
+def _invalid_token() -> EmulatorError:
+    return EmulatorError("InvalidClientTokenId", INVALID_TOKEN)
+
+
+class EmulatorState:
+    """Everything the request handlers share. Thread-safe: handlers run on many threads.
+
+    Raises OSError when ``state_dir`` cannot be created or read.
+    """
+
+    def __init__(self, scenario: Scenario, state_dir: Path | None = None, allow_time_travel: bool = False) -> None:
+        self.scenario = scenario
+        self.state_dir = state_dir
+        if state_dir is not None:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.clock = Clock(scenario.faults.clock_offset_seconds)
+        self.sealer = Sealer.load_or_create(state_dir)
+        self.mfa = MfaVerifier(state_dir / "mfa-used.json" if state_dir is not None else None)
+        self.keys = KeyStore(state_dir)
+        self.allow_time_travel = allow_time_travel
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # token -> unsealed session (a cache)
+        self._lock = threading.Lock()
+        self._request_count = 0
+
+    def next_request_number(self) -> int:
+        """A 1-based counter of STS/EC2 requests, for the every-Nth-request faults."""
+        with self._lock:
+            self._request_count += 1
+            return self._request_count
+
+    # ----------------------------------------------------------------------------------- sessions
+
+    def session_for_token(self, token: str) -> Session:
+        """Unseal a session token. Raises EmulatorError InvalidClientTokenId when it is not genuine."""
+        with self._lock:
+            cached = self._sessions.get(token)
+            if cached is not None:
+                self._sessions.move_to_end(token)
+                return cached
+        try:
+            session = Session.from_payload(self.sealer.unseal(SESSION_PURPOSE, token))
+        except (SealError, KeyError, TypeError, ValueError):
+            raise _invalid_token() from None
+        with self._lock:
+            self._sessions[token] = session
+            if len(self._sessions) > _CACHE_SIZE:
+                self._sessions.popitem(last=False)
+        return session
+
+    def _live_session(self, access_key_id: str, token: str | None) -> Session:
+        if not token:
+            raise _invalid_token()
+        session = self.session_for_token(token)
+        if session.access_key_id != access_key_id:
+            raise _invalid_token()
+        if session.expiration <= self.clock.now().timestamp():
+            raise EmulatorError("ExpiredToken", EXPIRED_TOKEN)
+        return session
+
+    def resolve_secret(self, access_key_id: str, token: str | None) -> str:
+        """The secret key for a signing key id, for SigV4 verification.
+
+        Raises EmulatorError InvalidClientTokenId (unknown key, a token that is not genuine or belongs to
+        another key, a token sent with a long-term key) or ExpiredToken.
+        """
+        if access_key_id.startswith("ASIA"):
+            return self._live_session(access_key_id, token).secret_access_key
+        found = self.scenario.key(access_key_id)
+        if found is None or token:
+            raise _invalid_token()
+        return found[1].secret
+
+    def caller(self, signed: SignedRequest) -> Caller:
+        """The identity behind a verified request. Raises EmulatorError like ``resolve_secret``."""
+        akid = signed.access_key_id
+        if akid.startswith("ASIA"):
+            return caller_for_session(self.scenario, self._live_session(akid, signed.security_token))
+        found = self.scenario.key(akid)
+        if found is None:
+            raise _invalid_token()
+        return caller_for_key(self.scenario, found[0], akid)
+
+    def issue_session(
+        self,
+        *,
+        kind: str,
+        arn: str,
+        account: str,
+        user_id: str,
+        base_arn: str,
+        duration_seconds: int,
+        issued_by: str,
+        session_policy: str | None = None,
+        mfa_authenticated: bool = False,
+        mfa_auth_time: datetime | None = None,
+        source_identity: str | None = None,
+        role_chained: bool = False,
+    ) -> tuple[IssuedCredentials, Session]:
+        """Mint temporary credentials: a fresh ``ASIA`` key id and secret, and the sealed session as token.
+
+        Expiration is now + ``duration_seconds``, in whole seconds as STS reports it.
+        """
+        now = self.clock.now().replace(microsecond=0)
+        expiration = now + timedelta(seconds=duration_seconds)
+        session = Session(
+            kind=kind, arn=arn, account=account, user_id=user_id, base_arn=base_arn,
+            access_key_id=random_key_id("ASIA"), secret_access_key=random_secret(),
+            expiration=int(expiration.timestamp()), issued_by=issued_by, session_policy=session_policy,
+            mfa_authenticated=mfa_authenticated,
+            mfa_auth_time=int(mfa_auth_time.timestamp()) if mfa_auth_time is not None else None,
+            source_identity=source_identity, role_chained=role_chained,
+        )
+        token = self.sealer.seal(SESSION_PURPOSE, session.to_payload())
+        with self._lock:
+            self._sessions[token] = session
+            if len(self._sessions) > _CACHE_SIZE:
+                self._sessions.popitem(last=False)
+        creds = IssuedCredentials(session.access_key_id, session.secret_access_key, token, expiration)
+        return creds, session

@@ -1,0 +1,59 @@
+"""Query-protocol XML responses, built from string templates (fast, and the shapes are fixed).
+
+Every value is escaped with ``xml.sax.saxutils.escape``; element names come from this code only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+Element = tuple[str, "str | Iterable[Element] | None"]
+"""(name, text) or (name, children); None values are left out."""
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iso8601(moment: datetime) -> str:
+    """ISO-8601 UTC with a ``Z`` and whole seconds, as STS writes Expiration."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render(elements: Iterable[Element]) -> str:
+    """Serialise (name, value) pairs; nested iterables become child elements; None is skipped."""
+    parts: list[str] = []
+    for name, value in elements:
+        if value is None:
+            continue
+        if isinstance(value, str):
+            parts.append(f"<{name}>{escape(value)}</{name}>")
+        else:
+            parts.append(f"<{name}>{render(value)}</{name}>")
+    return "".join(parts)
+
+
+def success(action: str, result: Iterable[Element], request_id: str, namespace: str = STS_NAMESPACE) -> bytes:
+    """``<{Action}Response>`` with its ``<{Action}Result>`` and ResponseMetadata."""
+    return (
+        f'<{action}Response xmlns="{namespace}">\n'
+        f"  <{action}Result>{render(result)}</{action}Result>\n"
+        f"  <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>\n"
+        f"</{action}Response>\n"
+    ).encode()
+
+
+def error(code: str, message: str, request_id: str, sender: bool = True, namespace: str = STS_NAMESPACE) -> bytes:
+    """The STS ``<ErrorResponse>`` document."""
+    kind = "Sender" if sender else "Receiver"
+    return (
+        f'<ErrorResponse xmlns="{namespace}">\n'
+        f"  <Error><Type>{kind}</Type><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>\n"
+        f"  <RequestId>{request_id}</RequestId>\n"
+        f"</ErrorResponse>\n"
+    ).encode()
