@@ -41,7 +41,9 @@ class IdpKey:
 
 
 def _kid_for(public_key: rsa.RSAPublicKey) -> str:
-    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return base64.urlsafe_b64encode(hashlib.sha256(spki).digest()[:16]).decode("ascii").rstrip("=")
 
 
@@ -147,7 +149,7 @@ def saml_provider_arn(account: str, name: str) -> str:
 
 
 def oidc_provider_arn(account: str, issuer_url: str) -> str:
-    """``arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH``: the issuer URL without its scheme (and trailing /)."""
+    """``arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH``: the issuer URL without scheme and trailing slash."""
     parts = urlsplit(issuer_url)
     rest = (parts.netloc + parts.path) if parts.scheme else issuer_url
     return f"arn:aws:iam::{account}:oidc-provider/{rest.rstrip('/')}"

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
-from signxml import CanonicalizationMethod, XMLSigner, XMLVerifier
+from signxml.algorithms import CanonicalizationMethod
 from signxml.exceptions import SignXMLException
-from signxml.verifier import SignatureConfiguration
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from stsdesk.emulator.errors import EmulatorError, access_denied, validation_error
 from stsdesk.emulator.idp_keys import KeyStore
@@ -100,7 +101,9 @@ def default_saml_issuer(provider_arn: str) -> str:
 
 def name_qualifier(issuer: str, account: str, provider_name: str) -> str:
     """NameQualifier as STS computes it: BASE64(SHA1(issuer + account id + "/" + provider name))."""
-    digest = hashlib.sha1(f"{issuer}{account}/{provider_name}".encode()).digest()  # noqa: S324 - AWS's definition
+    digest = hashlib.sha1(
+        f"{issuer}{account}/{provider_name}".encode()
+    ).digest()  # SHA-1 is AWS's definition, not a choice
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -127,7 +130,7 @@ def make_saml_response(
     session_duration: int | None = None,
     issuer: str | None = None,
 ) -> str:
-    """A base64 SAMLResponse whose assertion, signed with ``provider_arn``'s key, maps ``subject`` to ``role_arn``.
+    """A base64 SAMLResponse whose assertion, signed with ``provider_arn``'s key, maps ``subject`` to a role.
 
     The assertion is valid from ``now`` for ``lifetime`` seconds, for the audience
     https://signin.aws.amazon.com/saml; its RoleSessionName attribute is ``subject``. Raises ValueError
@@ -148,7 +151,9 @@ def make_saml_response(
     etree.SubElement(assertion, f"{{{NS_DS}}}Signature", attrib={"Id": "placeholder"}, nsmap={"ds": NS_DS})
     subject_el = _el(assertion, NS_SAML, "Subject")
     _el(subject_el, NS_SAML, "NameID", subject, Format=_PERSISTENT)
-    confirmation = _el(subject_el, NS_SAML, "SubjectConfirmation", Method="urn:oasis:names:tc:SAML:2.0:cm:bearer")
+    confirmation = _el(
+        subject_el, NS_SAML, "SubjectConfirmation", Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"
+    )
     _el(confirmation, NS_SAML, "SubjectConfirmationData", NotOnOrAfter=_iso(expires), Recipient=SAML_AUDIENCE)
     conditions = _el(assertion, NS_SAML, "Conditions", NotBefore=_iso(now), NotOnOrAfter=_iso(expires))
     _el(_el(conditions, NS_SAML, "AudienceRestriction"), NS_SAML, "Audience", SAML_AUDIENCE)
@@ -197,7 +202,9 @@ def _hardened_parser() -> etree.XMLParser:
 def _parse_response(saml_b64: str) -> etree._Element:
     if len(saml_b64) > MAX_SAML_ASSERTION_CHARS:
         raise validation_error(
-            saml_b64, "sAMLAssertion", f"Member must have length less than or equal to {MAX_SAML_ASSERTION_CHARS}"
+            saml_b64,
+            "sAMLAssertion",
+            f"Member must have length less than or equal to {MAX_SAML_ASSERTION_CHARS}",
         )
     try:
         # IdPs wrap base64 at 76 columns; whitespace is not part of the data.
@@ -297,7 +304,9 @@ def _check_time(assertion: etree._Element, now: datetime) -> datetime:
 
 
 def _audience(assertion: etree._Element) -> str:
-    audiences = [_text(a) for a in assertion.iterfind("saml:Conditions/saml:AudienceRestriction/saml:Audience", _NS)]
+    audiences = [
+        _text(a) for a in assertion.iterfind("saml:Conditions/saml:AudienceRestriction/saml:Audience", _NS)
+    ]
     for audience in audiences:
         if audience in _ACCEPTED_AUDIENCES or _REGIONAL_AUDIENCE.fullmatch(audience):
             return audience
