@@ -1,0 +1,1 @@
+"""`make bench`: stsdesk measured against its peers. Not tests: figures with targets, printed and recorded."""

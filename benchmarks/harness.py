@@ -1,0 +1,108 @@
+"""Small helpers shared by the benchmarks: side-by-side timing, medians, the results table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Row:
+    figure: str
+    stsdesk: str
+    peer: str
+    ratio: str
+    target: str
+    passed: bool | None  # None: reported only, no target
+    note: str = ""
+
+
+def side_by_side(a: Callable[[], object], b: Callable[[], object], rounds: int, warmup: int = 5) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b`` run alternately (A B A B …) so that machine noise hits both alike."""
+    for _ in range(warmup):
+        a()
+        b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def median_of(fn: Callable[[], float], rounds: int) -> float:
+    return statistics.median(fn() for _ in range(rounds))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{mem}, "
+        f"Python {sys.version.split()[0]}"
+    )
+
+
+def render_table(rows: list[Row]) -> str:
+    header = ["figure", "stsdesk", "peer", "ratio", "target", "pass"]
+    body = [
+        [r.figure, r.stsdesk, r.peer, r.ratio, r.target, "-" if r.passed is None else ("yes" if r.passed else "NO")]
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=False)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return "\n".join(lines)
+
+
+def render_markdown(rows: list[Row], started: str) -> str:
+    out = [
+        "# Benchmark results",
+        "",
+        f"Measured {started} on: {machine_description()}.",
+        "Each figure is a median over repeated runs; each ratio comes from runs interleaved A B A B in one process.",
+        "",
+        "| figure | stsdesk | peer | ratio | target | pass | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        ok = "-" if r.passed is None else ("yes" if r.passed else "**no**")
+        out.append(f"| {r.figure} | {r.stsdesk} | {r.peer} | {r.ratio} | {r.target} | {ok} | {r.note} |")
+    return "\n".join(out) + "\n"
+
+
+def git_revision() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=False).stdout.strip()
+    except OSError:
+        return "?"

@@ -1,0 +1,89 @@
+"""The demo world: the embedded emulator on resources/demo.toml plus an AWS config that points at it.
+
+Used by `stsdesk --demo`, the self-test, the benchmarks and the end-to-end tests. Everything lives under one
+directory (the demo's isolated config dir), so a demo never touches the user's own ~/.aws or keyring entries.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_REGION = "us-east-1"
+ALICE_KEY_ID = "AKIADEMOALICE0000001"
+ALICE_MFA = "arn:aws:iam::111111111111:mfa/alice"
+DEMO_ACCOUNT_ALIASES = {"111111111111": "identity", "222222222222": "dev", "333333333333": "prod"}
+
+
+def resources_dir() -> Path:
+    """The resources/ folder, from a source checkout or inside a PyInstaller bundle."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def demo_scenario_path() -> Path:
+    return resources_dir() / "demo.toml"
+
+
+@dataclass
+class DemoWorld:
+    endpoint: str
+    config_file: Path
+    credentials_file: Path
+    directory: Path
+    mfa_seed: str
+    alice_secret: str
+
+
+def demo_config_text(endpoint: str, token_file: Path) -> str:
+    """The ~/.aws/config of the demo: one IAM user, roles with and without MFA, a chain, SAML and OIDC."""
+    common = f"region = {DEMO_REGION}\nendpoint_url = {endpoint}\n"
+    return (
+        "# stsdesk demo profiles: they point at the embedded emulator, not at AWS.\n"
+        f"[profile alice]\n{common}stsdesk_access_key_id = {ALICE_KEY_ID}\nmfa_serial = {ALICE_MFA}\n\n"
+        f"[profile dev-readonly]\n{common}source_profile = alice\n"
+        "role_arn = arn:aws:iam::222222222222:role/ReadOnly\n\n"
+        f"[profile dev]\n{common}source_profile = alice\nrole_arn = arn:aws:iam::222222222222:role/Developer\n"
+        f"mfa_serial = {ALICE_MFA}\n\n"
+        f"[profile prod-admin]\n{common}source_profile = alice\nrole_arn = arn:aws:iam::333333333333:role/Admin\n"
+        f"mfa_serial = {ALICE_MFA}\nduration_seconds = 14400\n\n"
+        f"[profile prod-deployer]\n{common}source_profile = dev\n"
+        "role_arn = arn:aws:iam::333333333333:role/Deployer\n\n"
+        f"[profile dev-saml]\n{common}role_arn = arn:aws:iam::222222222222:role/SamlDeveloper\n"
+        "saml_principal_arn = arn:aws:iam::222222222222:saml-provider/CorpIdP\n\n"
+        f"[profile ci-deployer]\n{common}role_arn = arn:aws:iam::222222222222:role/CiDeployer\n"
+        f"web_identity_token_file = {token_file}\nrole_session_name = ci\n\n"
+        f"[profile alice-federated]\n{common}source_profile = alice\nstsdesk_federation_name = alice-console\n"
+        'stsdesk_federation_policy = {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*",'
+        '"Resource":"*"}]}\n'
+    )
+
+
+def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:refs/heads/main") -> str:
+    """A web-identity token for the demo's CI role, from the emulator's demo issuer (loopback only)."""
+    form = urllib.parse.urlencode(
+        {"issuer": "https://token.example.test", "subject": subject, "audience": "sts.amazonaws.com"}
+    ).encode()
+    with urllib.request.urlopen(f"{endpoint}/_stsdesk/oidc-token", data=form, timeout=10) as resp:  # noqa: S310
+        return str(resp.read().decode().strip())
+
+
+def write_demo_files(directory: Path, endpoint: str) -> tuple[Path, Path]:
+    """Write the demo's AWS config (and an empty credentials file) under ``directory``; returns both paths."""
+    aws = directory / "aws"
+    aws.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token_file = aws / "ci-web-identity-token"
+    try:
+        token_file.write_text(fetch_demo_oidc_token(endpoint))
+    except OSError:
+        token_file.write_text("")  # the profile then fails with a readable error; the rest of the demo works
+    config = aws / "config"
+    credentials = aws / "credentials"
+    config.write_text(demo_config_text(endpoint, token_file))
+    credentials.touch(mode=0o600)
+    return config, credentials
