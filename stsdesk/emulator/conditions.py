@@ -123,10 +123,6 @@ class Pattern:
         if mode != "exact" and all(isinstance(s, str) for s in self._segments):
             self._regex = _compiled(self._source(list(self._segments)), self._flags)
 
-    @property
-    def has_variables(self) -> bool:
-        return any(isinstance(s, _Var) for s in self._segments)
-
     def _resolved(self, ctx: Context) -> list[_Segment]:
         # Variable values become literal segments; pattern text stays as it is.
         return [_Literal(_variable_value(s, ctx)) if isinstance(s, _Var) else s for s in self._segments]
@@ -348,7 +344,7 @@ class Condition:
                 return True
             if self._qualifier == "foranyvalue":
                 return False  # even with IfExists: real IAM answers false for an absent key here
-            return self._if_exists
+            return self._if_exists or self._negated
         test = self._test
         assert test is not None
         if self._qualifier == "forallvalues":
