@@ -221,10 +221,10 @@ def _header_auth(
         raise EmulatorError("IncompleteSignature", f"{message}Authorization={authorization}")
 
     if amz_date_header is not None:
-        amz_date = _parse_amz_date(amz_date_header[0])
+        amz_date = _parse_amz_date(amz_date_header[0].strip())
     else:
         assert http_date_header is not None  # checked above
-        amz_date = _parse_http_date(http_date_header[0])
+        amz_date = _parse_http_date(http_date_header[0].strip())
     token = header_map.get("x-amz-security-token")
     return _AuthParts(
         algorithm=algorithm,
@@ -233,7 +233,7 @@ def _header_auth(
         signature=params["Signature"],
         amz_date=amz_date,
         amz_date_text=amz_date.strftime(_AMZ_DATE_FORMAT),
-        security_token=token[0] if token and token[0] else None,
+        security_token=(token[0].strip() or None) if token else None,
         canonical_query=_canonical_query(query_pairs, exclude=None),
     )
 

@@ -1,0 +1,167 @@
+"""Authenticated encryption of small JSON documents: session tokens, encoded authorization messages.
+
+A sealed token is urlsafe base64 (no padding) of ``version | nonce | AES-256-GCM(flag | body)``. The purpose
+string and the version byte are the associated data, so a token sealed for one purpose never opens as
+another. ``flag`` says whether ``body`` is zlib-compressed JSON or plain JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import secrets
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_FILE_NAME = "sealing.key"
+KEY_BYTES = 32
+
+_VERSION = 1
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_PLAIN = 0
+_ZLIB = 1
+# Generous for session tokens and authorization messages (STS caps EncodedMessage at 10240); anything larger
+# is rejected before any decoding work is done.
+MAX_TOKEN_CHARS = 64 * 1024
+_MAX_PLAINTEXT_BYTES = 1024 * 1024
+_TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class SealError(Exception):
+    """A token that is not genuine, was sealed for another purpose or with another key, or is malformed."""
+
+
+class Sealer:
+    """Seals and unseals JSON documents with one AES-256-GCM key."""
+
+    def __init__(self, key: bytes) -> None:
+        """Use ``key`` (exactly 32 bytes); raises ValueError for any other length."""
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"a sealing key is {KEY_BYTES} bytes, not {len(key)}")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def load_or_create(cls, state_dir: Path | None) -> Sealer:
+        """The sealer keyed by ``<state_dir>/sealing.key``, creating the key file (mode 0600) if missing.
+
+        With ``state_dir`` None the key is random and lives in memory only, so tokens do not survive a
+        restart. Raises SealError if the key file exists but does not hold a 32-byte key, OSError if the
+        directory or file cannot be read or written.
+        """
+        if state_dir is None:
+            return cls(secrets.token_bytes(KEY_BYTES))
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / KEY_FILE_NAME
+        if not path.exists():
+            _create_key_file(path)
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES:
+            raise SealError(f"{path} does not hold a {KEY_BYTES}-byte sealing key; remove it to start afresh")
+        return cls(key)
+
+    def seal(self, purpose: str, payload: Mapping[str, Any]) -> str:
+        """Encrypt and authenticate ``payload`` for ``purpose``; returns urlsafe base64 text without padding.
+
+        Raises TypeError or ValueError if ``payload`` is not JSON-serialisable.
+        """
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        compressed = zlib.compress(body, 9)
+        # JSON of a few hundred bytes often grows under zlib; keep whichever is smaller.
+        plaintext = bytes([_ZLIB]) + compressed if len(compressed) < len(body) else bytes([_PLAIN]) + body
+        header = bytes([_VERSION])
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext, _associated_data(header, purpose))
+        return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
+
+    def unseal(self, purpose: str, token: str) -> dict[str, Any]:
+        """The document sealed in ``token`` for ``purpose``.
+
+        Raises SealError for anything wrong: not a string, empty, too long, not canonical urlsafe base64,
+        unknown version, tampered, sealed with another key or for another purpose, or not a JSON object.
+        """
+        raw = _decode(token)
+        if len(raw) < 1 + _NONCE_BYTES + _TAG_BYTES + 1 or raw[0] != _VERSION:
+            raise SealError("token is not a sealed document")
+        header, nonce, sealed = raw[:1], raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
+        try:
+            plaintext = self._aead.decrypt(nonce, sealed, _associated_data(header, purpose))
+        except InvalidTag:
+            raise SealError("token is not genuine") from None
+        flag, body = plaintext[0], plaintext[1:]
+        if flag == _ZLIB:
+            body = _inflate(body)
+        elif flag != _PLAIN:
+            raise SealError("token uses an unknown encoding")
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise SealError("token does not hold JSON") from None
+        if not isinstance(document, dict):
+            raise SealError("token does not hold a JSON object")
+        return document
+
+
+def _associated_data(header: bytes, purpose: str) -> bytes:
+    return b"stsdesk-seal\x00" + header + purpose.encode("utf-8")
+
+
+def _decode(token: object) -> bytes:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise SealError("token is empty, too long or not text")
+    if not _TOKEN_ALPHABET.issuperset(token):
+        raise SealError("token is not urlsafe base64")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise SealError("token is not urlsafe base64") from None
+    # Unused low bits in the last character would let several spellings decode to the same bytes; only the
+    # one spelling seal() produces is accepted.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
+        raise SealError("token is not canonical urlsafe base64")
+    return raw
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(data, _MAX_PLAINTEXT_BYTES)
+    except zlib.error:
+        raise SealError("token holds corrupt compressed data") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise SealError("token holds oversized or truncated compressed data")
+    return body
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a fresh key to ``path`` atomically: readers see no file or the whole key, never part of one.
+
+    If another process creates the file first, its key wins and ours is discarded.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            # link() fails if the key already exists, unlike rename(), so a concurrent creator is never
+            # overwritten.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:
+            # Filesystems without hard links: fall back to an atomic rename.
+            os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

@@ -1,0 +1,171 @@
+"""Sealing of session tokens and authorization messages."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stsdesk.emulator.sealing import KEY_FILE_NAME, MAX_TOKEN_CHARS, Sealer, SealError
+
+SESSION = {
+    "kind": "assumed-role",
+    "access_key_id": "ASIAY34FZKBOKMUTVV7A",
+    "secret": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "arn": "arn:aws:sts::111111111111:assumed-role/Developer/ana",
+    "expires": 1795710527,
+    "mfa_age_start": 1795706900,
+    "source_identity": None,
+    "tags": {"team": "blue", "ünïcode": "✓"},
+}
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer(bytes(range(32)))
+
+
+def test_round_trip(sealer: Sealer) -> None:
+    token = sealer.seal("session", SESSION)
+    assert sealer.unseal("session", token) == SESSION
+
+
+def test_token_is_unpadded_urlsafe_base64_of_plausible_size(sealer: Sealer) -> None:
+    token = sealer.seal("session", SESSION)
+    assert "=" not in token and "+" not in token and "/" not in token
+    assert 100 < len(token) < 1000
+    assert sealer.seal("session", SESSION) != token  # fresh nonce every time
+
+
+def test_large_repetitive_payload_is_compressed(sealer: Sealer) -> None:
+    document = {"statements": [{"effect": "Allow", "action": "sts:AssumeRole", "resource": "*"}] * 100}
+    token = sealer.seal("authorization-message", document)
+    assert len(token) < len(str(document)) // 4
+    assert sealer.unseal("authorization-message", token) == document
+
+
+def test_every_tampered_character_is_rejected(sealer: Sealer) -> None:
+    token = sealer.seal("session", {"a": 1})
+    for index, char in enumerate(token):
+        replacement = "A" if char != "A" else "B"
+        with pytest.raises(SealError):
+            sealer.unseal("session", token[:index] + replacement + token[index + 1 :])
+
+
+def test_every_flipped_byte_is_rejected(sealer: Sealer) -> None:
+    raw = bytearray(base64.urlsafe_b64decode(sealer.seal("session", SESSION) + "=="))
+    for index in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[index] ^= 0x01
+        with pytest.raises(SealError):
+            sealer.unseal("session", base64.urlsafe_b64encode(flipped).rstrip(b"=").decode())
+
+
+def test_truncated_and_extended_tokens_are_rejected(sealer: Sealer) -> None:
+    token = sealer.seal("session", SESSION)
+    for bad in (token[:-1], token[:-4], token[:20], token + "A", token + "AAAA"):
+        with pytest.raises(SealError):
+            sealer.unseal("session", bad)
+
+
+def test_wrong_purpose_is_rejected(sealer: Sealer) -> None:
+    token = sealer.seal("session", SESSION)
+    with pytest.raises(SealError):
+        sealer.unseal("authorization-message", token)
+    with pytest.raises(SealError):
+        sealer.unseal("", token)
+
+
+def test_wrong_key_is_rejected(sealer: Sealer) -> None:
+    token = sealer.seal("session", SESSION)
+    with pytest.raises(SealError):
+        Sealer(bytes(32)).unseal("session", token)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "A",
+        "AB",
+        "not base64!",
+        "====",
+        "AAAA" * 4,
+        "é" * 40,
+        "A" * (MAX_TOKEN_CHARS + 1),
+        base64.urlsafe_b64encode(os.urandom(200)).decode(),  # padded, and the wrong bytes
+        base64.urlsafe_b64encode(bytes([1]) + os.urandom(200)).rstrip(b"=").decode(),
+    ],
+)
+def test_junk_input_raises_seal_error_only(sealer: Sealer, junk: str) -> None:
+    with pytest.raises(SealError):
+        sealer.unseal("session", junk)
+
+
+def test_non_string_input_raises_seal_error(sealer: Sealer) -> None:
+    not_a_string: Any = b"bytes"
+    with pytest.raises(SealError):
+        sealer.unseal("session", not_a_string)
+
+
+def test_token_holding_a_non_object_is_rejected(sealer: Sealer) -> None:
+    # A list is valid JSON but not a document; seal() only takes mappings, so forge one through the types.
+    forged: Any = ["a", "list"]
+    token = sealer.seal("session", forged)
+    with pytest.raises(SealError, match="JSON object"):
+        sealer.unseal("session", token)
+
+
+def test_unserialisable_payload_is_refused_at_seal_time(sealer: Sealer) -> None:
+    with pytest.raises(TypeError):
+        sealer.seal("session", {"when": object()})
+    with pytest.raises(ValueError):
+        sealer.seal("session", {"x": float("nan")})
+
+
+def test_key_length_is_checked() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        Sealer(b"short")
+
+
+def test_key_file_is_created_persisted_and_reused(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "nested"
+    first = Sealer.load_or_create(state)
+    key_file = state / KEY_FILE_NAME
+    assert key_file.stat().st_size == 32
+    assert [p.name for p in state.iterdir()] == [KEY_FILE_NAME]  # no temporary file left behind
+    key = key_file.read_bytes()
+    token = first.seal("session", SESSION)
+    assert Sealer.load_or_create(state).unseal("session", token) == SESSION
+    assert key_file.read_bytes() == key
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_key_file_mode_is_0600(tmp_path: Path) -> None:
+    Sealer.load_or_create(tmp_path)
+    assert stat.S_IMODE((tmp_path / KEY_FILE_NAME).stat().st_mode) == 0o600
+
+
+def test_existing_key_file_is_not_replaced(tmp_path: Path) -> None:
+    key = bytes(range(100, 132))
+    (tmp_path / KEY_FILE_NAME).write_bytes(key)
+    token = Sealer(key).seal("session", {"a": 1})
+    assert Sealer.load_or_create(tmp_path).unseal("session", token) == {"a": 1}
+    assert (tmp_path / KEY_FILE_NAME).read_bytes() == key
+
+
+def test_corrupt_key_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / KEY_FILE_NAME).write_bytes(b"too short")
+    with pytest.raises(SealError, match="32-byte"):
+        Sealer.load_or_create(tmp_path)
+
+
+def test_in_memory_sealers_have_different_keys() -> None:
+    token = Sealer.load_or_create(None).seal("session", SESSION)
+    with pytest.raises(SealError):
+        Sealer.load_or_create(None).unseal("session", token)
