@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from stsdesk.emulator.policy import ContextValue, Decision, MatchedStatement, Policy, Principal, evaluate, intersect
+from stsdesk.emulator.policy import (
+    ContextValue,
+    Decision,
+    MatchedStatement,
+    Policy,
+    Principal,
+    evaluate,
+    intersect,
+)
 from stsdesk.emulator.policy import parse_policy as _parse_policy
 from stsdesk.emulator.scenario import Scenario, stable_id
 
@@ -60,10 +68,20 @@ class Session:
 
     def to_payload(self) -> dict[str, object]:
         return {
-            "v": 1, "k": self.kind, "arn": self.arn, "acct": self.account, "uid": self.user_id,
-            "base": self.base_arn, "akid": self.access_key_id, "sk": self.secret_access_key,
-            "exp": self.expiration, "act": self.issued_by, "sp": self.session_policy,
-            "mfa": self.mfa_authenticated, "mfat": self.mfa_auth_time, "si": self.source_identity,
+            "v": 1,
+            "k": self.kind,
+            "arn": self.arn,
+            "acct": self.account,
+            "uid": self.user_id,
+            "base": self.base_arn,
+            "akid": self.access_key_id,
+            "sk": self.secret_access_key,
+            "exp": self.expiration,
+            "act": self.issued_by,
+            "sp": self.session_policy,
+            "mfa": self.mfa_authenticated,
+            "mfat": self.mfa_auth_time,
+            "si": self.source_identity,
             "chain": self.role_chained,
         }
 
@@ -89,10 +107,20 @@ class Session:
         if exp is None or text("k") not in KINDS:
             raise ValueError("bad session payload")
         return cls(
-            kind=text("k"), arn=text("arn"), account=text("acct"), user_id=text("uid"), base_arn=text("base"),
-            access_key_id=text("akid"), secret_access_key=text("sk"), expiration=exp, issued_by=text("act"),
-            session_policy=opt_text("sp"), mfa_authenticated=data.get("mfa") is True,
-            mfa_auth_time=opt_int("mfat"), source_identity=opt_text("si"), role_chained=data.get("chain") is True,
+            kind=text("k"),
+            arn=text("arn"),
+            account=text("acct"),
+            user_id=text("uid"),
+            base_arn=text("base"),
+            access_key_id=text("akid"),
+            secret_access_key=text("sk"),
+            expiration=exp,
+            issued_by=text("act"),
+            session_policy=opt_text("sp"),
+            mfa_authenticated=data.get("mfa") is True,
+            mfa_auth_time=opt_int("mfat"),
+            source_identity=opt_text("si"),
+            role_chained=data.get("chain") is True,
         )
 
 
@@ -162,7 +190,10 @@ class Caller:
 
 
 _PRINCIPAL_TYPE = {
-    "user": "User", "root": "Account", "assumed-role": "AssumedRole", "federated-user": "FederatedUser",
+    "user": "User",
+    "root": "Account",
+    "assumed-role": "AssumedRole",
+    "federated-user": "FederatedUser",
     "session": "User",
 }
 
@@ -172,18 +203,40 @@ def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Ca
     account = owner_arn.split(":")[4]
     if owner_arn.endswith(":root"):
         return Caller(
-            kind="root", arn=owner_arn, account=account, user_id=account,
-            principal=Principal("AWS", frozenset({owner_arn}), account), policies=(), session_policies=(),
-            temporary=False, role_chained=False, mfa_authenticated=False, mfa_auth_time=None,
-            source_identity=None, expiration=None, access_key_id=access_key_id, base_arn=owner_arn,
+            kind="root",
+            arn=owner_arn,
+            account=account,
+            user_id=account,
+            principal=Principal("AWS", frozenset({owner_arn}), account),
+            policies=(),
+            session_policies=(),
+            temporary=False,
+            role_chained=False,
+            mfa_authenticated=False,
+            mfa_auth_time=None,
+            source_identity=None,
+            expiration=None,
+            access_key_id=access_key_id,
+            base_arn=owner_arn,
         )
     user = scenario.user_by_arn(owner_arn)
     policies = user.policies if user is not None else ()
     return Caller(
-        kind="user", arn=owner_arn, account=account, user_id=stable_id("AIDA", owner_arn),
-        principal=Principal("AWS", frozenset({owner_arn}), account), policies=policies, session_policies=(),
-        temporary=False, role_chained=False, mfa_authenticated=False, mfa_auth_time=None, source_identity=None,
-        expiration=None, access_key_id=access_key_id, base_arn=owner_arn,
+        kind="user",
+        arn=owner_arn,
+        account=account,
+        user_id=stable_id("AIDA", owner_arn),
+        principal=Principal("AWS", frozenset({owner_arn}), account),
+        policies=policies,
+        session_policies=(),
+        temporary=False,
+        role_chained=False,
+        mfa_authenticated=False,
+        mfa_auth_time=None,
+        source_identity=None,
+        expiration=None,
+        access_key_id=access_key_id,
+        base_arn=owner_arn,
         username=user.name if user is not None else owner_arn.rsplit("/", 1)[-1],
     )
 
@@ -204,13 +257,25 @@ def caller_for_session(scenario: Scenario, session: Session) -> Caller:
         if session.kind == "session":
             username = user.name if user is not None else session.base_arn.rsplit("/", 1)[-1]
     session_policies = (parse_cached(session.session_policy),) if session.session_policy else ()
-    mfa_time = datetime.fromtimestamp(session.mfa_auth_time, UTC) if session.mfa_auth_time is not None else None
+    mfa_time = (
+        datetime.fromtimestamp(session.mfa_auth_time, UTC) if session.mfa_auth_time is not None else None
+    )
     return Caller(
-        kind=session.kind, arn=session.arn, account=session.account, user_id=session.user_id,
-        principal=Principal("AWS", frozenset(identifiers), session.account), policies=policies,
-        session_policies=session_policies, temporary=True, role_chained=session.role_chained,
-        mfa_authenticated=session.mfa_authenticated, mfa_auth_time=mfa_time,
-        source_identity=session.source_identity, expiration=datetime.fromtimestamp(session.expiration, UTC),
-        access_key_id=session.access_key_id, base_arn=session.base_arn, issued_by=session.issued_by,
+        kind=session.kind,
+        arn=session.arn,
+        account=session.account,
+        user_id=session.user_id,
+        principal=Principal("AWS", frozenset(identifiers), session.account),
+        policies=policies,
+        session_policies=session_policies,
+        temporary=True,
+        role_chained=session.role_chained,
+        mfa_authenticated=session.mfa_authenticated,
+        mfa_auth_time=mfa_time,
+        source_identity=session.source_identity,
+        expiration=datetime.fromtimestamp(session.expiration, UTC),
+        access_key_id=session.access_key_id,
+        base_arn=session.base_arn,
+        issued_by=session.issued_by,
         username=username,
     )

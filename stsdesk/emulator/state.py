@@ -67,7 +67,9 @@ class EmulatorState:
     Raises OSError when ``state_dir`` cannot be created or read.
     """
 
-    def __init__(self, scenario: Scenario, state_dir: Path | None = None, allow_time_travel: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, state_dir: Path | None = None, allow_time_travel: bool = False
+    ) -> None:
         self.scenario = scenario
         self.state_dir = state_dir
         if state_dir is not None:
@@ -80,6 +82,7 @@ class EmulatorState:
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # token -> unsealed session (a cache)
         self._lock = threading.Lock()
         self._request_count = 0
+        self._issued_accounts: dict[str, str] = {}  # ASIA id -> account, for GetAccessKeyInfo
 
     def next_request_number(self) -> int:
         """A 1-based counter of STS/EC2 requests, for the every-Nth-request faults."""
@@ -129,6 +132,13 @@ class EmulatorState:
             raise _invalid_token()
         return found[1].secret
 
+    def account_of_key(self, access_key_id: str) -> str | None:
+        """The account owning a long-term key, or a temporary key issued since this process started."""
+        found = self.scenario.key(access_key_id)
+        if found is not None:
+            return found[0].split(":")[4]
+        return self._issued_accounts.get(access_key_id)
+
     def caller(self, signed: SignedRequest) -> Caller:
         """The identity behind a verified request. Raises EmulatorError like ``resolve_secret``."""
         akid = signed.access_key_id
@@ -162,13 +172,22 @@ class EmulatorState:
         now = self.clock.now().replace(microsecond=0)
         expiration = now + timedelta(seconds=duration_seconds)
         session = Session(
-            kind=kind, arn=arn, account=account, user_id=user_id, base_arn=base_arn,
-            access_key_id=random_key_id("ASIA"), secret_access_key=random_secret(),
-            expiration=int(expiration.timestamp()), issued_by=issued_by, session_policy=session_policy,
+            kind=kind,
+            arn=arn,
+            account=account,
+            user_id=user_id,
+            base_arn=base_arn,
+            access_key_id=random_key_id("ASIA"),
+            secret_access_key=random_secret(),
+            expiration=int(expiration.timestamp()),
+            issued_by=issued_by,
+            session_policy=session_policy,
             mfa_authenticated=mfa_authenticated,
             mfa_auth_time=int(mfa_auth_time.timestamp()) if mfa_auth_time is not None else None,
-            source_identity=source_identity, role_chained=role_chained,
+            source_identity=source_identity,
+            role_chained=role_chained,
         )
+        self._issued_accounts[session.access_key_id] = account
         token = self.sealer.seal(SESSION_PURPOSE, session.to_payload())
         with self._lock:
             self._sessions[token] = session

@@ -48,12 +48,15 @@ def success(action: str, result: Iterable[Element], request_id: str, namespace: 
     ).encode()
 
 
-def error(code: str, message: str, request_id: str, sender: bool = True, namespace: str = STS_NAMESPACE) -> bytes:
+def error(
+    code: str, message: str, request_id: str, sender: bool = True, namespace: str = STS_NAMESPACE
+) -> bytes:
     """The STS ``<ErrorResponse>`` document."""
     kind = "Sender" if sender else "Receiver"
     return (
         f'<ErrorResponse xmlns="{namespace}">\n'
-        f"  <Error><Type>{kind}</Type><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>\n"
+        f"  <Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+        f"<Message>{escape(message)}</Message></Error>\n"
         f"  <RequestId>{request_id}</RequestId>\n"
         f"</ErrorResponse>\n"
     ).encode()
