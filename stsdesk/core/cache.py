@@ -1,9 +1,10 @@
 """The session cache shared by the CLI and GUI processes.
 
-Metadata lives in ``<directory>/sessions.json`` (no secrets); the secret part of each session (secret key and
-session token, one JSON string) lives in the keyring under ``session:<cache_key>``. Writers serialise on an
-exclusive ``flock`` of ``<directory>/sessions.lock`` and replace the index atomically, so readers never need the
-lock; a reader that sees the index and the keyring disagree (a writer in between) treats it as a miss.
+Metadata lives in ``<directory>/sessions.json`` (no secrets); the secret part of each session (secret key
+and session token, one JSON string) lives in the keyring under ``session:<cache_key>``. Writers serialise on
+an exclusive ``flock`` of ``<directory>/sessions.lock`` and replace the index atomically, so readers never
+need the lock; a reader that sees the index and the keyring disagree (a writer in between) treats it as a
+miss.
 
 On the fast ``stsdesk credential-process`` path: no boto3/botocore, and keyring only on an actual secret read.
 """
@@ -189,7 +190,10 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` (mode 0600): temp file, fsync, os.replace — readers see old or new, whole."""
+    """Write ``payload`` to ``path`` (mode 0600) via temp file, fsync, os.replace: readers see old or new.
+
+    Raises ``OSError`` when the directory is not writable or the disk is full (the old index stays intact).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -205,6 +209,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill(pid, 0) would terminate the process there; assume alive
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -220,7 +226,7 @@ def _pid_alive(pid: int) -> bool:
 class SessionCache:
     """Cached STS sessions of this user, shared by every stsdesk process that uses ``directory``.
 
-    Cache keys are the broker's (for instance ``profile:<name>``, ``mfa:<identity>:<serial>``) and opaque here.
+    Cache keys are the broker's (``profile:<name>``, ``mfa:<identity>:<serial>``) and opaque here.
     """
 
     def __init__(self, directory: Path, secrets: SecretStore) -> None:
@@ -229,7 +235,9 @@ class SessionCache:
         self._secrets = secrets
         self._index = self.directory / INDEX_NAME
         self._lockfile = self.directory / LOCK_NAME
-        self._state = threading.RLock()
+        # _state guards _raw/_stamp and is held only briefly, so readers never wait on a keyring prompt.
+        self._state = threading.Lock()
+        self._writing = threading.Lock()  # one writer per instance; other processes are kept out by flock
         self._stamp: tuple[int, int, int, int] | None = None
         self._raw: dict[str, Any] = {}
         self._callbacks: list[Callable[[], None]] = []
@@ -263,7 +271,7 @@ class SessionCache:
     @contextlib.contextmanager
     def _modify(self) -> Iterator[dict[str, Any]]:
         """Read-modify-write the index under the cross-process lock; the yielded dict is written back."""
-        with self._state, _exclusive_lock(self._lockfile):
+        with self._writing, _exclusive_lock(self._lockfile):
             original = _read_raw_index(self._index)  # always fresh under the lock, whatever the stamp says
             raw = dict(original)
             yield raw
@@ -298,7 +306,7 @@ class SessionCache:
         return self._visible(cache_key, raw[cache_key]) if cache_key in raw else None
 
     def sessions(self) -> list[CachedSession]:
-        """Metadata of every cached session, soonest expiry first; no keyring access (for lists and the GUI)."""
+        """Metadata of every cached session, soonest expiry first; no keyring access (for lists, GUI)."""
         raw = self._current()
         found = [meta for key, entry in raw.items() if (meta := self._visible(key, entry)) is not None]
         return sorted(found, key=lambda meta: (meta.expiration, meta.cache_key))
@@ -339,8 +347,8 @@ class SessionCache:
     def store(self, meta: CachedSession, creds: Credentials) -> None:
         """Cache ``creds`` under ``meta.cache_key``, replacing any previous session there.
 
-        The secret goes to the keyring; when the keyring refuses it (see ``SecretStore.warning``) it is kept in
-        this process's memory and the entry is marked memory-only. Raises ``ValueError`` when ``meta`` and
+        The secret goes to the keyring; when the keyring refuses it (see ``SecretStore.warning``) it is kept
+        in this process's memory and the entry is marked memory-only. Raises ``ValueError`` when ``meta`` and
         ``creds`` describe different keys, ``OSError`` when the index cannot be written.
         """
         if meta.access_key_id != creds.access_key_id:
@@ -409,9 +417,10 @@ class SessionCache:
 def fast_lookup(
     directory: Path, cache_key: str, min_ttl: float, fingerprint: str, *, service: str = DEFAULT_SERVICE
 ) -> Credentials | None:
-    """Credentials for ``credential-process`` straight from the index and one keyring read, or None on any doubt:
-    missing/corrupt index or entry, memory-only entry, fewer than ``min_ttl`` seconds left, a different
-    ``source_fingerprint``, no secret, or a secret that does not match the entry. Never raises for those cases,
+    """Credentials for ``credential-process`` from the index and one keyring read, or None on any doubt.
+
+    Doubt: missing/corrupt index or entry, memory-only entry, ``min_ttl`` seconds left or fewer, a different
+    ``source_fingerprint``, no secret, or a secret that does not match the entry. Never raises for those,
     never takes the lock, never writes.
     """
     try:

@@ -56,10 +56,10 @@ def _describe(exc: BaseException, secret: str | None = None) -> str:
 class SecretStore:
     """Secrets in the OS keyring under one service name (``stsdesk`` or ``stsdesk:<namespace>``).
 
-    keyring's own configuration (``PYTHON_KEYRING_BACKEND``, ``keyringrc.cfg``, ``keyring.set_keyring``) decides
-    the backend. When that backend is keyring's ``fail`` or ``null`` backend, or it raises (locked collection,
-    D-Bus gone, any ``KeyringError``), the store keeps secrets in a dict for the life of this object and says so
-    in ``warning``. Use one store per process: the in-memory part is not shared between instances.
+    keyring's own configuration (``PYTHON_KEYRING_BACKEND``, ``keyringrc.cfg``, ``keyring.set_keyring``)
+    decides the backend. When that backend is keyring's ``fail`` or ``null`` backend, or it raises (locked
+    collection, D-Bus gone, any ``KeyringError``), the store keeps secrets in a dict for the life of this
+    object and says so in ``warning``. Use one store per process: instances do not share the in-memory part.
     """
 
     def __init__(self, service: str = DEFAULT_SERVICE) -> None:
@@ -97,7 +97,7 @@ class SecretStore:
 
     @property
     def backend_name(self) -> str:
-        """Fully qualified class name of keyring's active backend (``"unavailable"`` if keyring cannot load)."""
+        """Qualified class name of keyring's active backend (``"unavailable"`` if keyring cannot load)."""
         try:
             import keyring
 
@@ -129,7 +129,7 @@ class SecretStore:
         return key in self._memory
 
     def get(self, key: str) -> str | None:
-        """The secret under ``key``, or None when absent or when the keyring cannot be read (see ``warning``)."""
+        """The secret under ``key``; None when absent or when the keyring cannot be read (see ``warning``)."""
         if key in self._memory:
             return self._memory[key]
         backend = self._backend()
@@ -145,8 +145,8 @@ class SecretStore:
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` in the keyring and verify it by reading it back.
 
-        Raises ``KeyringUnavailable`` (message: ``warning``) when the keyring cannot store it; the value is then
-        kept in this store's memory so the running process can still use it, and ``in_memory(key)`` is True.
+        Raises ``KeyringUnavailable`` (message: ``warning``) when the keyring cannot store it; the value is
+        then kept in this store's memory so the running process can still use it (``in_memory(key)``).
         """
         backend = self._backend()
         if backend is not None:
