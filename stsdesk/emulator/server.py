@@ -1,0 +1,415 @@
+"""The emulator's HTTP server: keep-alive HTTP/1.1 on loopback, STS by default, pluggable routes and services.
+
+Every request, however malformed, is answered with a well-formed error document (never a traceback); only a
+bug reaches the last-resort ``InternalFailure``. Responses go out in one ``send`` with TCP_NODELAY set,
+so keep-alive clients do not pay Nagle/delayed-ACK stalls.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from stsdesk.emulator import xmlout
+from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.scenario import ScenarioError, load_scenario
+from stsdesk.emulator.state import EmulatorState
+from stsdesk.emulator.sts import ACTIONS as STS_ACTIONS
+from stsdesk.emulator.sts import handle_sts
+from stsdesk.emulator.wire import Request, Response, error_response
+
+__all__ = ["EmulatorServer", "Handler", "Request", "Response", "run_emulator"]
+
+Handler = Callable[[Request], Response]
+ErrorRenderer = Callable[[EmulatorError, str], Response]
+
+MAX_BODY_BYTES = 1024 * 1024
+SOCKET_TIMEOUT_SECONDS = 15.0
+MAX_ADVANCE_SECONDS = 10 * 365 * 86400
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]*)/")
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Service:
+    handler: Handler
+    actions: frozenset[str]
+    render_error: ErrorRenderer
+
+
+class _Drop(Exception):
+    """Close the connection without answering (the drop_every fault)."""
+
+
+class EmulatorServer:
+    """The emulator's HTTP front end. ``endpoint`` is ``http://HOST:PORT`` once constructed (the socket is
+    bound in ``__init__``; port 0 picks a free one). Raises OSError when the address cannot be bound."""
+
+    def __init__(self, state: EmulatorState, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self._routes: list[tuple[str, Handler]] = []
+        self._services: dict[str, _Service] = {}
+        self._thread: threading.Thread | None = None
+        self._httpd = _HttpServer((host, port), _RequestHandler, self)
+        address = self._httpd.server_address
+        self.host = address[0] if isinstance(address[0], str) else address[0].decode()
+        self.port = int(address[1])
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.endpoint = f"http://{shown}:{self.port}"
+        self.route("/_stsdesk/advance", self._advance)
+
+    # ------------------------------------------------------------------------------- configuration
+
+    def route(self, prefix: str, handler: Handler) -> None:
+        """Send requests whose path is ``prefix`` or starts with ``prefix + "/"`` to ``handler``.
+        The longest matching prefix wins; a later registration of the same prefix replaces the earlier."""
+        self._routes = [(p, h) for p, h in self._routes if p != prefix] + [(prefix, handler)]
+        self._routes.sort(key=lambda item: len(item[0]), reverse=True)
+
+    def register_service(
+        self,
+        name: str,
+        handler: Handler,
+        actions: Iterable[str] = (),
+        render_error: ErrorRenderer = error_response,
+    ) -> None:
+        """Serve Query requests to ``/`` signed for service ``name`` (SigV4 credential scope), or unsigned
+        ones whose Action is in ``actions``, with ``handler``. ``render_error`` shapes injected faults."""
+        self._services[name] = _Service(handler, frozenset(actions), render_error)
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Serve on a background daemon thread (embedded use: GUI --demo, tests)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="stsdesk-emulator", daemon=True
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread until ``stop`` is called from another thread."""
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket. Safe to call twice."""
+        if self._thread is not None or self._httpd.serving:
+            self._httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    # ------------------------------------------------------------------------------------- dispatch
+
+    def dispatch(self, request: Request) -> Response:
+        """The response for one request. Raises _Drop for an injected dropped connection."""
+        path = request.path
+        for prefix, handler in self._routes:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return handler(request)
+        if path != "/":
+            return error_response(
+                EmulatorError("NotFound", f"No such resource: {path[:200]}"), request.request_id
+            )
+        service = self._service_for(request)
+        renderer = service.render_error if service is not None else error_response
+        if request.method not in ("GET", "POST"):
+            exc = EmulatorError("MethodNotAllowed", f"The method {request.method} is not allowed here")
+            return renderer(exc, request.request_id)
+        injected = self._fault(request, renderer)
+        if injected is not None:
+            return injected
+        if service is not None:
+            return service.handler(request)
+        return handle_sts(self.state, request)
+
+    def _service_for(self, request: Request) -> _Service | None:
+        """The registered service for a request to ``/``: by SigV4 scope, else by Action; None means STS."""
+        scope = _scope_service(request)
+        if scope is not None:
+            return self._services.get(scope)
+        try:
+            action = request.form().get("Action", "")
+        except EmulatorError:
+            return None
+        if action in STS_ACTIONS:
+            return None
+        return next((s for s in self._services.values() if action in s.actions), None)
+
+    def _fault(self, request: Request, renderer: ErrorRenderer) -> Response | None:
+        faults = self.state.scenario.faults
+        if not (faults.latency_ms or faults.throttle_every or faults.error_5xx_every or faults.drop_every):
+            return None
+        number = self.state.next_request_number()
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if faults.drop_every and number % faults.drop_every == 0:
+            raise _Drop
+        if faults.throttle_every and number % faults.throttle_every == 0:
+            return renderer(EmulatorError("Throttling", "Rate exceeded"), request.request_id)
+        if faults.error_5xx_every and number % faults.error_5xx_every == 0:
+            failure = EmulatorError("InternalFailure", "We encountered an internal error. Please try again.")
+            return renderer(failure, request.request_id)
+        return None
+
+    def _advance(self, request: Request) -> Response:
+        """POST /_stsdesk/advance (form: seconds): move the clock forward; only with --allow-time-travel."""
+        if not self.state.allow_time_travel:
+            raise EmulatorError(
+                "AccessDenied", "Time travel is disabled; start the emulator with --allow-time-travel"
+            )
+        if request.method != "POST":
+            raise EmulatorError("MethodNotAllowed", "Use POST with a form field 'seconds'")
+        raw = request.form().get("seconds", "")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            raise EmulatorError(
+                "ValidationError", f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}"
+            )
+        self.state.clock.advance(seconds)
+        body = {"now": xmlout.iso8601(self.state.clock.now()), "offset_seconds": self.state.clock.offset}
+        return Response(200, json.dumps(body).encode(), content_type="application/json")
+
+
+def _scope_service(request: Request) -> str | None:
+    """The service named in the SigV4 credential scope (header or query form), if any."""
+    auth = request.header("authorization")
+    if auth:
+        found = _CREDENTIAL_SCOPE.search(auth)
+        return found.group(1) if found else None
+    query = request.query
+    if "X-Amz-Credential=" in query:
+        for part in query.split("&"):
+            if part.startswith("X-Amz-Credential="):
+                pieces = part.split("=", 1)[1].replace("%2F", "/").replace("%2f", "/").split("/")
+                return pieces[3] if len(pieces) > 3 else None
+    return None
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: EmulatorServer):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.app = app
+        self.serving = False
+        super().__init__(address, handler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.serving = True
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self.serving = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that vanished mid-request is routine; anything else is logged without request data.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            _log.debug("connection error from %s", client_address, exc_info=True)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stsdesk-emulator"
+    sys_version = ""
+    timeout = SOCKET_TIMEOUT_SECONDS
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("%s " + format, self.client_address[0], *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level failures (bad request line, unknown method, oversized headers) as XML errors."""
+        if code >= 500:  # 501 unknown method, 505 bad HTTP version: the client's fault, not ours
+            code = (
+                HTTPStatus.METHOD_NOT_ALLOWED
+                if code == HTTPStatus.NOT_IMPLEMENTED
+                else HTTPStatus.BAD_REQUEST
+            )
+        reason = message or HTTPStatus(code).phrase
+        exc = EmulatorError("MalformedRequest" if code != 405 else "MethodNotAllowed", reason, status=code)
+        self.close_connection = True
+        self._send(error_response(exc, xmlout.new_request_id()), head=False)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError:
+            self.close_connection = True
+
+    def __getattr__(self, name: str) -> Any:
+        # Every HTTP method goes through one path; method checks belong to the routes.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _read_body(self, request_id: str) -> bytes | Response:
+        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+            self.close_connection = True
+            exc = EmulatorError("MalformedRequest", "Transfer-Encoding is not supported; send Content-Length")
+            return error_response(exc, request_id)
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length.strip())
+            if length < 0:
+                raise ValueError(raw_length)
+        except ValueError:
+            self.close_connection = True
+            return error_response(EmulatorError("MalformedRequest", "Invalid Content-Length"), request_id)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            exc = EmulatorError(
+                "RequestEntityTooLarge", f"Request body exceeds the {MAX_BODY_BYTES}-byte limit", status=413
+            )
+            return error_response(exc, request_id)
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            self.close_connection = True
+            return error_response(EmulatorError("MalformedRequest", "Incomplete request body"), request_id)
+        return body
+
+    def _serve(self) -> None:
+        request_id = xmlout.new_request_id()
+        try:
+            body = self._read_body(request_id)
+        except TimeoutError:
+            self.close_connection = True
+            body = error_response(
+                EmulatorError("RequestTimeout", "Timed out reading the request body"), request_id
+            )
+        if isinstance(body, Response):
+            self._send(body, head=self.command == "HEAD")
+            return
+        request = Request(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            client=str(self.client_address[0]),
+            request_id=request_id,
+        )
+        try:
+            response = self.server.app.dispatch(request)
+        except _Drop:
+            self.close_connection = True
+            return
+        except EmulatorError as exc:
+            response = error_response(exc, request_id)
+        except Exception:
+            # A bug: answer as AWS does and log the location only (requests may carry secrets).
+            _log.error("internal error answering %s %s", self.command, request.path[:200], exc_info=True)
+            failure = EmulatorError("InternalFailure", "We encountered an internal error. Please try again.")
+            response = error_response(failure, request_id)
+        self._send(response, head=self.command == "HEAD")
+
+    def _send(self, response: Response, head: bool) -> None:
+        """Status line, headers and body in one write (wfile is unbuffered: one sendall)."""
+        try:
+            phrase = HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = ""
+        close = self.close_connection or response.close
+        lines = [
+            f"HTTP/1.1 {response.status} {phrase}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+        ]
+        lines += [f"{name}: {value}" for name, value in response.headers]
+        if close:
+            lines.append("Connection: close")
+            self.close_connection = True
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        try:
+            self.wfile.write(head_bytes if head else head_bytes + response.body)
+        except OSError:
+            self.close_connection = True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_emulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    scenario_path: str | Path | None = None,
+    state_dir: str | Path | None = None,
+    allow_time_travel: bool = False,
+) -> int:
+    """Run the emulator in the foreground until SIGINT/SIGTERM; returns the exit status (0 ok, 1 failure).
+
+    Prints exactly one ``endpoint: http://HOST:PORT`` line on stdout when ready; generated access keys and
+    warnings go to stderr. A bad scenario or an address that cannot be bound is one line on stderr, exit 1.
+    """
+    if scenario_path is None:
+        default = Path(__file__).resolve().parents[2] / "resources" / "demo.toml"
+        if not default.exists():
+            print("stsdesk emulator: no scenario given (--scenario FILE)", file=sys.stderr)
+            return 1
+        scenario_path = default
+    try:
+        scenario = load_scenario(scenario_path)
+        state = EmulatorState(scenario, Path(state_dir) if state_dir else None, allow_time_travel)
+        server = EmulatorServer(state, host, port)
+    except ScenarioError as exc:
+        print(f"stsdesk emulator: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"stsdesk emulator: cannot start on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    if not _is_loopback(host):
+        print(
+            f"WARNING: the emulator listens on {host}, reachable from other machines. It issues credentials "
+            "to anyone who can reach it; use 127.0.0.1 unless you mean this.",
+            file=sys.stderr,
+        )
+    for owner, key in scenario.generated_keys:
+        print(f"generated access key for {owner}: {key.id} {key.secret}", file=sys.stderr)
+    stopping = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+    server.start()
+    print(f"endpoint: {server.endpoint}", flush=True)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
