@@ -1,0 +1,311 @@
+"""How the broker makes fresh sessions: roles, MFA sessions, SAML, web identity, federation tokens.
+
+The base class of :class:`stsdesk.core.broker.Broker`, split out to keep each module about one thing: this
+one knows which STS call a profile needs and when an MFA code is needed; the broker knows about caching,
+single-flight and events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from stsdesk.core.broker_sources import (
+    StsTarget,
+    long_term_credentials,
+    saml_assertion,
+    session_name,
+    sts_target,
+    web_identity_token,
+)
+from stsdesk.core.errors import ConfigError, DurationError, InvalidMfaCode, MfaRequired
+from stsdesk.core.model import Credentials, Profile, ProfileKind
+from stsdesk.core.secrets import SecretStore
+from stsdesk.core.sts import StsClient, default_sts_endpoint, resolve_endpoint
+
+if TYPE_CHECKING:
+    from stsdesk.core.profiles import ProfileTree
+
+T = TypeVar("T")
+
+CHAINED_MAX = 3600  # AssumeRole from temporary credentials (role chaining) is capped at one hour
+MFA_TRIES = 3
+_ROLE_KINDS = (ProfileKind.ROLE, ProfileKind.SAML_ROLE, ProfileKind.WEB_IDENTITY_ROLE)
+
+
+@dataclass(frozen=True)
+class MfaRequest:
+    """What an MFA prompt shows: who asks, for which role, with which device, and the last error."""
+
+    profile: str  # the profile the user asked for
+    role_arn: str | None  # the role being assumed, if any
+    mfa_serial: str
+    error: str | None = None  # previous attempt's error (wrong code): show it, let the user retry
+
+
+MfaPrompt = Callable[[MfaRequest], Awaitable[str]]
+
+
+@dataclass
+class SessionResult:
+    creds: Credentials
+    identity_arn: str | None = None
+    mfa_serial: str | None = None
+    mfa_at: datetime | None = None  # when an MFA code last vouched for this session (None: no MFA)
+
+
+@dataclass
+class BrokerRequest:
+    """One credentials_for() call: the profile asked for and an MFA code usable once."""
+
+    profile: str
+    code: str | None = None
+    force: bool = False
+    min_ttl: float = 300.0
+    visited: set[str] = field(default_factory=set)
+
+    def take_code(self) -> str | None:
+        code, self.code = self.code, None
+        return code
+
+
+def cache_key_for(profile: str) -> str:
+    """The session cache key of a profile's own session."""
+    return f"profile:{profile}"
+
+
+def mfa_cache_key(access_key_id: str, mfa_serial: str) -> str:
+    """The session cache key of an MFA session (GetSessionToken) of a long-term key and device."""
+    return f"mfa:{access_key_id}:{mfa_serial}"
+
+
+class SessionMaker:
+    """Fresh sessions from STS. Subclasses provide caching (``_cached``/``_store``), single-flight and
+    ``_obtain`` (credentials of a source profile, through the cache)."""
+
+    tree: ProfileTree
+    sts: StsClient
+    secrets: SecretStore
+    mfa_prompt: MfaPrompt | None
+    default_region: str
+    _device_locks: dict[str, asyncio.Lock]
+
+    async def _obtain(self, name: str, duration: int | None, request: BrokerRequest) -> SessionResult:
+        raise NotImplementedError
+
+    def _cached(
+        self, key: str, min_ttl: float, duration: int | None, role_arn: str | None
+    ) -> SessionResult | None:
+        raise NotImplementedError
+
+    def _store(self, key: str, profile: str, result: SessionResult) -> None:
+        raise NotImplementedError
+
+    async def _single_flight(self, key: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        raise NotImplementedError
+
+    def _call_args(self, target: StsTarget) -> dict[str, Any]:
+        endpoint = target.endpoint_url
+        overridden = os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint is None and not target.regional and not overridden:
+            endpoint = default_sts_endpoint(target.region, regional=False)
+        return {"region": target.region, "endpoint_url": endpoint}
+
+    def _endpoint(self, target: StsTarget) -> str:
+        return resolve_endpoint(target.region, self._call_args(target)["endpoint_url"])
+
+    async def _fresh(
+        self,
+        profile: Profile,
+        chain: list[Profile],
+        target: StsTarget,
+        duration: int | None,
+        request: BrokerRequest,
+    ) -> SessionResult:
+        kind = profile.kind
+        wanted = duration if duration is not None else profile.duration_seconds
+        args = self._call_args(target)
+        if kind is ProfileKind.SAML_ROLE:
+            assertion = await asyncio.get_running_loop().run_in_executor(
+                None, saml_assertion, profile, self._endpoint(target)
+            )
+            creds, arn = await self.sts.assume_role_with_saml(
+                role_arn=str(profile.role_arn),
+                principal_arn=str(profile.saml_principal_arn),
+                assertion_b64=assertion,
+                duration=wanted,
+                **args,
+            )
+            return SessionResult(creds, arn)
+        if kind is ProfileKind.WEB_IDENTITY_ROLE:
+            creds, arn = await self.sts.assume_role_with_web_identity(
+                role_arn=str(profile.role_arn),
+                token=web_identity_token(profile),
+                session_name=session_name(profile),
+                duration=wanted,
+                **args,
+            )
+            return SessionResult(creds, arn)
+        if kind is ProfileKind.FEDERATED_USER:
+            user = self.tree.get(str(profile.source))
+            keys = self._long_term(user)
+            name = (profile.federation_name or profile.name)[:32]
+            creds, arn = await self.sts.get_federation_token(
+                keys, name=name, policy=profile.federation_policy, duration=wanted, **args
+            )
+            return SessionResult(creds, arn)
+        if kind is ProfileKind.ROLE:
+            return await self._role(profile, chain, target, wanted, request)
+        what = (
+            "a credential_process profile" if kind is ProfileKind.CREDENTIAL_PROCESS else "not a profile kind"
+        )
+        raise ConfigError(f"profile '{profile.name}' is {what} stsdesk can assume (kind {kind.value})")
+
+    def _long_term(self, profile: Profile) -> Credentials:
+        return long_term_credentials(profile, self.secrets, self.tree.config_file, self.tree.credentials_file)
+
+    async def _role(
+        self,
+        profile: Profile,
+        chain: list[Profile],
+        target: StsTarget,
+        wanted: int | None,
+        request: BrokerRequest,
+    ) -> SessionResult:
+        args = self._call_args(target)
+        role_arn = str(profile.role_arn)
+        base = {
+            "role_arn": role_arn,
+            "session_name": session_name(profile),
+            "external_id": profile.external_id,
+            "source_identity": profile.source_identity,
+            **args,
+        }
+        if profile.source is None:
+            if profile.extra.get("source_profile") == profile.name:
+                source: Profile = profile  # botocore: a profile with its own keys may be its own source
+            else:
+                raise ConfigError(
+                    f"profile '{profile.name}': credential_source is not supported by stsdesk; "
+                    "use source_profile"
+                )
+        else:
+            source = self.tree.get(profile.source)
+        serial = profile.mfa_serial
+        mfa_request = MfaRequest(request.profile, role_arn, serial or "")
+        if source.kind is ProfileKind.IAM_USER or source is profile:
+            keys = self._long_term(source)
+            if serial and (wanted or CHAINED_MAX) <= CHAINED_MAX:
+                session = await self._mfa_session(source, keys, serial, mfa_request, request, target)
+                creds, arn = await self.sts.assume_role(session.creds, duration=wanted, **base)
+                return SessionResult(creds, arn, serial, session.mfa_at)
+            if serial:
+                # Longer than an hour: only AssumeRole from long-term keys allows it, with a fresh code.
+                async def direct(code: str) -> tuple[Credentials, str]:
+                    return await self.sts.assume_role(
+                        keys, duration=wanted, mfa_serial=serial, mfa_code=code, **base
+                    )
+
+                creds, arn = await self._with_mfa(mfa_request, request, direct)
+                return SessionResult(creds, arn, serial, datetime.now(UTC))
+            creds, arn = await self.sts.assume_role(keys, duration=wanted, **base)
+            return SessionResult(creds, arn)
+        if source.kind not in (*_ROLE_KINDS, ProfileKind.FEDERATED_USER):
+            raise ConfigError(
+                f"profile '{profile.name}': source_profile '{source.name}' ({source.kind.value}) "
+                "cannot be used as a source by stsdesk"
+            )
+        if wanted is not None and wanted > CHAINED_MAX:
+            raise DurationError(
+                f"profile '{profile.name}' asks for {wanted} s, but it is assumed from another role's "
+                f"session ('{source.name}') and AWS caps role chaining at {CHAINED_MAX} s; "
+                f"ask for {CHAINED_MAX} or less"
+            )
+        parent = await self._obtain(source.name, None, request)
+        if serial and parent.mfa_at is None:
+
+            async def chained(code: str) -> tuple[Credentials, str]:
+                return await self.sts.assume_role(
+                    parent.creds, duration=wanted, mfa_serial=serial, mfa_code=code, **base
+                )
+
+            creds, arn = await self._with_mfa(mfa_request, request, chained)
+            return SessionResult(creds, arn, serial, datetime.now(UTC))
+        # The parent session already carries MFA context (aws:MultiFactorAuthPresent) into this one.
+        creds, arn = await self.sts.assume_role(parent.creds, duration=wanted, **base)
+        return SessionResult(creds, arn, parent.mfa_serial, parent.mfa_at)
+
+    async def _iam_user(
+        self, profile: Profile, chain: list[Profile], duration: int | None, request: BrokerRequest
+    ) -> SessionResult:
+        keys = self._long_term(profile)
+        if not profile.mfa_serial:
+            return SessionResult(keys)
+        # Like aws-vault: an IAM user with an MFA device gets an MFA session (GetSessionToken).
+        target = sts_target(chain, self.default_region)
+        mfa_request = MfaRequest(request.profile, None, profile.mfa_serial)
+        wanted = duration if duration is not None else profile.duration_seconds
+        return await self._mfa_session(
+            profile, keys, profile.mfa_serial, mfa_request, request, target, wanted
+        )
+
+    async def _mfa_session(
+        self,
+        user: Profile,
+        keys: Credentials,
+        serial: str,
+        mfa_request: MfaRequest,
+        request: BrokerRequest,
+        target: StsTarget,
+        duration: int | None = None,
+    ) -> SessionResult:
+        key = mfa_cache_key(keys.access_key_id, serial)
+
+        async def start() -> SessionResult:
+            if not (request.force and user.name == request.profile):
+                hit = self._cached(key, request.min_ttl, duration, None)
+                if hit is not None:
+                    return hit
+
+            async def call(code: str) -> Credentials:
+                return await self.sts.get_session_token(
+                    keys, duration=duration, mfa_serial=serial, mfa_code=code, **self._call_args(target)
+                )
+
+            creds = await self._with_mfa(mfa_request, request, call)
+            result = SessionResult(creds, None, serial, datetime.now(UTC))
+            self._store(key, user.name, result)
+            return result
+
+        return await self._single_flight(key, start)
+
+    async def _with_mfa(
+        self, mfa_request: MfaRequest, request: BrokerRequest, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """Run ``call(code)`` with a code from the request or the prompt; on a wrong code ask again (up to
+        MFA_TRIES times) with the error shown. One prompt at a time per device."""
+        lock = self._device_locks.setdefault(mfa_request.mfa_serial, asyncio.Lock())
+        async with lock:
+            error: str | None = None
+            last: InvalidMfaCode | None = None
+            for _attempt in range(MFA_TRIES):
+                code = request.take_code()
+                if code is None:
+                    if self.mfa_prompt is None:
+                        if last is not None:
+                            raise last
+                        raise MfaRequired(
+                            f"profile {mfa_request.profile} needs an MFA code: "
+                            "pass --mfa-code or run in a terminal"
+                        )
+                    code = await self.mfa_prompt(replace(mfa_request, error=error))
+                try:
+                    return await call(code.strip())
+                except InvalidMfaCode as exc:
+                    last, error = exc, str(exc)
+            assert last is not None
+            raise last
