@@ -174,7 +174,7 @@ class Emu:
             aws_access_key_id=key[0],
             aws_secret_access_key=key[1],
             aws_session_token=token,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),
         )
 
     def from_creds(self, creds: Mapping[str, Any]) -> Any:
@@ -187,7 +187,7 @@ class Emu:
             "sts",
             endpoint_url=self.endpoint,
             region_name="us-east-1",
-            config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+            config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
         )
 
     def caller_of(self, creds: Mapping[str, Any]) -> Caller:

@@ -56,9 +56,9 @@ def test_cross_account_chain_with_mfa(emu: Emu) -> None:
     # Without MFA the role in B refuses (its trust policy demands aws:MultiFactorAuthPresent).
     code, message, status = error_of(alice.assume_role, RoleArn=NEEDS_MFA, RoleSessionName="ana")
     assert (code, status) == ("AccessDenied", 403)
+    alice_arn = f"arn:aws:iam::{A}:user/alice"
     assert (
-        message
-        == f"User: arn:aws:iam::{A}:user/alice is not authorized to perform: sts:AssumeRole on resource: {NEEDS_MFA}"
+        message == f"User: {alice_arn} is not authorized to perform: sts:AssumeRole on resource: {NEEDS_MFA}"
     )
 
     session = alice.get_session_token(SerialNumber=ALICE_MFA, TokenCode=emu.totp(ALICE_SEED))["Credentials"]
@@ -83,9 +83,8 @@ def test_role_chaining_is_limited_to_one_hour(emu: Emu) -> None:
         chained.assume_role, RoleArn=CHAINED, RoleSessionName="xx", DurationSeconds=3601
     )
     assert (code, status) == ("ValidationError", 400)
-    assert (
-        message
-        == "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    assert message == (
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
     )
     ok = chained.assume_role(RoleArn=CHAINED, RoleSessionName="xx", DurationSeconds=3600)
     assert ok["AssumedRoleUser"]["Arn"].endswith("/Chained/xx")

@@ -1,5 +1,5 @@
-"""GetSessionToken, GetCallerIdentity, GetFederationToken, DecodeAuthorizationMessage, GetAccessKeyInfo and the
-credential checks every signed action shares (bad signature, unknown key, expired or foreign token)."""
+"""GetSessionToken, GetCallerIdentity, GetFederationToken, DecodeAuthorizationMessage, GetAccessKeyInfo and
+the credential checks every signed action shares (bad signature, unknown key, expired or foreign token)."""
 
 from __future__ import annotations
 

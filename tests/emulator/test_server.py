@@ -1,0 +1,302 @@
+"""The HTTP front end: malformed input never earns a 5xx, routing, faults, time travel, the CLI runner and the
+AWS CLI against the emulator."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from botocore.exceptions import ClientError
+from sts_world import ALICE_KEY, B, Emu, start, world
+
+from stsdesk.emulator import server as server_module
+from stsdesk.emulator.scenario import scenario_from_dict
+from stsdesk.emulator.wire import Request, Response
+
+REPO = Path(__file__).resolve().parents[2]
+NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+RUNNER = (
+    "import sys; from stsdesk.emulator.server import run_emulator; "
+    "sys.exit(run_emulator(scenario_path=sys.argv[1]))"
+)
+
+
+def raw_exchange(emu: Emu, payload: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes, read until the server closes or goes quiet."""
+    with socket.create_connection((emu.server.host, emu.server.port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def status_of(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1])
+
+
+def post(
+    emu: Emu, body: str | bytes, path: str = "/", method: str = "POST"
+) -> tuple[int, ElementTree.Element]:
+    conn = http.client.HTTPConnection(emu.server.host, emu.server.port, timeout=5)
+    data = body.encode() if isinstance(body, str) else body
+    conn.request(method, path, body=data, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    reply = conn.getresponse()
+    text = reply.read()
+    conn.close()
+    return reply.status, ElementTree.fromstring(text)
+
+
+def error_code(root: ElementTree.Element) -> tuple[str, str]:
+    return root.findtext(f"{NS}Error/{NS}Code") or "", root.findtext(f"{NS}Error/{NS}Message") or ""
+
+
+def test_unknown_action_missing_action_and_missing_auth(emu: Emu) -> None:
+    status, root = post(emu, "Action=Frobnicate&Version=2011-06-15")
+    assert status == 400
+    assert error_code(root) == ("InvalidAction", "Could not find operation Frobnicate for version 2011-06-15")
+    assert root.tag == f"{NS}ErrorResponse" and root.findtext(f"{NS}Error/{NS}Type") == "Sender"
+    status, root = post(emu, "Version=2011-06-15")
+    assert status == 400 and error_code(root)[0] == "MissingAction"
+    status, root = post(emu, "Action=GetCallerIdentity&Version=2011-06-15")
+    assert (status, error_code(root)) == (
+        403,
+        ("MissingAuthenticationToken", "Request is missing Authentication Token"),
+    )
+
+
+def test_wrong_method_wrong_path_and_bad_encoding(emu: Emu) -> None:
+    status, root = post(emu, "Action=GetCallerIdentity", method="PUT")
+    assert status == 405 and error_code(root)[0] == "MethodNotAllowed"
+    status, root = post(emu, "", path="/nowhere")
+    assert status == 404
+    status, root = post(emu, b"Action=\xff\xfe%zz")
+    assert status == 400 and error_code(root)[0] == "MalformedQueryString"
+
+
+def test_oversized_and_lying_bodies(emu: Emu) -> None:
+    huge = raw_exchange(emu, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
+    assert status_of(huge) == 413 and b"<Code>RequestEntityTooLarge</Code>" in huge
+    bad = raw_exchange(emu, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n")
+    assert status_of(bad) == 400 and b"<ErrorResponse" in bad
+    short = raw_exchange(emu, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nAction=Get")
+    assert status_of(short) == 400 and b"<ErrorResponse" in short
+
+
+def test_slow_partial_body_times_out_cleanly(emu: Emu, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module._RequestHandler, "timeout", 0.3)
+    with socket.create_connection((emu.server.host, emu.server.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nAction=")
+        reply = sock.recv(65536)
+    assert status_of(reply) == 400 and b"<Code>RequestTimeout</Code>" in reply
+
+
+def test_junk_never_earns_a_5xx(emu: Emu) -> None:
+    rng = random.Random(1234)
+    samples = [
+        b"\x00\x01\x02garbage\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /?Action=%%%% HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 junk\r\nContent-Length: 24\r\n\r\n"
+        b"Action=GetCallerIdentity",
+        b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+    ]
+    for _ in range(40):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        samples.append(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(junk) + junk)
+        samples.append(junk + b"\r\n\r\n")
+    for sample in samples:
+        reply = raw_exchange(emu, sample)
+        if reply:  # a request line too broken to parse may simply be dropped
+            assert reply.startswith(b"HTTP/1."), sample[:60]
+            assert status_of(reply) < 500, (sample[:60], reply[:300])
+            assert b"Traceback" not in reply
+    # And the server still serves.
+    assert emu.client(ALICE_KEY).get_caller_identity()["Account"] == "111111111111"
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(emu: Emu) -> None:
+    conn = http.client.HTTPConnection(emu.server.host, emu.server.port, timeout=5)
+    for _ in range(3):
+        conn.request(
+            "POST", "/", body=b"Action=Nope", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        reply = conn.getresponse()
+        assert reply.status == 400 and reply.getheader("x-amzn-RequestId")
+        reply.read()
+    conn.close()
+
+
+def test_time_travel_endpoint(emu: Emu, tmp_path: Path) -> None:
+    before = emu.state.clock.now()
+    reply = emu.advance(3600)
+    assert (emu.state.clock.now() - before).total_seconds() >= 3600
+    assert reply["offset_seconds"] >= 3600
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        emu.advance(-5)
+    assert caught.value.code == 400
+    caught.value.close()
+    frozen = start(scenario_from_dict(world()), tmp_path / "other", time_travel=False)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            frozen.advance(10)
+        assert caught.value.code == 403
+        caught.value.close()
+    finally:
+        frozen.server.stop()
+
+
+def test_faults_throttle_5xx_and_drop(tmp_path: Path) -> None:
+    data = world()
+    data["faults"] = {"throttle_every": 3, "error_5xx_every": 5, "drop_every": 7}
+    emu = start(scenario_from_dict(data), None)
+    try:
+        seen: list[str] = []
+        sts = emu.client(ALICE_KEY)
+        for _ in range(7):
+            try:
+                sts.get_caller_identity()
+                seen.append("ok")
+            except ClientError as exc:
+                seen.append(exc.response["Error"]["Code"])
+            except Exception as exc:  # the dropped connection surfaces as a botocore connection error
+                seen.append(type(exc).__name__)
+        assert seen[:6] == ["ok", "ok", "Throttling", "ok", "InternalFailure", "Throttling"]
+        assert seen[6] not in ("ok", "Throttling", "InternalFailure")
+    finally:
+        emu.server.stop()
+
+
+def test_register_service_routes_by_signing_scope_and_action(emu: Emu) -> None:
+    def ec2(request: Request) -> Response:
+        return Response(200, b"<ec2/>")
+
+    emu.server.register_service("ec2", ec2, actions=["DescribeInstances"])
+    conn = http.client.HTTPConnection(emu.server.host, emu.server.port, timeout=5)
+    conn.request(
+        "POST",
+        "/",
+        body=b"Action=DescribeInstances&Version=2016-11-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert conn.getresponse().read() == b"<ec2/>"
+    conn.request(
+        "POST",
+        "/",
+        body=b"Action=GetCallerIdentity",
+        headers={"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAX/20260101/us-east-1/ec2/aws4_request"},
+    )
+    assert conn.getresponse().read() == b"<ec2/>"
+    conn.close()
+    assert emu.client(ALICE_KEY).get_caller_identity()["Account"] == "111111111111"
+
+
+def test_aws_cli_get_caller_identity_and_assume_role_profile(emu: Emu, tmp_path: Path) -> None:
+    aws = REPO / ".venv" / "bin" / "aws"
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    credentials.write_text(
+        f"[alice]\naws_access_key_id = {ALICE_KEY[0]}\naws_secret_access_key = {ALICE_KEY[1]}\n"
+    )
+    config.write_text(
+        "[profile alice]\nregion = us-east-1\n"
+        f"[profile dev]\nregion = us-east-1\nrole_arn = arn:aws:iam::{B}:role/Open\nsource_profile = alice\n"
+    )
+    env = dict(
+        os.environ,
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_ENDPOINT_URL_STS=emu.endpoint,
+        HOME=str(tmp_path),
+    )
+    plain = subprocess.run(
+        [str(aws), "sts", "get-caller-identity", "--profile", "alice", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["Arn"] == "arn:aws:iam::111111111111:user/alice"
+    role = subprocess.run(
+        [str(aws), "sts", "get-caller-identity", "--profile", "dev", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert role.returncode == 0, role.stderr
+    assert json.loads(role.stdout)["Arn"].startswith(f"arn:aws:sts::{B}:assumed-role/Open/")
+    denied = subprocess.run(
+        [
+            str(aws),
+            "sts",
+            "assume-role",
+            "--profile",
+            "alice",
+            "--role-arn",
+            f"arn:aws:iam::{B}:role/Denied",
+            "--role-session-name",
+            "cli",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+
+
+def test_run_emulator_prints_endpoint_and_stops_on_sigterm(tmp_path: Path) -> None:
+    scenario = tmp_path / "world.json"
+    scenario.write_text(json.dumps(world()))
+    code = RUNNER
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(scenario)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("endpoint: http://127.0.0.1:")
+        with urllib.request.urlopen(line.split(" ", 1)[1] + "/", data=b"Action=Nope", timeout=5) as _:
+            pass
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        assert exc.code == 400
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and out == ""
+
+
+def test_run_emulator_refuses_a_bad_scenario(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("region = [")
+    code = RUNNER
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bad)], capture_output=True, text=True, cwd=REPO, timeout=30
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "bad.toml" in done.stderr
