@@ -1,4 +1,7 @@
-"""Run every benchmark, print one table, write benchmarks/RESULTS.md.  Usage: python -m benchmarks [name ...]"""
+"""Run every benchmark, print one table, write benchmarks/RESULTS.md.
+
+Usage: python -m benchmarks [name ...]
+"""
 
 from __future__ import annotations
 

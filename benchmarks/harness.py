@@ -24,21 +24,27 @@ class Row:
     note: str = ""
 
 
-def side_by_side(a: Callable[[], object], b: Callable[[], object], rounds: int, warmup: int = 5) -> tuple[float, float]:
-    """Median seconds of ``a`` and ``b`` run alternately (A B A B …) so that machine noise hits both alike."""
+def side_by_side(
+    a: Callable[[], object], b: Callable[[], object], rounds: int, warmup: int = 5, block: int = 1
+) -> tuple[float, float]:
+    """Median seconds per call of ``a`` and ``b`` run alternately so that machine noise hits both alike.
+
+    ``block`` calls of ``a``, then ``block`` of ``b``, and so on, ``rounds`` calls of each in all. With
+    ``block=1`` this is strict A B A B. A larger block keeps one side's after-work (a server closing its
+    connection and tearing down a thread after it has answered) from landing on every call of the other
+    side; the one call per block that it still hits is outvoted by the median.
+    """
     for _ in range(warmup):
         a()
         b()
     ta: list[float] = []
     tb: list[float] = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        a()
-        t1 = time.perf_counter()
-        b()
-        t2 = time.perf_counter()
-        ta.append(t1 - t0)
-        tb.append(t2 - t1)
+    while len(ta) < rounds:
+        for fn, out in ((a, ta), (b, tb)):
+            for _ in range(min(block, rounds - len(out))):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
     return statistics.median(ta), statistics.median(tb)
 
 
@@ -74,7 +80,14 @@ def machine_description() -> str:
 def render_table(rows: list[Row]) -> str:
     header = ["figure", "stsdesk", "peer", "ratio", "target", "pass"]
     body = [
-        [r.figure, r.stsdesk, r.peer, r.ratio, r.target, "-" if r.passed is None else ("yes" if r.passed else "NO")]
+        [
+            r.figure,
+            r.stsdesk,
+            r.peer,
+            r.ratio,
+            r.target,
+            "-" if r.passed is None else ("yes" if r.passed else "NO"),
+        ]
         for r in rows
     ]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=False)]
@@ -89,7 +102,8 @@ def render_markdown(rows: list[Row], started: str) -> str:
         "# Benchmark results",
         "",
         f"Measured {started} on: {machine_description()}.",
-        "Each figure is a median over repeated runs; each ratio comes from runs interleaved A B A B in one process.",
+        "Each figure is a median over repeated runs; each ratio comes from runs interleaved in one process "
+        "(A B A B, or in blocks where the note says so).",
         "",
         "| figure | stsdesk | peer | ratio | target | pass | note |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -102,7 +116,8 @@ def render_markdown(rows: list[Row], started: str) -> str:
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return "?"
