@@ -168,6 +168,9 @@ class World:
     env: dict[str, str]
     emulator: Emulator
 
+    bob_key: str = BOB_KEY
+    bob_secret: str = BOB_SECRET
+
     @property
     def config_file(self) -> Path:
         return Path(self.env["AWS_CONFIG_FILE"])

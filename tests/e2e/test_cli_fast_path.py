@@ -1,0 +1,80 @@
+"""credential-process answers a cached profile without importing botocore, and steps aside when the AWS
+files changed. Runs `stsdesk.cli.main` in a fresh interpreter with an in-memory keyring holding it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = r"""
+import json, sys
+import keyring
+from keyring.backend import KeyringBackend
+
+class Memory(KeyringBackend):
+    priority = 1
+    items = {}
+    def get_password(self, service, username):
+        return self.items.get((service, username))
+    def set_password(self, service, username, password):
+        self.items[(service, username)] = password
+    def delete_password(self, service, username):
+        self.items.pop((service, username), None)
+
+keyring.set_keyring(Memory())
+from datetime import UTC, datetime, timedelta
+from stsdesk.core.cache import CachedSession, SessionCache
+from stsdesk.core.fingerprint import aws_config_paths_light, source_fingerprint
+from stsdesk.core.model import CredentialKind, Credentials
+from stsdesk.core.paths import config_dir, keyring_namespace
+from stsdesk.core.secrets import SecretStore, service_name
+
+directory = config_dir()
+secrets = SecretStore(service_name(keyring_namespace(directory)))
+config, credentials = aws_config_paths_light()
+now = datetime.now(UTC)
+creds = Credentials("ASIAFASTPATH00000001", "fast-secret", "fast-token", now + timedelta(hours=1),
+                    CredentialKind.ASSUMED_ROLE, "us-east-1")
+meta = CachedSession("profile:cached", "cached", creds.access_key_id, creds.kind, creds.expiration,
+                     "arn:aws:sts::222222222222:assumed-role/R/s", None, None,
+                     source_fingerprint("cached", config, credentials, directory), now)
+SessionCache(directory, secrets).store(meta, creds)
+
+from stsdesk.cli import _credential_process_fast, build_parser, main
+status = main(["credential-process", "cached"])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("botocore", "boto3"))
+config.write_text(config.read_text() + "\n# edited\n")
+args = build_parser().parse_args(["credential-process", "cached"])
+stale_hit = _credential_process_fast(args)
+print(json.dumps({"status": status, "heavy": heavy, "stale_hit": stale_hit}), file=sys.stderr)
+"""
+
+
+def test_cached_credential_process_imports_no_botocore(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text("[profile cached]\nregion = us-east-1\n")
+    env = {
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+        "STSDESK_CONFIG_DIR": str(home / "stsdesk"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["status"] == 0
+    assert report["heavy"] == []
+    assert report["stale_hit"] is False  # the config file changed: the full path must decide
+    document = json.loads(done.stdout)
+    assert document == {
+        "Version": 1,
+        "AccessKeyId": "ASIAFASTPATH00000001",
+        "SecretAccessKey": "fast-secret",
+        "SessionToken": "fast-token",
+        "Expiration": document["Expiration"],
+    }
