@@ -69,7 +69,7 @@ def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:re
     form = urllib.parse.urlencode(
         {"issuer": "https://token.example.test", "subject": subject, "audience": "sts.amazonaws.com"}
     ).encode()
-    with urllib.request.urlopen(f"{endpoint}/_stsdesk/oidc-token", data=form, timeout=10) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{endpoint}/_stsdesk/oidc-token", data=form, timeout=10) as resp:
         return str(resp.read().decode().strip())
 
 

@@ -30,7 +30,15 @@ def build_server(state: EmulatorState, host: str = "127.0.0.1", port: int = 0) -
 
     Raises OSError when the address cannot be bound.
     """
-    server = EmulatorServer(state, host, port)
+    return EmulatorServer(state, host, port)
+
+
+def install_services(server: EmulatorServer) -> None:
+    """Register EC2, the federation endpoint, the console page and the demo IdP on ``server``.
+
+    EmulatorServer calls this itself, so every way of starting the emulator serves the same world.
+    """
+    state = server.state
     ec2 = Ec2Service(state)
 
     def ec2_handler(request: Request) -> Response:
@@ -62,4 +70,3 @@ def build_server(state: EmulatorState, host: str = "127.0.0.1", port: int = 0) -
     server.route("/console", lambda request: handle_console(state, request))
     server.route("/_stsdesk/saml-assertion", lambda request: handle_saml_assertion(state, request))
     server.route("/_stsdesk/oidc-token", lambda request: handle_oidc_token(state, request))
-    return server

@@ -72,6 +72,9 @@ class EmulatorServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.endpoint = f"http://{shown}:{self.port}"
         self.route("/_stsdesk/advance", self._advance)
+        from stsdesk.emulator.app import install_services  # app imports this module: import late
+
+        install_services(self)
 
     # ------------------------------------------------------------------------------- configuration
 
