@@ -130,3 +130,21 @@ def sts_client(endpoint: str, key_id: str = ALICE_KEY_ID, secret: str = ALICE_SE
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
+
+
+def write_aws_files(directory: Path, endpoint: str, extra: str = "") -> tuple[Path, Path]:
+    """An AWS config/credentials pair under ``directory``: ``alice`` (keys in the credentials file) and
+    ``readonly`` (alice assumes the ReadOnly role, no MFA), both on ``endpoint``; ``extra`` is appended to the
+    config. Returns (config, credentials)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "config"
+    credentials = directory / "credentials"
+    common = f"region = {REGION}\nendpoint_url = {endpoint}\n"
+    config.write_text(
+        f"[profile alice]\n{common}\n"
+        f"[profile readonly]\n{common}source_profile = alice\nrole_arn = {READONLY_ROLE}\n"
+        f"role_session_name = bench\n\n{extra}"
+    )
+    credentials.write_text(f"[alice]\naws_access_key_id = {ALICE_KEY_ID}\naws_secret_access_key = {ALICE_SECRET}\n")
+    credentials.chmod(0o600)
+    return config, credentials
