@@ -1,0 +1,82 @@
+"""Runs the terminal bridge inside the GUI: a BridgeServer on the (qasync) event loop whose handler asks the
+GUI's broker, so a terminal gets cached sessions at once and shares the GUI's MFA prompt (the broker's
+single-flight makes that one prompt per device however many terminals ask)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stsdesk.core.bridge import BridgeError, BridgeServer, bridge_directory
+from stsdesk.core.model import Credentials
+
+if TYPE_CHECKING:
+    from stsdesk.core.broker import Broker
+
+log = logging.getLogger(__name__)
+
+
+class BridgeHost:
+    """Owns the GUI's BridgeServer. ``on_request(profile)`` is called for each terminal request (the window
+    can say "a terminal asked for prod"); ``status`` says, in one line, whether terminals are being served."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        config_dir: Path,
+        *,
+        directory: Path | None = None,
+        on_request: Callable[[str], None] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.directory = directory if directory is not None else bridge_directory(config_dir)
+        self._on_request = on_request
+        self._server = BridgeServer(self.directory, self.handle)
+        self.status = "terminal bridge not started"
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    async def start(self) -> bool:
+        """Start serving terminals; False (with ``status`` saying why) when another stsdesk window already
+        does or the platform cannot. Never raises for those: the GUI works without the bridge."""
+        try:
+            await self._server.start()
+        except BridgeError as exc:
+            self.status = f"terminal bridge off: {exc}"
+            log.warning("%s", self.status)
+            return False
+        except OSError as exc:
+            self.status = f"terminal bridge off: {exc.strerror or exc}"
+            log.warning("%s", self.status)
+            return False
+        self.status = "terminals are served by this window"
+        return True
+
+    async def close(self) -> None:
+        """Stop serving (pending terminal requests get cancelled); safe to call twice."""
+        await self._server.close()
+        self.status = "terminal bridge stopped"
+
+    async def handle(self, profile: str, duration: int | None) -> Credentials:
+        """Credentials for a terminal: the broker's (cache, else STS, with the GUI's MFA prompt), with the
+        region the CLI would use filled in so ``assume`` can print AWS_REGION. Raises what the broker raises."""
+        if self._on_request is not None:
+            self._on_request(profile)
+        creds = await self.broker.credentials_for(profile, duration=duration)
+        if creds.region is None:
+            creds = replace(creds, region=self._region(profile))
+        return creds
+
+    def _region(self, profile: str) -> str | None:
+        from stsdesk.core.broker_sources import sts_target
+
+        try:
+            return sts_target(self.broker.tree.chain(profile), self.broker.default_region).region
+        except Exception:  # a region is a nicety; the credentials are what was asked for
+            log.debug("no region for %s", profile, exc_info=True)
+            return None

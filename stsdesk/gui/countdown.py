@@ -1,0 +1,105 @@
+"""Countdowns: one shared 1 Hz timer for every session, time left always from the wall-clock expiry.
+
+Because time left is recomputed from ``expiry - time.time()`` on every tick, a laptop that slept or a clock
+that jumped shows the right value on the next tick; a gap between ticks is reported (``resumed``) so that
+observers (a later tray, auto-refresh) can react.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+WARN_SECONDS = 600.0  # amber under 10 minutes
+CRITICAL_SECONDS = 120.0  # red under 2 minutes
+_GAP_SECONDS = 5.0  # a tick this late means the machine slept or the clock jumped
+
+
+class Urgency(enum.Enum):
+    OK = "ok"
+    WARN = "warn"
+    CRITICAL = "critical"
+    EXPIRED = "expired"
+
+
+def urgency(seconds_left: float) -> Urgency:
+    """How close to expiry ``seconds_left`` is."""
+    if seconds_left <= 0:
+        return Urgency.EXPIRED
+    if seconds_left < CRITICAL_SECONDS:
+        return Urgency.CRITICAL
+    if seconds_left < WARN_SECONDS:
+        return Urgency.WARN
+    return Urgency.OK
+
+
+def format_time_left(seconds_left: float) -> str:
+    """``hh:mm:ss`` (whole seconds, rounded down), or ``expired`` at or below zero."""
+    if seconds_left <= 0:
+        return "expired"
+    whole = int(seconds_left)
+    hours, rest = divmod(whole, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+class Countdown(QObject):
+    """The single 1 Hz timer. Each tick calls ``on_tick`` (the tree model's ``tick``) and announces the
+    soonest expiry for the status bar.
+
+    ``sessions`` returns (profile, expiry Unix time) pairs soonest first; ``clock`` returns Unix time.
+    """
+
+    soonest_changed = Signal(str)  # status-bar text ("" when no session)
+    ticked = Signal()
+    resumed = Signal(float)  # seconds the wall clock moved more than expected between two ticks
+
+    def __init__(
+        self,
+        on_tick: Callable[[], Any],
+        sessions: Callable[[], list[tuple[str, float]]],
+        clock: Callable[[], float] = time.time,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._on_tick = on_tick
+        self._sessions = sessions
+        self._clock = clock
+        self._last_tick: float | None = None
+        self._last_text: str | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self.tick)
+
+    def start(self) -> None:
+        self._last_tick = self._clock()
+        self.timer.start()
+        self.tick()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def tick(self) -> None:
+        now = self._clock()
+        if self._last_tick is not None and now - self._last_tick > 1.0 + _GAP_SECONDS:
+            self.resumed.emit(now - self._last_tick - 1.0)
+        self._last_tick = now
+        self._on_tick()
+        text = self.status_text(now)
+        if text != self._last_text:
+            self._last_text = text
+            self.soonest_changed.emit(text)
+        self.ticked.emit()
+
+    def status_text(self, now: float) -> str:
+        """The status-bar summary: the soonest live session and how many are active."""
+        live = [(name, expiry) for name, expiry in self._sessions() if expiry > now]
+        if not live:
+            return ""
+        name, expiry = live[0]
+        others = f" (+{len(live) - 1} more active)" if len(live) > 1 else ""
+        return f"Next expiry: {name} in {format_time_left(expiry - now)}{others}"

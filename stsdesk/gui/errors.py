@@ -1,0 +1,125 @@
+"""Errors where the user looks, bugs where the developer looks.
+
+Expected failures (``StsdeskError``) become one plain line for the row, the details pane and the status bar.
+Unexpected exceptions are logged with their traceback to ``<config_dir>/stsdesk.log`` with anything that
+looks like a secret redacted, and the app keeps running: ``sys.excepthook`` and the asyncio loop's exception
+handler both end up here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from stsdesk.core.errors import StsdeskError
+
+LOG_NAME = "stsdesk.log"
+log = logging.getLogger("stsdesk.gui")
+
+# Secret access keys (40 chars of base64), session tokens (long base64 runs), and key=value pairs whose key
+# says "secret", "token" or "password". Access key ids are not secret and stay readable.
+_PATTERNS = (
+    re.compile(r"(?i)((?:secret|token|password|signature)[\w-]*[\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"),
+    re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    re.compile(r"[A-Za-z0-9/+_=-]{100,}"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a secret key, session token or password replaced by ***."""
+    text = _PATTERNS[0].sub(r"\1***", text)
+    for pattern in _PATTERNS[1:]:
+        text = pattern.sub("***", text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record (traceback included) and then redacts the whole text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def user_message(exc: BaseException) -> str:
+    """One plain line for the user. Expected errors say what to do; anything else points at the log."""
+    if isinstance(exc, StsdeskError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"Unexpected error ({type(exc).__name__}); details are in {LOG_NAME}"
+
+
+def setup_logging(config_dir: Path) -> Path:
+    """Send stsdesk's log records to ``<config_dir>/stsdesk.log`` (rotated, redacted); returns the path.
+
+    An unwritable directory is not fatal: records then go to stderr only.
+    """
+    path = config_dir / LOG_NAME
+    root = logging.getLogger("stsdesk")
+    root.setLevel(logging.INFO)
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    for old in [h for h in root.handlers if getattr(h, "_stsdesk", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler._stsdesk = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    return path
+
+
+class ErrorReporter:
+    """Installs the last-resort handlers; ``notify`` shows a one-line message (the status bar)."""
+
+    def __init__(self, notify: Callable[[str], None]) -> None:
+        self._notify = notify
+        self._previous_hook: Any = None
+
+    def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._previous_hook = sys.excepthook
+        sys.excepthook = self.excepthook
+        if loop is not None:
+            loop.set_exception_handler(self.loop_exception)
+
+    def uninstall(self) -> None:
+        if self._previous_hook is not None:
+            sys.excepthook = self._previous_hook
+            self._previous_hook = None
+
+    def report(self, exc: BaseException, context: str = "") -> str:
+        """Log ``exc`` (traceback only for unexpected errors) and show its one-line message."""
+        message = user_message(exc)
+        if isinstance(exc, StsdeskError):
+            log.info("%s%s", f"{context}: " if context else "", message)
+        else:
+            log.error("unexpected error%s", f" in {context}" if context else "", exc_info=exc)
+        self._notify(message)
+        return message
+
+    def excepthook(
+        self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        self.report(exc.with_traceback(tb), "Qt callback")
+
+    def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, BaseException):
+            self.report(exc, "background task")
+        else:
+            log.error("event loop: %s", redact(str(context.get("message", context))))

@@ -1,0 +1,209 @@
+"""The main window: layout only. Filter box and profile tree on the left, details on the right, actions in a
+toolbar and in the tree's context menu, messages in the status bar. The controller does the wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPaintEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QTextBrowser,
+    QToolBar,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from stsdesk.core.exports import SHELLS
+
+ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+
+
+class IconCache:
+    """SVG icons from resources/icons, loaded on first use (startup does not pay for SVG rendering)."""
+
+    def __init__(self, directory: Path = ICON_DIR) -> None:
+        self._directory = directory
+        self._icons: dict[str, QIcon] = {}
+
+    def __call__(self, name: str) -> QIcon:
+        icon = self._icons.get(name)
+        if icon is None:
+            path = self._directory / f"{name}.svg"
+            icon = QIcon(str(path)) if path.is_file() else QIcon()
+            self._icons[name] = icon
+        return icon
+
+
+class ProfileTreeView(QTreeView):
+    """The tree: Enter assumes the current profile (double-click is the view's own ``activated``)."""
+
+    assume_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("profile-tree")
+        self.setUniformRowHeights(True)  # lets Qt skip per-row size queries: 5,000 rows stay fast
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setAllColumnsShowFocus(True)
+        self.setExpandsOnDoubleClick(False)  # double-click assumes; the arrow expands
+        self.setIconSize(QSize(16, 16))
+
+    def keyPressEvent(self, event: object) -> None:
+        key = getattr(event, "key", lambda: None)()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.assume_requested.emit()
+            return
+        super().keyPressEvent(event)  # type: ignore[arg-type]
+
+
+class MainWindow(QMainWindow):
+    """Widgets and actions; ``first_painted`` fires once, right after the first paint."""
+
+    first_painted = Signal()
+
+    def __init__(self, icons: Callable[[str], QIcon] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("main-window")
+        self.setWindowTitle("stsdesk")
+        self._painted = False
+        self.resize(1100, 640)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("filter")
+        self.filter_edit.setPlaceholderText("Filter by name, account or role ARN  (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.tree = ProfileTreeView()
+        self.details = QTextBrowser()
+        self.details.setObjectName("details")
+        self.details.setOpenExternalLinks(False)
+        self.details.setMinimumWidth(280)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(self.filter_edit)
+        left_layout.addWidget(self.tree)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(self.splitter)
+
+        def action(text: str, shortcut: str | None = None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(tip or text)
+            act.setStatusTip(tip or text)
+            return act
+
+        self.assume_action = action("Assume", None, "Get credentials for the selected profile (Enter)")
+        self.refresh_action = action("Refresh", "F5", "Get a fresh session even if the cached one is valid")
+        self.forget_action = action("Forget", "Del", "Drop the cached session of the selected profile")
+        self.copy_exports_action = action("Copy exports", "Ctrl+Shift+C",
+                                          "Copy shell commands that set the credentials")
+        self.copy_process_action = action("Copy credential_process line", None,
+                                          "Copy a credential_process line for ~/.aws/config")
+        self.console_action = action("Open console", "Ctrl+O", "Sign in to the AWS console in the browser")
+        self.copy_console_action = action("Copy console URL", None, "Copy a console sign-in URL (valid 15 min)")
+        self.whoami_action = action("Who am I", "Ctrl+I", "Call GetCallerIdentity with the profile")
+        self.decode_action = action("Decode message…", "Ctrl+D", "Decode an encoded authorization failure")
+        self.add_action = action("Add profile…", "Ctrl+N")
+        self.edit_action = action("Edit profile…", "Ctrl+E")
+        self.remove_action = action("Remove profile…", None)
+        self.settings_action = action("Settings…", "Ctrl+,")
+        self.reload_action = action("Reload config", "Ctrl+R", "Read the AWS config files again")
+        self.focus_filter_action = action("Filter", "Ctrl+F")
+        self.focus_filter_action.triggered.connect(self._focus_filter)
+        self.addAction(self.focus_filter_action)
+        for act in (self.assume_action, self.refresh_action, self.forget_action):
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.profile_actions = [
+            self.assume_action, self.refresh_action, self.forget_action, self.copy_exports_action,
+            self.copy_process_action, self.console_action, self.copy_console_action, self.whoami_action,
+            self.edit_action, self.remove_action,
+        ]  # fmt: skip
+
+        self.shell_combo = QComboBox()
+        self.shell_combo.setObjectName("shell")
+        self.shell_combo.addItems(SHELLS)
+        self.shell_combo.setToolTip("Shell for Copy exports")
+        toolbar = QToolBar("Actions")
+        toolbar.setObjectName("toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for act in (self.assume_action, self.refresh_action, self.forget_action):
+            toolbar.addAction(act)
+        toolbar.addSeparator()
+        toolbar.addAction(self.copy_exports_action)
+        toolbar.addWidget(self.shell_combo)
+        toolbar.addSeparator()
+        for act in (self.console_action, self.whoami_action, self.decode_action):
+            toolbar.addAction(act)
+        toolbar.addSeparator()
+        for act in (self.add_action, self.edit_action, self.settings_action):
+            toolbar.addAction(act)
+        self.addToolBar(toolbar)
+        for act in (*self.profile_actions, self.decode_action, self.add_action, self.settings_action,
+                    self.reload_action):
+            self.addAction(act)
+
+        self.expiry_label = QLabel()
+        self.expiry_label.setObjectName("soonest-expiry")
+        self.statusBar().addPermanentWidget(self.expiry_label)
+
+    def _focus_filter(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def context_menu(self) -> QMenu:
+        """The tree's context menu: every action."""
+        menu = QMenu(self)
+        for act in self.profile_actions[:3]:
+            menu.addAction(act)
+        menu.addSeparator()
+        for act in self.profile_actions[3:8]:
+            menu.addAction(act)
+        menu.addSeparator()
+        for act in (self.decode_action, self.add_action, self.edit_action, self.remove_action,
+                    self.reload_action, self.settings_action):
+            menu.addAction(act)
+        return menu
+
+    def show_details(self, html: str) -> None:
+        self.details.setHtml(html)
+
+    def show_message(self, text: str, timeout_ms: int = 8000) -> None:
+        """A non-modal message in the status bar."""
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        # A window whose children cover it may never get a paint event of its own; the first completed
+        # repaint (UpdateRequest / Expose) counts as the first paint too.
+        if not getattr(self, "_painted", True) and event.type() in (QEvent.Type.UpdateRequest, QEvent.Type.Expose):
+            self._painted = True
+            self.first_painted.emit()
+        return handled

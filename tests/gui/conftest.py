@@ -1,0 +1,32 @@
+"""GUI fixtures: a qasync loop on pytest-qt's QApplication, and the real window against the demo emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from gui_helpers import dispose, make_gui
+
+from stsdesk.gui.app import GuiApp
+
+
+@pytest.fixture
+def loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    event_loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def gui(tmp_path: Path, qtbot: Any, loop: asyncio.AbstractEventLoop) -> Iterator[GuiApp]:
+    app, demo = make_gui(tmp_path)
+    qtbot.addWidget(app.window)
+    app.window.show()
+    yield app
+    dispose(app, demo)
