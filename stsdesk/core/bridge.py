@@ -25,6 +25,7 @@ import os
 import secrets
 import socket
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -75,18 +76,20 @@ def bridge_directory(config_dir: Path, runtime_dir: str | None = None) -> Path:
 
     ``<runtime dir>/stsdesk-<hash of config dir>``: each config directory (``--config-dir``, tests, demos)
     has its own bridge, so a terminal talks only to the GUI of the same config. The runtime dir is
-    ``runtime_dir``, else ``$XDG_RUNTIME_DIR``, else platformdirs' user runtime dir, when it exists and is
+    ``runtime_dir``, else ``$XDG_RUNTIME_DIR``, else ``/run/user/<uid>`` (platformdirs' on macOS), when it is
     private; otherwise ``<config dir>/run``; and when that makes a socket path too long for AF_UNIX,
     ``<temp dir>/stsdesk-<uid>-<hash>`` (its ownership is checked before use, so a squatter only disables
     the bridge).
     """
     digest = hashlib.sha256(os.fsencode(config_dir.expanduser().resolve())).hexdigest()[:12]
     base = runtime_dir or os.environ.get("XDG_RUNTIME_DIR", "")
-    if not base:
-        from platformdirs import user_runtime_dir  # light; only when XDG_RUNTIME_DIR is unset
+    if not base and sys.platform == "darwin":
+        from platformdirs import user_runtime_dir  # light; only where XDG_RUNTIME_DIR is not a thing
 
-        base = user_runtime_dir("stsdesk", appauthor=False, ensure_exists=False)
-        base = str(Path(base).parent)  # platformdirs appends the app name; we add our own per-config name
+        base = str(Path(user_runtime_dir("stsdesk", appauthor=False, ensure_exists=False)).parent)
+    elif not base:
+        # What platformdirs does on Linux, minus its world-shared /tmp/runtime-<uid> fallback and warning.
+        base = f"/run/user/{os.getuid()}"
     for candidate, parent in (
         (Path(base) / f"stsdesk-{digest}", Path(base)),
         (config_dir / "run", None),

@@ -59,8 +59,10 @@ class BridgeHost:
 
     async def close(self) -> None:
         """Stop serving (pending terminal requests get cancelled); safe to call twice."""
+        was_running = self._server.running
         await self._server.close()
-        self.status = "terminal bridge stopped"
+        if was_running:  # keep the reason it never started
+            self.status = "terminal bridge stopped"
 
     async def handle(self, profile: str, duration: int | None) -> Credentials:
         """Credentials for a terminal: the broker's (cache, else STS, with the GUI's MFA prompt), with the

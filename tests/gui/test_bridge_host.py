@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 import stsdesk.gui  # noqa: F401  (PySide6 and the emit fix before qasync)
+
 import qasync  # isort: skip
 
 from stsdesk.core.bridge import BridgeError, bridge_request
