@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make package-test`: drive the frozen bundle in dist/stsdesk/ the way a user would, in a throwaway HOME.
 #   1. --version           2. the embedded emulator + one AssumeRole through boto3 (the repo's .venv)
-#   3. CLI: list / list --json on an empty config, and a one-line error for an unknown profile
+#   3. CLI: list / list --json on an empty config, a one-line error for an unknown profile, and (when
+#      gnome-keyring is installed) add-user into a private Secret Service + whoami against the emulator
 #   4. the GUI: --demo --self-test on the offscreen platform
 # Any output on stderr that a step does not expect fails the test. Nothing is allow-listed except one exact
 # line for the offscreen GUI step (see OFFSCREEN_ALLOW below); STSDESK_SMOKE_STDERR_ALLOW may name a file of
@@ -96,12 +97,6 @@ assert user["Arn"] == "arn:aws:sts::222222222222:assumed-role/ReadOnly/smoke", u
 print(user["Arn"])
 PYEOF
 check_stderr "$WORK/assume.err" "the boto3 client"
-kill "$EMU_PID"
-emu_status=0
-wait "$EMU_PID" || emu_status=$?
-EMU_PID=""
-[ "$emu_status" = 0 ] || fail "emulator exited $emu_status on SIGTERM"
-check_stderr "$WORK/emulator.err" "emulator"
 pass "emulator at $ENDPOINT: AssumeRole -> $(cat "$WORK/assume.out")"
 
 # 3. CLI on an empty configuration.
@@ -118,6 +113,42 @@ run unknown 1 "$APP" --config-dir "$CFG" whoami no-such-profile
   || fail "an unknown profile should be one line on stderr, got:"$'\n'"$(cat "$WORK/unknown.err")"
 [ ! -s "$WORK/unknown.out" ] || fail "an unknown profile printed on stdout: $(cat "$WORK/unknown.out")"
 pass "whoami no-such-profile: exit 1, $(cat "$WORK/unknown.err")"
+
+# 3b. The frozen keyring stack (keyring -> secretstorage -> jeepney -> D-Bus) and frozen botocore: store alice's
+# keys with add-user in a private Secret Service, then `whoami` reads them back and calls the emulator.
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+  KR_HOME="$WORK/keyring-home"
+  mkdir -p "$KR_HOME/.aws"
+  printf '[profile alice]\nregion = us-east-1\nendpoint_url = %s\n' "$ENDPOINT" >"$KR_HOME/.aws/config"
+  ALICE_ID=$("$PY" -c 'import sys, tomllib; w = tomllib.load(open(sys.argv[1], "rb"))
+print(next(u for u in w["users"] if u["name"] == "alice")["access_keys"][0]["id"])' "$SCENARIO")
+  ALICE_SECRET=$("$PY" -c 'import sys, tomllib; w = tomllib.load(open(sys.argv[1], "rb"))
+print(next(u for u in w["users"] if u["name"] == "alice")["access_keys"][0]["secret"])' "$SCENARIO")
+  # dbus-daemon itself may complain on stderr (fd limits in containers): only the app's stderr is checked.
+  HOME="$KR_HOME" AWS_CONFIG_FILE="$KR_HOME/.aws/config" dbus-run-session -- bash -c '
+    set -e
+    echo -n smoke | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    printf "%s\n" "$1" | "$2" --config-dir "$3/cfg" add-user alice --access-key-id "$4" >"$3/adduser.out" 2>"$3/adduser.err"
+    "$2" --config-dir "$3/cfg" whoami alice >"$3/whoami.out" 2>"$3/whoami.err"
+  ' bash "$ALICE_SECRET" "$APP" "$WORK" "$ALICE_ID" >/dev/null 2>&1 \
+    || fail "add-user/whoami under a Secret Service:"$'\n'"$(cat "$WORK"/adduser.err "$WORK"/whoami.err 2>/dev/null)"
+  check_stderr "$WORK/adduser.err" "add-user"
+  check_stderr "$WORK/whoami.err" "whoami"
+  grep -q "stored in the keyring" "$WORK/adduser.out" || fail "add-user did not use the keyring: $(cat "$WORK/adduser.out")"
+  grep -q "arn:aws:iam::111111111111:user/alice" "$WORK/whoami.out" || fail "whoami printed $(cat "$WORK/whoami.out")"
+  pass "keyring (Secret Service) add-user + whoami through the frozen botocore"
+else
+  echo "skip keyring step: dbus-run-session or gnome-keyring-daemon not installed"
+fi
+
+kill "$EMU_PID"
+emu_status=0
+wait "$EMU_PID" || emu_status=$?
+EMU_PID=""
+[ "$emu_status" = 0 ] || fail "emulator exited $emu_status on SIGTERM"
+check_stderr "$WORK/emulator.err" "emulator"
+pass "emulator stopped cleanly on SIGTERM"
+
 
 # 4. The GUI, offscreen: opens the window on the demo world, assumes a role, prints `self-test ok`.
 # The one allowed line: Qt's offscreen platform plugin does not implement QPlatformWindow::propagateSizeHints,
