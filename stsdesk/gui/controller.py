@@ -488,5 +488,7 @@ class Controller(QObject):
     def set_column_widths(self) -> None:
         header = self.window.tree.header()
         if self.settings.value("window/header") is None:
-            for column, width in ((NAME, 260), (1, 110), (2, 190), (3, 90)):
+            for column, width in ((NAME, 190), (1, 100), (2, 175), (3, 95)):
                 header.resizeSection(column, width)
+        if self.settings.value("window/splitter") is None:
+            self.window.splitter.setSizes([680, 400])
