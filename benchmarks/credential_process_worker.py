@@ -1,0 +1,103 @@
+"""The credential-process measurement, run by bench_credential_process inside a private D-Bus session.
+
+Expects HOME, STSDESK_CONFIG_DIR and PYTHON_KEYRING_BACKEND set by the caller (a throwaway home and a
+Secret Service keyring that lives only as long as that D-Bus session). Prints one JSON object on stdout:
+{"ours": s, "peer": s, "rounds": n, "botocore_imported": bool, "fast_path": bool} or {"error": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.harness import side_by_side
+from benchmarks.servers import PYTHON, REGION, stsdesk_emulator, write_aws_files
+
+ROUNDS = 12
+AWS = str(Path(PYTHON).with_name("aws"))
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}… exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return done
+
+
+def _top_imports(importtime: str, count: int = 4) -> list[tuple[str, float]]:
+    """The top-level packages that cost most to import, from ``-X importtime`` output: (name, seconds)."""
+    totals: dict[str, float] = {}
+    for line in importtime.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        raw = parts[2].rstrip()
+        if raw.startswith("  "):  # nested imports are indented below their importer
+            continue
+        top = raw.strip().split(".")[0]
+        totals[top] = totals.get(top, 0.0) + int(parts[1]) / 1e6
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:count]
+
+
+def measure() -> dict[str, object]:
+    home = Path(os.environ["HOME"])
+    with stsdesk_emulator() as endpoint:
+        process = f"credential_process = {PYTHON} -m stsdesk credential-process readonly\n"
+        extra = f"[profile via-stsdesk]\nregion = {REGION}\n{process}"
+        config, credentials = write_aws_files(home / ".aws", endpoint, extra)
+        base = dict(
+            os.environ,
+            AWS_CONFIG_FILE=str(config),
+            AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+            AWS_ENDPOINT_URL_STS=endpoint,  # both sides call the same emulator
+            AWS_DEFAULT_REGION=REGION,
+        )
+        for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            base.pop(name, None)
+        # Prime the cache: the first call assumes the role and stores the session (secret in the keyring).
+        first = json.loads(_run([PYTHON, "-m", "stsdesk", "credential-process", "readonly"], base).stdout)
+        timed = _run([PYTHON, "-X", "importtime", "-m", "stsdesk", "credential-process", "readonly"], base)
+        fast_path = json.loads(timed.stdout)["AccessKeyId"] == first["AccessKeyId"]
+        botocore_imported = "botocore" in timed.stderr
+        child_cmd = [PYTHON, "-m", "stsdesk", "credential-process", "readonly"]
+        bare_cmd = [PYTHON, "-c", "pass"]
+        child, bare = side_by_side(lambda: _run(child_cmd, base), lambda: _run(bare_cmd, base), ROUNDS, warmup=1)
+        with_profile = dict(base, AWS_PROFILE="via-stsdesk")
+        with_env = dict(
+            base,
+            AWS_ACCESS_KEY_ID=first["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=first["SecretAccessKey"],
+            AWS_SESSION_TOKEN=first["SessionToken"],
+        )
+        cmd = [AWS, "sts", "get-caller-identity", "--output", "json"]
+        ours_arn = json.loads(_run(cmd, with_profile).stdout)["Arn"]
+        peer_arn = json.loads(_run(cmd, with_env).stdout)["Arn"]
+        if ours_arn != peer_arn:
+            raise RuntimeError(f"the two sides are different identities: {ours_arn} vs {peer_arn}")
+        ours, peer = side_by_side(lambda: _run(cmd, with_profile), lambda: _run(cmd, with_env), ROUNDS, warmup=1)
+    return {
+        "ours": ours,
+        "peer": peer,
+        "rounds": ROUNDS,
+        "botocore_imported": botocore_imported,
+        "fast_path": fast_path,
+        "child": child,
+        "python_startup": bare,
+        "top_imports": _top_imports(timed.stderr),
+    }
+
+
+def main() -> int:
+    try:
+        result = measure()
+    except Exception as exc:  # reported as the row's note by the parent
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
