@@ -190,6 +190,13 @@ def _kind(has: Mapping[str, str]) -> ProfileKind:
     return ProfileKind.OTHER
 
 
+def _shown(value: str) -> str:
+    # A value with indented continuation lines is multi-line; the lines after the first may hold anything
+    # (a misplaced secret), and error messages are one line: show the first line only.
+    first, newline, _ = value.partition("\n")
+    return first.rstrip() + (" ..." if newline else "")
+
+
 def _draft(name: str, values: Mapping[str, Any]) -> _Draft:
     # One pass over the profile's own keys (a handful) rather than a lookup per known key: 5,000 profiles.
     has: dict[str, str] = {}  # non-empty single values
@@ -223,7 +230,7 @@ def _draft(name: str, values: Mapping[str, Any]) -> _Draft:
         if raw_duration.strip().isdigit():
             fields["duration_seconds"] = int(raw_duration)
         else:
-            error = error or f"duration_seconds '{raw_duration}' is not a whole number of seconds"
+            error = error or f"duration_seconds '{_shown(raw_duration)}' is not a whole number of seconds"
 
     source = has.get("source_profile")
     if source is not None and kind not in (ProfileKind.ROLE, ProfileKind.FEDERATED_USER):
@@ -277,7 +284,7 @@ def _resolve(drafts: Mapping[str, _Draft]) -> dict[str, _Resolved]:
                 path.pop()
                 break
             if draft.source not in drafts:
-                message = f"source_profile '{draft.source}' does not exist"
+                message = f"source_profile '{_shown(draft.source)}' does not exist"
                 done[current] = _Resolved((), message, current, detached=True)
                 path.pop()
                 break
