@@ -36,6 +36,14 @@ _THROTTLE_CODES = frozenset(
 _EXPIRED_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"}
 )
+# 5xx: STS failed on its side; botocore's own retry modes retry these codes and any HTTP 5xx.
+_SERVER_CODES = frozenset({"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceFailure"})
+# STS answers a request signed more than 15 minutes from its clock with one of these (either direction).
+_SKEW_MARKERS = ("Signature expired", "Signature not yet current")
+_CLOCK_HINT = (
+    "this computer's clock differs from AWS's by more than 15 minutes; set the system clock right "
+    "(turn on automatic time synchronisation) and try again"
+)
 # AssumeRole and GetSessionToken word a wrong code differently (STS_FACTS.md "MFA"); both start like this.
 _WRONG_MFA_MARKERS = ("invalid MFA one time pass code", "unable to validate MFA code")
 _CLIENT_CACHE_SIZE = 64
@@ -80,7 +88,19 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _credentials(raw: Mapping[str, Any], kind: CredentialKind, region: str) -> Credentials:
+def _credentials(raw: Any, kind: CredentialKind, region: str, action: str) -> Credentials:
+    """Temporary credentials from an STS result. Raises StsCallError when a part is missing or they have
+    already expired: such credentials must never be handed out (or cached)."""
+    missing = [
+        name
+        for name in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+        if not isinstance(raw, Mapping) or not raw.get(name)
+    ]
+    if missing:
+        raise StsCallError(
+            f"STS {action} returned incomplete credentials (no {', '.join(missing)}); nothing was used",
+            "IncompleteCredentials",
+        )
     expiration = raw.get("Expiration")
     if isinstance(expiration, str):
         expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
@@ -88,11 +108,22 @@ def _credentials(raw: Mapping[str, Any], kind: CredentialKind, region: str) -> C
         expiration = (
             expiration.replace(tzinfo=UTC) if expiration.tzinfo is None else expiration.astimezone(UTC)
         )
+    if not isinstance(expiration, datetime):
+        raise StsCallError(
+            f"STS {action} returned credentials with an unreadable expiry; nothing was used",
+            "IncompleteCredentials",
+        )
+    if expiration <= datetime.now(UTC):
+        raise StsCallError(
+            f"STS {action} returned credentials that have already expired ({expiration:%Y-%m-%dT%H:%M:%SZ}); "
+            "nothing was used — check that this computer's clock is right",
+            "ExpiredOnArrival",
+        )
     return Credentials(
         access_key_id=str(raw["AccessKeyId"]),
         secret_access_key=str(raw["SecretAccessKey"]),
         session_token=raw.get("SessionToken"),
-        expiration=expiration if isinstance(expiration, datetime) else None,
+        expiration=expiration,
         kind=kind,
         region=region,
     )
@@ -125,13 +156,15 @@ def translate_error(exc: BaseException, action: str) -> StsCallError:
             return ExpiredCredentials(
                 f"{text} — the keys or session used to call STS are expired, revoked or unknown", code
             )
-        if code == "SignatureDoesNotMatch" and "Signature expired" in message:
-            return ClockSkew(f"{text} — this computer's clock is off by more than 15 minutes", code)
+        if code == "SignatureDoesNotMatch" and any(marker in message for marker in _SKEW_MARKERS):
+            return ClockSkew(f"{text} — {_CLOCK_HINT}", code)
         if code == "SignatureDoesNotMatch":
             return ExpiredCredentials(f"{text} — the secret access key does not match the key id", code)
         if code in _THROTTLE_CODES:
             return Throttled(text, code, retryable=True)
-        if code == "IDPCommunicationError":
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        server_side = code in _SERVER_CODES or (isinstance(status, int) and status >= 500)
+        if code == "IDPCommunicationError" or server_side:
             return StsCallError(text, code, retryable=True)
         return StsCallError(text, code)
     if isinstance(exc, bce.ParamValidationError):
@@ -147,6 +180,16 @@ def translate_error(exc: BaseException, action: str) -> StsCallError:
         return NetworkError(f"STS {action} failed: {_one_line(str(exc))}", "NetworkError")
     if isinstance(exc, bce.BotoCoreError):
         return StsCallError(f"STS {action} failed: {_one_line(str(exc))}", type(exc).__name__)
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ResponseParserError):
+        # Its text quotes the raw body, which may hold credentials: never shown. A response cut off mid-way
+        # or garbled in transit; nothing from it is used, and asking again is safe (no MFA code: see _call).
+        return StsCallError(
+            f"STS {action} failed: the response was cut off or malformed and was discarded",
+            "ResponseParserError",
+            retryable=True,
+        )
     raise exc
 
 
@@ -241,7 +284,12 @@ class StsClient:
             try:
                 return await loop.run_in_executor(self._executor, run)
             except StsCallError as exc:
-                if not (retry and exc.retryable) or attempt >= self._max_attempts:
+                if not (retry and exc.retryable):
+                    raise
+                if attempt >= self._max_attempts:
+                    if attempt > 1:
+                        exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                        exc.args = (exc.message,)
                     raise
                 delay = self.backoff_base * (2 ** (attempt - 1))
                 await asyncio.sleep(random.uniform(0, delay))  # full jitter
@@ -288,7 +336,7 @@ class StsClient:
             },
             retry=mfa_code is None,
         )
-        creds = _credentials(response["Credentials"], _role_kind(source), region)
+        creds = _credentials(response.get("Credentials"), _role_kind(source), region, "AssumeRole")
         return creds, str(response.get("AssumedRoleUser", {}).get("Arn", ""))
 
     async def get_session_token(
@@ -317,7 +365,8 @@ class StsClient:
             },
             retry=mfa_code is None,
         )
-        return _credentials(response["Credentials"], CredentialKind.SESSION_TOKEN, region)
+        raw = response.get("Credentials")
+        return _credentials(raw, CredentialKind.SESSION_TOKEN, region, "GetSessionToken")
 
     async def get_caller_identity(
         self, creds: Credentials, *, region: str, endpoint_url: str | None = None
@@ -353,7 +402,7 @@ class StsClient:
                 "DurationSeconds": duration,
             },
         )
-        creds = _credentials(response["Credentials"], CredentialKind.SAML, region)
+        creds = _credentials(response.get("Credentials"), CredentialKind.SAML, region, "AssumeRoleWithSAML")
         return creds, str(response.get("AssumedRoleUser", {}).get("Arn", ""))
 
     async def assume_role_with_web_identity(
@@ -382,7 +431,9 @@ class StsClient:
                 "DurationSeconds": duration,
             },
         )
-        creds = _credentials(response["Credentials"], CredentialKind.WEB_IDENTITY, region)
+        creds = _credentials(
+            response.get("Credentials"), CredentialKind.WEB_IDENTITY, region, "AssumeRoleWithWebIdentity"
+        )
         return creds, str(response.get("AssumedRoleUser", {}).get("Arn", ""))
 
     async def get_federation_token(
@@ -410,7 +461,8 @@ class StsClient:
                 "DurationSeconds": duration,
             },
         )
-        creds = _credentials(response["Credentials"], CredentialKind.FEDERATION_TOKEN, region)
+        raw = response.get("Credentials")
+        creds = _credentials(raw, CredentialKind.FEDERATION_TOKEN, region, "GetFederationToken")
         return creds, str(response.get("FederatedUser", {}).get("Arn", ""))
 
     async def decode_authorization_message(
