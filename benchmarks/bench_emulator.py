@@ -56,7 +56,5 @@ def run() -> list[Row]:
 
         return [
             _measure("AssumeRole round trip (boto3)", assume(ours), assume(moto)),
-            _measure(
-                "GetCallerIdentity round trip (boto3)", ours.get_caller_identity, moto.get_caller_identity
-            ),
+            _measure("GetCallerIdentity round trip (boto3)", ours.get_caller_identity, moto.get_caller_identity),
         ]

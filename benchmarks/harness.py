@@ -72,8 +72,7 @@ def machine_description() -> str:
     except (OSError, ValueError, IndexError):
         pass
     return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{mem}, "
-        f"Python {sys.version.split()[0]}"
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{mem}, Python {sys.version.split()[0]}"
     )
 
 
