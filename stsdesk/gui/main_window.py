@@ -4,10 +4,10 @@ toolbar and in the tree's context menu, messages in the status bar. The controll
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,8 +25,11 @@ from PySide6.QtWidgets import (
 )
 
 from stsdesk.core.exports import SHELLS
+from stsdesk.gui.countdown import Urgency, urgency
+from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, TIME_LEFT
 
 ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+_COUNTDOWN_COLOURS = {Urgency.WARN: "#b26a00", Urgency.CRITICAL: "#c62828", Urgency.EXPIRED: "#888888"}
 
 
 class IconCache:
@@ -49,6 +52,9 @@ class ProfileTreeView(QTreeView):
     """The tree: Enter assumes the current profile (double-click is the view's own ``activated``)."""
 
     assume_requested = Signal()
+    # The current row changed, or one of its cells did (the shared 1 Hz countdown announces time-left cells):
+    # whatever shows the current profile's session follows this instead of running a timer of its own.
+    current_row_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +74,20 @@ class ProfileTreeView(QTreeView):
             self.assume_requested.emit()
             return
         super().keyPressEvent(event)  # type: ignore[arg-type]
+
+    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
+                       previous: QModelIndex | QPersistentModelIndex) -> None:
+        super().currentChanged(current, previous)
+        self.current_row_changed.emit()
+
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex, roles: Sequence[int] = ()) -> None:
+        super().dataChanged(top_left, bottom_right, list(roles))
+        current = self.currentIndex()
+        # Cheap on every tick: a row range check; only the current row's change is announced.
+        if (current.isValid() and top_left.row() <= current.row() <= bottom_right.row()
+                and top_left.parent() == current.parent()):
+            self.current_row_changed.emit()
 
 
 class MainWindow(QMainWindow):
@@ -91,6 +111,16 @@ class MainWindow(QMainWindow):
         self.details.setObjectName("details")
         self.details.setOpenExternalLinks(False)
         self.details.setMinimumWidth(280)
+        self.session_countdown = QLabel()
+        self.session_countdown.setObjectName("details-countdown")
+        self.session_countdown.setTextFormat(Qt.TextFormat.PlainText)
+        self.session_countdown.setContentsMargins(6, 4, 6, 4)
+        font = self.session_countdown.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.session_countdown.setFont(font)
+        self.session_countdown.hide()
+        self.tree.current_row_changed.connect(self._show_session_countdown)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -99,8 +129,14 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.tree)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("splitter")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 6, 6, 6)
+        right_layout.setSpacing(2)
+        right_layout.addWidget(self.session_countdown)
+        right_layout.addWidget(self.details)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.details)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.setCentralWidget(self.splitter)
@@ -185,6 +221,26 @@ class MainWindow(QMainWindow):
                     self.reload_action, self.settings_action):
             menu.addAction(act)
         return menu
+
+    def _show_session_countdown(self) -> None:
+        """Time left of the current profile's session above the details, read from the tree's time-left cell
+        (so it moves with the shared countdown tick); hidden when the profile has no session."""
+        index = self.tree.currentIndex()
+        cell = index.siblingAtColumn(TIME_LEFT) if index.isValid() else QModelIndex()
+        seconds = cell.data(SECONDS_LEFT_ROLE) if cell.isValid() else None
+        if seconds is None:
+            self.session_countdown.hide()
+            return
+        name = index.data(PROFILE_NAME_ROLE)
+        level = urgency(float(seconds))
+        if level is Urgency.EXPIRED:
+            text = f"The session of {name} has expired"
+        else:
+            text = f"Session of {name}: {cell.data()} left"
+        self.session_countdown.setText(text)
+        colour = _COUNTDOWN_COLOURS.get(level)
+        self.session_countdown.setStyleSheet(f"color: {colour}" if colour else "")
+        self.session_countdown.show()
 
     def show_details(self, html: str) -> None:
         self.details.setHtml(html)

@@ -61,16 +61,20 @@ def kind_label(profile: Profile) -> str:
     return _KIND_LABELS[profile.kind]
 
 
+def account_in_arn(arn: str | None) -> str | None:
+    """The 12-digit account of an ARN (``arn:aws:sts::123456789012:assumed-role/...``), else None."""
+    parts = (arn or "").split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and len(parts[4]) == 12 and parts[4].isdigit():
+        return parts[4]
+    return None
+
+
 def account_of(profile: Profile) -> str | None:
     """The account a profile acts in: its role ARN's, else its MFA device's or SAML provider's account."""
     account = profile.account_id
     if account:
         return account
-    for arn in (profile.mfa_serial, profile.saml_principal_arn):
-        parts = (arn or "").split(":")
-        if len(parts) >= 6 and parts[0] == "arn" and parts[4].isdigit():
-            return parts[4]
-    return None
+    return account_in_arn(profile.mfa_serial) or account_in_arn(profile.saml_principal_arn)
 
 
 @dataclass
@@ -85,6 +89,7 @@ class _Node:
     error: str | None = None
     expiry: float | None = None  # wall-clock Unix time of the session's expiry
     shown_left: str = ""  # the time-left text last shown (ticks only notify when it changes)
+    learned_account: str | None = None  # from a session or caller ARN, for profiles whose config names none
 
 
 class ProfileTreeModel(QAbstractItemModel):
@@ -135,6 +140,8 @@ class ProfileTreeModel(QAbstractItemModel):
             previous = old.get(profile.name)
             if previous is not None:
                 node.busy, node.error, node.expiry = previous.busy, previous.error, previous.expiry
+                if previous.learned_account:
+                    self._label_account(node, previous.learned_account)
             nodes.append(node)
             siblings.append(node_id)
             stack.extend((child, node_id, node.children) for child in reversed(children(profile.name)))
@@ -144,12 +151,20 @@ class ProfileTreeModel(QAbstractItemModel):
         self.endResetModel()
 
     def _make_node(self, profile: Profile, parent: int, row: int) -> _Node:
-        account = account_of(profile)
+        node = _Node(profile, parent, row, [], "", "")
+        self._label_account(node, None)
+        return node
+
+    def _label_account(self, node: _Node, learned: str | None) -> None:
+        """Set the Account text ("alias (id)") and the filter text; the config's account wins over a learned one
+        (a role's ARN says where it acts; an IAM user's account is only known from its session)."""
+        profile = node.profile
+        account = account_of(profile) or learned
+        node.learned_account = learned
         alias = profile.extra.get(ALIAS_KEY) or (self._aliases.get(account) if account else None)
-        shown = f"{alias} ({account})" if account and alias else (alias or account or "")
-        kind = kind_label(profile)
-        words = (profile.name, kind, shown, profile.role_arn or "", profile.mfa_serial or "")
-        return _Node(profile, parent, row, [], shown, " ".join(words).lower())
+        node.account = f"{alias} ({account})" if account and alias else (alias or account or "")
+        words = (profile.name, kind_label(profile), node.account, profile.role_arn or "", profile.mfa_serial or "")
+        node.filter_text = " ".join(words).lower()
 
     # -- runtime state (pushed in by the controller) -------------------------------------------------
 
@@ -173,6 +188,23 @@ class ProfileTreeModel(QAbstractItemModel):
 
     def set_session(self, name: str, expiration: datetime | None) -> None:
         self._update(name, expiry=expiration.timestamp() if expiration is not None else None)
+
+    def set_identity(self, name: str, arn: str | None) -> None:
+        """Learn ``name``'s account from its session or caller ARN (GetCallerIdentity, the cached session's
+        ARN). Only changes the Account cell of profiles whose config names no account (IAM users without an
+        MFA device, credential-process profiles); an ARN without an account is ignored."""
+        node_id = self._by_name.get(name)
+        learned = account_in_arn(arn)
+        if node_id is None or learned is None:
+            return
+        node = self._nodes[node_id]
+        if node.learned_account == learned:
+            return
+        before = node.account
+        self._label_account(node, learned)
+        if node.account != before:
+            cell = self.createIndex(node.row, ACCOUNT, node_id)
+            self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DisplayRole])
 
     def set_busy(self, name: str, busy: bool) -> None:
         self._update(name, busy=busy)
@@ -208,7 +240,7 @@ class ProfileTreeModel(QAbstractItemModel):
     def sessions(self) -> list[tuple[str, float]]:
         """(profile, expiry Unix time) of every row with a session, soonest first: what a tray would list."""
         found = [(n.profile.name, n.expiry) for n in self._nodes if n.expiry is not None]
-        return sorted(found, key=lambda item: item[1])  # type: ignore[arg-type,return-value]
+        return sorted(found, key=lambda item: item[1])
 
     def _update(self, name: str, **changes: Any) -> None:
         node_id = self._by_name.get(name)

@@ -1,0 +1,38 @@
+"""The real program in a subprocess: ``--exit-after-first-paint`` and ``--self-test`` (offscreen, temp config)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home"),
+           "AWS_CONFIG_FILE": str(tmp_path / "no-config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-creds")}
+    env.pop("STSDESK_CONFIG_DIR", None)
+    return subprocess.run([sys.executable, "-m", "stsdesk", *args, "--config-dir", str(tmp_path / "cfg")],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+
+
+def test_exit_after_first_paint(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--demo", "--exit-after-first-paint")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "cfg").is_dir()  # it ran against the given config dir
+
+
+def test_self_test_assumes_a_demo_role(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--demo", "--self-test")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "self-test ok" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_self_test_needs_demo(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--self-test")
+    assert done.returncode == 2
+    assert "--self-test needs --demo" in done.stderr
