@@ -22,12 +22,6 @@ from stsdesk.core.secrets import SecretStore
 MFA_TTY_TRIES = 3
 
 
-def _bridge_prompt(request: MfaRequest) -> str | None:
-    """Ask the running stsdesk GUI for the code (terminal bridge). Not built yet (issue 5): always None."""
-    del request
-    return None
-
-
 def _tty_available() -> bool:
     try:
         fd = os.open("/dev/tty", os.O_RDWR)
@@ -53,10 +47,7 @@ def _tty_code(request: MfaRequest) -> str:
 
 
 async def cli_mfa_prompt(request: MfaRequest) -> str:
-    """The CLI's MFA prompt: the running GUI, else the terminal, else fail saying what to do."""
-    code = _bridge_prompt(request)
-    if code is not None:
-        return code
+    """The CLI's MFA prompt when no GUI answered for it: the terminal, else fail saying what to do."""
     if _tty_available():
         return await asyncio.get_running_loop().run_in_executor(None, _tty_code, request)
     if request.error:
@@ -99,7 +90,29 @@ def _region(engine: Engine, profile: str, creds: Credentials) -> str | None:
     return creds.region or sts_target(chain, engine.broker.default_region).region
 
 
+def _from_gui(engine: Engine, args: argparse.Namespace) -> Credentials | None:
+    """The running GUI's credentials for ``args.profile`` (terminal bridge: its cache, sessions and MFA
+    prompt), or None when no GUI serves this config dir, an MFA code was given on the command line, or the
+    fast path already asked. Raises BridgeError with the GUI's one-line error."""
+    if args.mfa_code or getattr(args, "bridge_asked", False):
+        return None
+    from stsdesk.core.bridge import bridge_directory, bridge_request
+
+    return bridge_request(
+        bridge_directory(engine.directory),
+        args.profile,
+        getattr(args, "duration", None),
+        fmt=getattr(args, "format", None) or args.command,
+    )
+
+
 async def _credentials(engine: Engine, args: argparse.Namespace, min_ttl: float | None = None) -> Credentials:
+    """Credentials from the running GUI if there is one, else from this process's own broker."""
+    # Blocking on purpose, in the main thread: nothing else runs on this loop yet, and Ctrl-C must interrupt
+    # the wait (an executor thread would keep asyncio.run from returning until the bridge timed out).
+    creds = _from_gui(engine, args)
+    if creds is not None:
+        return creds
     creds = await engine.broker.credentials_for(
         args.profile, duration=getattr(args, "duration", None), mfa_code=args.mfa_code, min_ttl=min_ttl
     )
@@ -340,11 +353,27 @@ def cmd_import_credentials(args: argparse.Namespace) -> int:
         moved.append(name)
     config.save()
     credentials.save()
+    if moved:
+        _drop_backup(credentials_path)
     for name in moved:
         print(f"profile {name}: key moved into the keyring")
     if not moved:
         print(f"no long-term keys to import in {credentials_path}")
     return 0
+
+
+def _drop_backup(path: Path) -> None:
+    """Remove ``<path>.bak``: ConfigFile.save keeps the previous content there, which would leave the keys
+    just moved into the keyring in plaintext on disk."""
+    backup = Path(os.path.realpath(path))
+    backup = backup.with_name(backup.name + ".bak")
+    try:
+        backup.unlink(missing_ok=True)
+    except OSError as exc:
+        print(
+            f"stsdesk: could not remove {backup} ({exc.strerror}); it still holds the imported keys: delete it",
+            file=sys.stderr,
+        )
 
 
 def cmd_forget(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
