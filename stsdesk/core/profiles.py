@@ -203,6 +203,12 @@ def _draft(name: str, values: Mapping[str, Any]) -> _Draft:
     error: str | None = None
     for key, value in values.items():
         if isinstance(value, str):
+            if "\n" in value:
+                # botocore joins indented lines onto the value above. The lines after the first may hold anything
+                # (a mis-indented secret): keep only the first line, and mark keys we use as broken.
+                if key in _FIELD_FOR_KEY or key in _SPECIAL_KEYS:
+                    error = error or f"{key} has an indented continuation line; write it on one line"
+                value = value.partition("\n")[0].rstrip()
             if value:
                 has[key] = value
         elif key in _FIELD_FOR_KEY or key in _SPECIAL_KEYS:

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from stsdesk.emulator.caller import Caller
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.policy import ContextValue, Decision, MatchedStatement
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.xmlout import iso8601, new_request_id
+from stsdesk.emulator.xmlout import text as escape
 
 EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 EC2_VERSION = "2016-11-15"

@@ -1,16 +1,26 @@
 """Query-protocol XML responses, built from string templates (fast, and the shapes are fixed).
 
-Every value is escaped with ``xml.sax.saxutils.escape``; element names come from this code only.
+Every value goes through ``text()``: characters XML 1.0 forbids are replaced, then ``&<>`` are escaped;
+element names come from this code only.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+# Characters XML 1.0 cannot carry even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF): a request
+# may echo them into a message, and the error document must still parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def text(value: str) -> str:
+    """``value`` as XML character data: forbidden characters become U+FFFD, ``&<>`` are escaped."""
+    return escape(_NOT_XML.sub("\ufffd", value))
 
 Element = tuple[str, "str | Iterable[Element] | None"]
 """(name, text) or (name, children); None values are left out."""
@@ -32,7 +42,7 @@ def render(elements: Iterable[Element]) -> str:
         if value is None:
             continue
         if isinstance(value, str):
-            parts.append(f"<{name}>{escape(value)}</{name}>")
+            parts.append(f"<{name}>{text(value)}</{name}>")
         else:
             parts.append(f"<{name}>{render(value)}</{name}>")
     return "".join(parts)
@@ -55,8 +65,8 @@ def error(
     kind = "Sender" if sender else "Receiver"
     return (
         f'<ErrorResponse xmlns="{namespace}">\n'
-        f"  <Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
-        f"<Message>{escape(message)}</Message></Error>\n"
+        f"  <Error><Type>{kind}</Type><Code>{text(code)}</Code>"
+        f"<Message>{text(message)}</Message></Error>\n"
         f"  <RequestId>{request_id}</RequestId>\n"
         f"</ErrorResponse>\n"
     ).encode()

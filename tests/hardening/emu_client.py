@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,14 +14,8 @@ from xml.etree import ElementTree
 import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from fuzz_counts import known_bug
 
 from stsdesk.emulator.server import EmulatorServer
-
-# Known bug (see test_known_bugs.py): stsdesk.emulator.xmlout copies characters that XML 1.0 forbids (C0
-# controls) into error messages, so the document does not parse. Tolerated here, and counted, only when such
-# a character is in the body; delete this together with the xfail test once xmlout is fixed.
-_XML_ILLEGAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_SCENARIO = REPO / "resources" / "demo.toml"
@@ -108,9 +101,6 @@ def error_code(body: bytes) -> str:
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
-        if _XML_ILLEGAL.search(body):
-            known_bug("control characters echoed into error XML")
-            return "<unparsable: known bug>"
         raise AssertionError(f"error body is not well-formed XML ({exc}): {body[:300]!r}") from None
     for element in root.iter():
         if local(element.tag) == "Error":

@@ -1,16 +1,14 @@
-"""Bugs the hardening fuzzers found, pinned as strict xfails until the product code is fixed."""
+"""Bugs the hardening fuzzers found: regression tests once fixed, strict xfails until then."""
 
 from __future__ import annotations
 
 from xml.etree import ElementTree
 
-import pytest
 from emu_client import signed
 
 from stsdesk.emulator.server import EmulatorServer
 
 
-@pytest.mark.xfail(strict=True, reason="bug: xmlout.error copies C0 control characters into the XML message")
 def test_invalid_action_with_a_control_character_still_answers_well_formed_xml(
     demo_emulator: EmulatorServer,
 ) -> None:
