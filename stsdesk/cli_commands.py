@@ -343,7 +343,10 @@ def cmd_import_credentials(args: argparse.Namespace) -> int:
                     f"profile '{name}' in {credentials_path} has no long-term key pair to import"
                 )
             continue
-        secrets.set(user_key(name, akid), secret)  # raises KeyringUnavailable: nothing removed then
+        try:
+            secrets.set(user_key(name, akid), secret)
+        except KeyringUnavailable as exc:  # the files are saved only after the loop: nothing removed yet
+            raise KeyringUnavailable(f"{exc} Nothing was removed from {credentials_path}.") from None
         if secrets.get(user_key(name, akid)) != secret:
             raise KeyringUnavailable(f"the keyring did not keep the secret of '{name}'; nothing removed")
         config.set_profile(name, {"stsdesk_access_key_id": akid})
