@@ -42,7 +42,7 @@ def run() -> list[Row]:
     import keyring
     from keyring.backends import fail
 
-    keyring.set_keyring(fail.Keyring())  # memory-only secrets; never the user's keyring
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]  # memory-only secrets; never the user's keyring
 
     from stsdesk.core.broker import Broker
     from stsdesk.core.cache import SessionCache

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Row, ms, side_by_side
+from benchmarks.harness import Row, ms, side_by_side, top_imports
 from benchmarks.servers import PYTHON, REPO
 
 STARTUP_ROUNDS = 10
@@ -47,10 +47,16 @@ def _startup_rows(tmp: Path) -> list[Row]:
     ours, peer = side_by_side(lambda: _run(ours_cmd, env), lambda: _run(peer_cmd, env), STARTUP_ROUNDS, warmup=1)
     ratio = ours / peer
     passed = ratio <= STARTUP_TARGET
-    note = "whole process, start to exit right after the first paint; offscreen"
+    timed = _run([PYTHON, "-X", "importtime", *ours_cmd[1:]], env)
+    peer_timed = _run([PYTHON, "-X", "importtime", *peer_cmd[1:]], env)
+    ours_imports = ", ".join(f"{name} {ms(sec)}" for name, sec in top_imports(timed.stderr))
+    peer_imports = ", ".join(f"{name} {ms(sec)}" for name, sec in top_imports(peer_timed.stderr, 2))
+    note = (
+        f"whole process, start to exit right after the first paint; offscreen; top imports: {ours_imports} "
+        f"(peer: {peer_imports})"
+    )
     if not passed:
         note = f"over by {ratio / STARTUP_TARGET:.2f}x (+{ms(ours - peer)}); " + note
-    timed = _run([PYTHON, "-X", "importtime", *ours_cmd[1:]], env)
     early = sorted(
         {line.split("|")[-1].strip().split(".")[0] for line in timed.stderr.splitlines() if "import time:" in line}
         & {"boto3", "botocore"}

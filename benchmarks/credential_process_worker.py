@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.harness import side_by_side
+from benchmarks.harness import side_by_side, top_imports
 from benchmarks.servers import PYTHON, REGION, stsdesk_emulator, write_aws_files
 
 ROUNDS = 12
@@ -25,21 +25,6 @@ def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}… exited {done.returncode}: {done.stderr.strip()[-300:]}")
     return done
-
-
-def _top_imports(importtime: str, count: int = 4) -> list[tuple[str, float]]:
-    """The top-level packages that cost most to import, from ``-X importtime`` output: (name, seconds)."""
-    totals: dict[str, float] = {}
-    for line in importtime.splitlines():
-        parts = line.removeprefix("import time:").split("|")
-        if len(parts) != 3 or not parts[1].strip().isdigit():
-            continue
-        raw = parts[2].rstrip()
-        if raw.startswith("  "):  # nested imports are indented below their importer
-            continue
-        top = raw.strip().split(".")[0]
-        totals[top] = totals.get(top, 0.0) + int(parts[1]) / 1e6
-    return sorted(totals.items(), key=lambda kv: -kv[1])[:count]
 
 
 def measure() -> dict[str, object]:
@@ -86,7 +71,7 @@ def measure() -> dict[str, object]:
         "fast_path": fast_path,
         "child": child,
         "python_startup": bare,
-        "top_imports": _top_imports(timed.stderr),
+        "top_imports": top_imports(timed.stderr),
     }
 
 

@@ -48,6 +48,21 @@ def side_by_side(
     return statistics.median(ta), statistics.median(tb)
 
 
+def top_imports(importtime: str, count: int = 4) -> list[tuple[str, float]]:
+    """The top-level packages that cost most to import, from ``-X importtime`` output: (name, seconds)."""
+    totals: dict[str, float] = {}
+    for line in importtime.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        raw = parts[2].rstrip()
+        if raw.startswith("  "):  # nested imports are indented below their importer
+            continue
+        top = raw.strip().split(".")[0]
+        totals[top] = totals.get(top, 0.0) + int(parts[1]) / 1e6
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:count]
+
+
 def median_of(fn: Callable[[], float], rounds: int) -> float:
     return statistics.median(fn() for _ in range(rounds))
 
