@@ -8,6 +8,7 @@ theirs and stays.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 
 from PySide6.QtCore import QByteArray, QMimeData, QObject, QTimer, Signal
@@ -15,6 +16,25 @@ from PySide6.QtGui import QClipboard, QGuiApplication
 
 KDE_PASSWORD_HINT = "x-kde-passwordManagerHint"
 DEFAULT_CLEAR_SECONDS = 45.0
+
+
+def _clear_secret_at_exit() -> None:
+    """Take our secret off the clipboard when the process ends.
+
+    Hygiene (a clipboard manager must not inherit it), and a crash guard: Qt destroying a clipboard that still
+    owns a QMimeData made from Python segfaults at interpreter exit (PySide6 6.11/6.12, offscreen and xcb).
+    """
+    app = QGuiApplication.instance()
+    if app is None:
+        return
+    board = QGuiApplication.clipboard()
+    mime = board.mimeData(QClipboard.Mode.Clipboard)
+    # ownsClipboard: a password another program copied (with the same hint) is not ours to clear.
+    if mime is not None and mime.hasFormat(KDE_PASSWORD_HINT) and board.ownsClipboard():
+        board.clear(QClipboard.Mode.Clipboard)
+
+
+atexit.register(_clear_secret_at_exit)
 
 
 def _digest(text: str) -> bytes:
