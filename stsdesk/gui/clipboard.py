@@ -24,16 +24,15 @@ def _clear_secret_at_exit() -> None:
     Hygiene (a clipboard manager must not inherit it), and a crash guard: Qt destroying a clipboard that still
     owns a QMimeData made from Python segfaults at interpreter exit (PySide6 6.11/6.12, offscreen and xcb).
     """
-    app = QGuiApplication.instance()
-    if app is None:
+    if _last_copied is None or QGuiApplication.instance() is None:
         return
     board = QGuiApplication.clipboard()
-    mime = board.mimeData(QClipboard.Mode.Clipboard)
-    # ownsClipboard: a password another program copied (with the same hint) is not ours to clear.
-    if mime is not None and mime.hasFormat(KDE_PASSWORD_HINT) and board.ownsClipboard():
+    # Only what we put there: a password another program copied since is not ours to clear.
+    if _digest(board.text(QClipboard.Mode.Clipboard)) == _last_copied:
         board.clear(QClipboard.Mode.Clipboard)
 
 
+_last_copied: bytes | None = None  # digest of the last secret any SecretClipboard copied, for the exit hook
 atexit.register(_clear_secret_at_exit)
 
 
@@ -79,6 +78,8 @@ class SecretClipboard(QObject):
         mime.setData(KDE_PASSWORD_HINT, QByteArray(b"secret"))
         self.clipboard().setMimeData(mime, QClipboard.Mode.Clipboard)
         self._digest = _digest(text)
+        global _last_copied
+        _last_copied = self._digest
         if self.clear_after > 0:
             self._timer.start(max(1, round(self.clear_after * 1000)))
         else:

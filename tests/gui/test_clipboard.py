@@ -62,3 +62,21 @@ def test_explicit_clipboard_is_used(qtbot: QtBot, board: QClipboard) -> None:
     assert secret.clipboard() is board
     secret.copy("x")
     assert board.text() == "x"
+
+
+def test_process_exits_cleanly_with_our_secret_on_the_clipboard() -> None:
+    # Qt freeing a Python-made QMimeData at interpreter exit segfaulted (status 139); the exit hook clears it.
+    import subprocess
+    import sys
+
+    script = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "from stsdesk.gui.clipboard import SecretClipboard\n"
+        "app = QApplication([])\n"
+        "SecretClipboard(clear_after=0).copy('canary-secret')\n"
+        "print(app.clipboard().text())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "canary-secret"
