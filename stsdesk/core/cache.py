@@ -190,17 +190,21 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` (mode 0600) via temp file, fsync, os.replace: readers see old or new.
+    """Write ``payload`` to ``path`` (mode 0600) via temp file and os.replace: readers see old or new.
 
-    Raises ``OSError`` when the directory is not writable or the disk is full (the old index stays intact).
+    No fsync: the index is a regenerable cache (a crash can at worst lose or empty it, which the readers treat
+    as misses), and an fsync per store cost more than the STS call it follows. Raises ``OSError`` when the
+    directory is not writable or the disk is full (the old index stays intact).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            view = memoryview(payload)
+            while view:  # os.write may write less than asked (signals, quotas)
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
