@@ -1,13 +1,15 @@
 """Where the broker's inputs come from: long-term keys, SAML assertions, web-identity tokens, endpoints.
 
 Split out of :mod:`stsdesk.core.broker` so that the broker itself is only about caching, single-flight and
-MFA. Nothing here caches, and nothing here ever puts a secret into a message.
+MFA. Nothing here caches sessions (only the parse of a credentials file, while the file is unchanged), and
+nothing here ever puts a secret into a message.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 import urllib.error
 import urllib.parse
@@ -97,16 +99,42 @@ def role_matches(identity_arn: str | None, role_arn: str | None) -> bool:
     return id_parts[4] == role_parts[4] and len(assumed) >= 2 and assumed[1] == role_name
 
 
-def _file_secret(path: Path, section: str, akid: str) -> tuple[str, str | None] | None:
-    if not path.is_file():
+# path -> (stat stamp, parsed sections): re-parsing the credentials file on every assume cost as much as the
+# rest of the broker's own work. The stamp (inode, mtime, ctime, size) changes on any edit or atomic replace.
+_parsed_files: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+
+
+def _parsed_file(path: Path) -> dict[str, Any] | None:
+    """botocore's raw parse of ``path`` (None when it is not a regular file), reused while it is unchanged.
+
+    Raises ConfigError when the file cannot be parsed.
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
         return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    key = str(path)
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+    cached = _parsed_files.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     import botocore.configloader
     import botocore.exceptions
 
     try:
-        sections = botocore.configloader.raw_config_parse(str(path))
+        sections: dict[str, Any] = botocore.configloader.raw_config_parse(key)
     except botocore.exceptions.ConfigParseError:
         raise ConfigError(f"{path}: cannot be parsed; fix it or run with a valid file") from None
+    _parsed_files[key] = (stamp, sections)
+    return sections
+
+
+def _file_secret(path: Path, section: str, akid: str) -> tuple[str, str | None] | None:
+    sections = _parsed_file(path)
+    if sections is None:
+        return None
     values = sections.get(section, {})
     if values.get("aws_access_key_id") != akid:
         return None
