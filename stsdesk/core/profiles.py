@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import gc
 import os
 import shlex
 from collections.abc import Mapping
@@ -419,7 +420,15 @@ def load_profiles(config_file: Path | None = None, credentials_file: Path | None
     default_config, default_credentials = aws_config_paths()
     config_path = config_file if config_file is not None else default_config
     credentials_path = credentials_file if credentials_file is not None else default_credentials
-    config = _read_ini(config_path)
-    credentials = _read_ini(credentials_path)
-    merged = _merge(config, credentials)
-    return build_tree(merged, config_path, credentials_path, has_credentials=bool(credentials))
+    # The parse and the tree allocate tens of thousands of long-lived objects and no cycles; left on, the
+    # collector ran full passes over the growing heap (a third of the time for 5,000 profiles).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        config = _read_ini(config_path)
+        credentials = _read_ini(credentials_path)
+        merged = _merge(config, credentials)
+        return build_tree(merged, config_path, credentials_path, has_credentials=bool(credentials))
+    finally:
+        if collecting:
+            gc.enable()
