@@ -28,6 +28,11 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_SKEW = timedelta(minutes=15)
 
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# The field patterns of strptime's %Y%m%d T %H%M%S at full width (as _strptime builds them, IGNORECASE).
+_AMZ_DATE = re.compile(
+    r"(\d\d\d\d)(1[0-2]|0[1-9])(3[0-1]|[1-2]\d|0[1-9]| [1-9])T(2[0-3]|[0-1]\d)([0-5]\d)(6[0-1]|[0-5]\d)Z",
+    re.IGNORECASE,
+)
 _QUERY_AUTH_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -269,12 +274,15 @@ def _bad_date(text: str) -> EmulatorError:
 
 
 def _parse_amz_date(text: str) -> datetime:
-    # strptime alone would accept single-digit fields; the basic format is exactly 16 characters.
-    if len(text) != 16:
+    # The basic format is exactly 16 characters. _AMZ_DATE accepts exactly what strptime(_AMZ_DATE_FORMAT)
+    # accepts at that length (its field patterns, case-insensitive T/Z), at a fraction of strptime's cost.
+    found = _AMZ_DATE.fullmatch(text) if len(text) == 16 else None
+    if found is None:
         raise _bad_date(text)
     try:
-        return datetime.strptime(text, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
+        year, month, day, hour, minute, second = (int(part) for part in found.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:  # 30 February, second 60
         raise _bad_date(text) from None
 
 
