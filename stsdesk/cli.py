@@ -99,7 +99,9 @@ def _fail(message: str) -> int:
 
 
 def _credential_process_fast(args: argparse.Namespace) -> bool:
-    """Answer credential-process from the cache without importing botocore; False when it cannot."""
+    """Answer credential-process without importing botocore: from the cache, else from the running GUI
+    (terminal bridge, which may show its MFA prompt); False when neither can. Raises BridgeError when the
+    GUI answered with an error (MFA cancelled, STS refused...)."""
     from stsdesk.core.cache import fast_lookup
     from stsdesk.core.fingerprint import aws_config_paths_light, source_fingerprint
     from stsdesk.core.paths import config_dir, keyring_namespace
@@ -112,6 +114,11 @@ def _credential_process_fast(args: argparse.Namespace) -> bool:
     creds = fast_lookup(
         directory, f"profile:{args.profile}", CREDENTIAL_PROCESS_MIN_TTL, fingerprint, service=service
     )
+    if creds is None:
+        from stsdesk.core.bridge import bridge_directory, bridge_request
+
+        creds = bridge_request(bridge_directory(directory), args.profile, None, fmt="credential-process")
+        args.bridge_asked = True  # no GUI: the engine below must not ask it again
     if creds is None:
         return False
     from stsdesk.core.exports import credential_process_json

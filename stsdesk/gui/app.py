@@ -1,7 +1,9 @@
 """`stsdesk` with no command: the main window on the user's AWS config (or, with --demo, on the emulator).
 
 Startup order matters for the first-paint benchmark: only Qt and the window are built before the first paint;
-profiles, the broker (and through it botocore/boto3) are loaded once the window is on screen.
+profiles, the broker (and through it botocore/boto3) are loaded once the window is on screen, then the tray
+(reminders, auto-refresh, quick actions) and the terminal bridge (``stsdesk assume`` / ``credential-process``
+ask this window, sharing its sessions and MFA prompt) start on the same qasync loop.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QLabel
 
 from stsdesk.gui.countdown import Countdown
 from stsdesk.gui.errors import ErrorReporter, setup_logging, user_message
@@ -40,6 +44,20 @@ class GuiApp:
     config_dir: Path
     demo: Any = None  # stsdesk.gui.demo_session.DemoSession
     closers: list[Any] = field(default_factory=list)
+    tray: Any = None  # stsdesk.gui.tray.TrayController once started
+    tray_app: Any = None  # stsdesk.gui.tray_adapter.ControllerTrayApp
+    bridge: Any = None  # stsdesk.gui.bridge_host.BridgeHost
+    bridge_label: QLabel | None = None
+
+
+def app_icon() -> QIcon:
+    """The application icon from resources/app/stsdesk-<size>.png (empty when the files are missing)."""
+    from stsdesk.demo import resources_dir
+
+    icon = QIcon()
+    for png in sorted((resources_dir() / "app").glob("stsdesk-*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def build_window(config_dir: Path, demo_hint: Any = None, aliases: dict[str, str] | None = None) -> GuiApp:
@@ -50,6 +68,7 @@ def build_window(config_dir: Path, demo_hint: Any = None, aliases: dict[str, str
     prefs = load_preferences(settings)
     icons = IconCache()
     window = MainWindow(icons)
+    window.setWindowIcon(app_icon())
     model = ProfileTreeModel(icons, parent=window)
     proxy = ProfileFilterProxy(window)
     proxy.setSourceModel(model)
@@ -83,9 +102,68 @@ def load_engine(gui: GuiApp, secrets: Any = None) -> None:
         gui.window.show_message(f"Cannot read the AWS config: {exc}", 0)
     sts = StsClient()
     gui.closers.append(sts.close)
-    cache = SessionCache(gui.config_dir / "sessions", secrets)
+    # The same cache directory as the CLI's, so `stsdesk list` and credential-process see the GUI's sessions.
+    cache = SessionCache(gui.config_dir, secrets)
     broker = Broker(tree, sts, cache, secrets, default_region=gui.controller.prefs.default_region)
     gui.controller.attach(broker, secrets)
+
+
+def start_tray(gui: GuiApp, quit_requested: Callable[[], None]) -> bool:
+    """Create the tray (icon, reminders at the Settings thresholds, auto-refresh, quick actions) over the
+    controller and start it. Returns whether the window must stay visible: True when there is no tray."""
+    from stsdesk.gui.tray import TrayController
+    from stsdesk.gui.tray_adapter import ControllerTrayApp
+
+    prefs = gui.controller.prefs
+    tray_app = ControllerTrayApp(gui.controller, gui.controller.settings, quit_requested)
+    tray = TrayController(tray_app, thresholds=[m * 60 for m in prefs.reminder_minutes],
+                          keep_in_tray=prefs.keep_in_tray, parent=gui.controller)
+    tray_app.attach_tray(tray)
+    tray.attach_window(gui.window)
+    gui.tray, gui.tray_app = tray, tray_app
+    return tray.start()
+
+
+async def start_bridge(gui: GuiApp, on_request: Callable[[str], None] | None = None) -> bool:
+    """Serve terminals from this window's broker; the status bar says whether it runs; ``on_request`` is
+    told of each terminal request too. Never raises for the expected failures (another window serves this
+    config dir, unsafe directory): the GUI works without the bridge."""
+    from stsdesk.gui.bridge_host import BridgeHost
+
+    def requested(profile: str) -> None:
+        gui.window.show_message(f"A terminal asked for {profile}", 5000)
+        if on_request is not None:
+            on_request(profile)
+
+    class SettlingBridgeHost(BridgeHost):
+        async def handle(self, profile: str, duration: int | None) -> Any:
+            try:
+                return await super().handle(profile, duration)
+            finally:
+                # As after the window's own requests: close an MFA dialog whose code was accepted (it stays
+                # open "Checking…" until then, so a wrong code can be retried in the same dialog).
+                gui.controller.prompter.settle()
+
+    bridge = SettlingBridgeHost(gui.controller.broker, gui.config_dir, on_request=requested)
+    gui.bridge = bridge
+    running = await bridge.start()
+    label = QLabel("terminal bridge on" if running else "terminal bridge off")
+    label.setObjectName("bridge-status")
+    label.setToolTip(f"Terminals with STSDESK_CONFIG_DIR={gui.config_dir} get credentials from this window"
+                     if running else bridge.status)
+    gui.window.statusBar().addPermanentWidget(label)
+    gui.bridge_label = label
+    return running
+
+
+async def stop_tray_and_bridge(gui: GuiApp) -> None:
+    """Undo start_tray and start_bridge (each only if it was started); safe to call twice."""
+    if gui.tray_app is not None:
+        gui.tray_app.cancel_pending()
+    if gui.tray is not None:
+        gui.tray.stop()
+    if gui.bridge is not None:
+        await gui.bridge.close()
 
 
 async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
@@ -123,7 +201,14 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
     closed: asyncio.Future[None] = loop.create_future()
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
+
+    def finish() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
+    # in the tray) or Quit from the tray does.
+    app.lastWindowClosed.connect(lambda: finish() if app.quitOnLastWindowClosed() else None)
     try:
         secrets = None
         if args.demo:
@@ -137,6 +222,9 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
             gui.window.setWindowTitle(f"stsdesk — demo ({demo.world.endpoint})")
         load_engine(gui, secrets)
         gui.countdown.start()
+        if start_tray(gui, finish):
+            gui.window.show()
+        await start_bridge(gui)
         if args.self_test:
             return await self_test(gui)
         gui.window.show_message("Ready", 3000)
@@ -144,6 +232,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
         return 0
     finally:
         gui.controller.save_state()
+        await stop_tray_and_bridge(gui)
         gui.countdown.stop()
         gui.controller.reporter.uninstall()
         for close in gui.closers:
@@ -177,6 +266,8 @@ def main(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("stsdesk")
     app.setOrganizationName("stsdesk")
+    QApplication.setDesktopFileName("stsdesk")  # Wayland/KDE match the window to resources/stsdesk.desktop by this
+    QApplication.setWindowIcon(app_icon())
     try:
         # asyncio.Runner: Python 3.11's asyncio.run has no loop_factory yet (3.12 added it).
         with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:

@@ -1,7 +1,8 @@
 """Wires the broker, the tree model and the views. Logic lives here; widgets only present.
 
-The broker's plain ``subscribe`` callback is re-emitted as the Qt signal ``profile_changed``; a later tray
-can observe ``profile_changed`` / ``sessions_changed`` and ``model.sessions()`` without touching widgets.
+The broker's plain ``subscribe`` callback is re-emitted as the Qt signal ``profile_changed``; the tray
+(gui/tray_adapter.py) observes ``assumed`` / ``preferences_changed`` and adds its entries to the tree's
+context menu through ``menu_extenders``, without touching widgets here.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 from qasync import asyncSlot
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.core.model import Credentials
+from stsdesk.gui.clipboard import SecretClipboard
 from stsdesk.gui.countdown import format_time_left
 from stsdesk.gui.errors import ErrorReporter, user_message
 from stsdesk.gui.main_window import MainWindow
@@ -49,6 +51,8 @@ async def run_dialog(dialog: QDialog) -> int:
 class Controller(QObject):
     profile_changed = Signal(str)
     sessions_changed = Signal()
+    assumed = Signal(str)  # a profile's credentials were obtained here (the tray's "recent" list)
+    preferences_changed = Signal()  # the Settings dialog saved new preferences
 
     def __init__(self, window: MainWindow, model: ProfileTreeModel, proxy: ProfileFilterProxy,
                  settings: QSettings, prefs: Preferences, prompter: MfaPrompter, reporter: ErrorReporter,
@@ -67,6 +71,10 @@ class Controller(QObject):
         self.secrets: Any = None
         self.identities: dict[str, str] = {}  # profile -> caller ARN from Who am I
         self._unsubscribe: Callable[[], None] | None = None
+        # Secrets put on the clipboard are hinted for password managers and cleared after a while.
+        self.clipboard = SecretClipboard(clear_after=prefs.clipboard_clear_seconds, parent=self)
+        # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
+        self.menu_extenders: list[Callable[[QMenu, str], None]] = []
         self._wire()
 
     # -- wiring --------------------------------------------------------------------------------------
@@ -138,7 +146,23 @@ class Controller(QObject):
         pass  # details follow profile_changed; ticks must stay cheap
 
     def _context_menu(self, pos: QPoint) -> None:
-        self.window.context_menu().popup(self.window.tree.viewport().mapToGlobal(pos))
+        self.profile_menu().popup(self.window.tree.viewport().mapToGlobal(pos))
+
+    def profile_menu(self) -> QMenu:
+        """The tree's context menu for the current profile, with the extenders' entries."""
+        menu = self.window.context_menu()
+        name = self.current_profile()
+        if name:
+            for extend in self.menu_extenders:
+                extend(menu, name)
+        menu.aboutToHide.connect(menu.deleteLater)  # a fresh menu per click: don't pile them up
+        return menu
+
+    def copy_secret(self, text: str, what: str) -> None:
+        """Put ``text`` on the clipboard through SecretClipboard and say when it will be cleared."""
+        self.clipboard.copy(text)
+        delay = self.clipboard.clear_after
+        self.window.show_message(f"Copied {what}" + (f"; cleared in {delay:g} s" if delay > 0 else ""))
 
     def _shell_chosen(self, shell: str) -> None:
         self.prefs.default_shell = shell
@@ -248,6 +272,7 @@ class Controller(QObject):
                                  lambda: self.broker.credentials_for(name, force_refresh=force))
         if result is not None:
             self._sync_profile(name)
+            self.assumed.emit(name)
         return result
 
     @asyncSlot()
@@ -283,8 +308,7 @@ class Controller(QObject):
         except ValueError as exc:
             self.window.show_message(str(exc), 15000)
             return None
-        QGuiApplication.clipboard().setText(text)
-        self.window.show_message(f"Copied {shell or self.window.shell_combo.currentText()} exports for {name}")
+        self.copy_secret(text, f"{shell or self.window.shell_combo.currentText()} exports for {name}")
         return text
 
     @asyncSlot()
@@ -301,8 +325,7 @@ class Controller(QObject):
         if self.config_dir:
             command += ["--config-dir", str(self.config_dir)]
         line = f"credential_process = {shlex.join([*command, 'credential-process', name])}"
-        QGuiApplication.clipboard().setText(line)
-        self.window.show_message("Copied a credential_process line for ~/.aws/config")
+        self.copy_secret(line, "a credential_process line for ~/.aws/config")
         return line
 
     async def console_url(self, name: str) -> str | None:
@@ -320,8 +343,7 @@ class Controller(QObject):
         name = self.current_profile()
         url = await self.console_url(name) if name else None
         if url:
-            QGuiApplication.clipboard().setText(url)
-            self.window.show_message(f"Copied a console sign-in URL for {name} (valid 15 minutes)")
+            self.copy_secret(url, f"a console sign-in URL for {name} (valid 15 minutes)")
 
     async def whoami(self, name: str) -> str | None:
         identity = await self._run(name, "Who am I", lambda: self.broker.whoami(name))
@@ -456,6 +478,8 @@ class Controller(QObject):
             self.window.shell_combo.setCurrentText(self.prefs.default_shell)
             if self.broker is not None:
                 self.broker.default_region = self.prefs.default_region
+            self.clipboard.clear_after = self.prefs.clipboard_clear_seconds
+            self.preferences_changed.emit()
             self.window.show_message("Settings saved")
 
     # -- window state ------------------------------------------------------------------------------------

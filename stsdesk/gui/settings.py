@@ -31,14 +31,16 @@ PARTITIONS = ("", "aws", "aws-cn", "aws-us-gov")
 class Preferences:
     default_shell: str = "bash"
     reminder_minutes: tuple[int, ...] = (10, 2)
-    auto_refresh: bool = False
-    clipboard_clear_seconds: int = 60  # 0 = never
+    keep_in_tray: bool = True  # closing the window hides it into the tray (when there is one)
+    auto_refresh_profiles: tuple[str, ...] = ()  # per profile, off by default
+    clipboard_clear_seconds: int = 45  # 0 = never
     default_region: str = "us-east-1"
     federation_endpoint: str = ""  # empty: derived from the profile's STS endpoint / partition
     partition: str = ""  # empty: from the role ARN
 
 
 def open_settings(config_dir: Path) -> QSettings:
+    """The app's QSettings file in ``config_dir`` (created on first write)."""
     return QSettings(str(config_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
@@ -49,17 +51,44 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
+def _bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def load_names(settings: QSettings, key: str) -> list[str]:
+    """A list of profile names stored under ``key`` (order kept, duplicates and blanks dropped).
+
+    QSettings' INI format gives back a plain string for a one-element list, so both shapes are accepted."""
+    raw = settings.value(key)
+    values = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else []
+    return list(dict.fromkeys(str(v) for v in values if str(v).strip()))
+
+
+def save_names(settings: QSettings, key: str, names: list[str] | tuple[str, ...]) -> None:
+    """Store ``names`` under ``key`` (an empty list removes the key)."""
+    if names:
+        settings.setValue(key, list(names))
+    else:
+        settings.remove(key)
+    settings.sync()
+
+
 def load_preferences(settings: QSettings) -> Preferences:
     """Preferences from ``settings``; a missing or garbled value falls back to its default."""
     d = Preferences()
     shell = str(settings.value("prefs/default_shell", d.default_shell))
-    raw_reminders = str(settings.value("prefs/reminder_minutes", ",".join(map(str, d.reminder_minutes))))
+    raw_reminders = settings.value("prefs/reminder_minutes", ",".join(map(str, d.reminder_minutes)))
+    if isinstance(raw_reminders, (list, tuple)):  # an unquoted "10, 2" in a hand-edited INI is a list
+        raw_reminders = ",".join(map(str, raw_reminders))
+    raw_reminders = str(raw_reminders)
     reminders = tuple(int(p) for p in raw_reminders.replace(" ", "").split(",") if p.isdigit())
-    auto = str(settings.value("prefs/auto_refresh", "false")).lower() in ("true", "1", "yes")
     return Preferences(
         default_shell=shell if shell in SHELLS else d.default_shell,
         reminder_minutes=reminders or d.reminder_minutes,
-        auto_refresh=auto,
+        keep_in_tray=_bool(settings.value("prefs/keep_in_tray"), d.keep_in_tray),
+        auto_refresh_profiles=tuple(load_names(settings, "prefs/auto_refresh_profiles")),
         clipboard_clear_seconds=max(0, _int(settings.value("prefs/clipboard_clear_seconds"),
                                             d.clipboard_clear_seconds)),
         default_region=str(settings.value("prefs/default_region", d.default_region)) or d.default_region,
@@ -71,7 +100,8 @@ def load_preferences(settings: QSettings) -> Preferences:
 def save_preferences(settings: QSettings, prefs: Preferences) -> None:
     settings.setValue("prefs/default_shell", prefs.default_shell)
     settings.setValue("prefs/reminder_minutes", ",".join(map(str, prefs.reminder_minutes)))
-    settings.setValue("prefs/auto_refresh", "true" if prefs.auto_refresh else "false")
+    settings.setValue("prefs/keep_in_tray", "true" if prefs.keep_in_tray else "false")
+    save_names(settings, "prefs/auto_refresh_profiles", prefs.auto_refresh_profiles)
     settings.setValue("prefs/clipboard_clear_seconds", prefs.clipboard_clear_seconds)
     settings.setValue("prefs/default_region", prefs.default_region)
     settings.setValue("prefs/federation_endpoint", prefs.federation_endpoint)
@@ -99,8 +129,14 @@ class SettingsDialog(QDialog):
         self.shell.setCurrentText(prefs.default_shell)
         self.reminders = QLineEdit(", ".join(map(str, prefs.reminder_minutes)))
         self.reminders.setToolTip("Minutes before expiry, comma-separated (used by the tray reminders)")
-        self.auto_refresh = QCheckBox("Refresh sessions before they expire when no MFA code is needed")
-        self.auto_refresh.setChecked(prefs.auto_refresh)
+        self.keep_in_tray = QCheckBox("Keep running in the tray when the window is closed")
+        self.keep_in_tray.setChecked(prefs.keep_in_tray)
+        self._auto_refresh_profiles = prefs.auto_refresh_profiles
+        auto = ", ".join(prefs.auto_refresh_profiles) or "none"
+        self.auto_refresh = QLabel(f"{auto} (switch it in a profile's context menu)")
+        self.auto_refresh.setWordWrap(True)
+        self.auto_refresh.setToolTip("Sessions of these profiles are renewed before they expire when no MFA "
+                                     "code is needed; otherwise you get a reminder")
         self.clipboard = QSpinBox()
         self.clipboard.setRange(0, 3600)
         self.clipboard.setSuffix(" s")
@@ -116,7 +152,8 @@ class SettingsDialog(QDialog):
         self.problem.setStyleSheet("color: #c62828")
         form.addRow("Default shell for exports", self.shell)
         form.addRow("Reminders (minutes before expiry)", self.reminders)
-        form.addRow("", self.auto_refresh)
+        form.addRow("", self.keep_in_tray)
+        form.addRow("Auto-refresh", self.auto_refresh)
         form.addRow("Clear copied credentials after", self.clipboard)
         form.addRow("Default region", self.region)
         form.addRow("Console federation endpoint", self.federation)
@@ -151,7 +188,8 @@ class SettingsDialog(QDialog):
         return Preferences(
             default_shell=self.shell.currentText(),
             reminder_minutes=parse_reminders(self.reminders.text()) or (10, 2),
-            auto_refresh=self.auto_refresh.isChecked(),
+            keep_in_tray=self.keep_in_tray.isChecked(),
+            auto_refresh_profiles=self._auto_refresh_profiles,
             clipboard_clear_seconds=self.clipboard.value(),
             default_region=self.region.text().strip(),
             federation_endpoint=self.federation.text().strip(),

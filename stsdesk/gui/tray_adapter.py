@@ -1,0 +1,208 @@
+"""The tray's view of the app: :class:`ControllerTrayApp` implements ``gui.tray.TrayApp`` over the controller
+and its broker, keeps the favourite / recent / auto-refresh profile lists (persisted in QSettings), and adds
+their toggles to the tree's context menu.
+
+The tray calls plain methods; anything that awaits (STS calls, MFA prompts) is started here as a task on the
+running (qasync) loop, and failures end up where the user looks: the row, the status bar, a tray message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication, QMenu
+
+from stsdesk.core.reminders import WatchedSession
+from stsdesk.gui.controller import Controller
+from stsdesk.gui.settings import load_names, save_names, save_preferences
+from stsdesk.gui.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+RECENT_LIMIT = 5
+MFA_SESSION_MAX = 3600  # role sessions up to this long reuse the cached MFA session (AWS role-chaining cap)
+FAVOURITES_KEY = "tray/favourites"
+RECENT_KEY = "tray/recent"
+
+
+class ControllerTrayApp(QObject):
+    """``TrayApp`` over ``controller``. ``quit_requested`` is called when the user quits from the tray (the
+    app's coroutine then shuts down cleanly). Attach the TrayController with :meth:`attach_tray`."""
+
+    def __init__(self, controller: Controller, settings: QSettings, quit_requested: Callable[[], None]) -> None:
+        super().__init__(controller)
+        self.controller = controller
+        self.settings = settings
+        self._quit_requested = quit_requested
+        self.tray: TrayController | None = None
+        self.favourites: list[str] = load_names(settings, FAVOURITES_KEY)
+        self.recent: list[str] = load_names(settings, RECENT_KEY)[:RECENT_LIMIT]
+        self._tasks: set[asyncio.Task[Any]] = set()
+        controller.assumed.connect(self._remember)
+        controller.preferences_changed.connect(self.apply_preferences)
+        controller.menu_extenders.append(self.extend_menu)
+
+    def attach_tray(self, tray: TrayController) -> None:
+        """Report background failures through ``tray`` and give it the auto-refresh profiles."""
+        self.tray = tray
+        tray.set_auto_refresh(self.controller.prefs.auto_refresh_profiles)
+
+    # -- TrayApp -----------------------------------------------------------------------------------------
+
+    def sessions(self) -> Sequence[WatchedSession]:
+        """The cached sessions (live and expired) of the profiles in the tree; metadata only, no keyring."""
+        broker = self.controller.broker
+        if broker is None:
+            return []
+        watched: list[WatchedSession] = []
+        for name in broker.tree.profiles:
+            meta = broker.session_state(name)
+            if meta is None:
+                continue
+            needs_mfa, mfa_valid_until = self._mfa_state(name)
+            watched.append(WatchedSession(name, meta.expiration, needs_mfa, mfa_valid_until))
+        return watched
+
+    def _mfa_state(self, name: str) -> tuple[bool, datetime | None]:
+        """Whether a fresh session of ``name`` needs an MFA code, and until when the cached MFA session that
+        would vouch for it is valid (None: none that the broker would use).
+
+        Mirrors the broker: a role hop with ``mfa_serial`` needs a code (an IAM user's own ``mfa_serial`` only
+        for the user profile itself); a hop assumed straight from an IAM user for up to an hour reuses the
+        MFA session cached under (that user's key, the hop's serial)."""
+        from stsdesk.core.broker import mfa_cache_key
+        from stsdesk.core.errors import StsdeskError
+        from stsdesk.core.model import ProfileKind
+
+        broker = self.controller.broker
+        try:
+            chain = broker.tree.chain(name)
+        except StsdeskError:  # a broken profile: nothing to refresh anyway
+            return False, None
+        last = len(chain) - 1
+        hop = next((i for i, p in enumerate(chain)
+                    if p.mfa_serial and (p.kind is not ProfileKind.IAM_USER or i == last)), None)
+        if hop is None:
+            return False, None
+        profile = chain[hop]
+        user = profile if profile.kind is ProfileKind.IAM_USER else chain[hop - 1] if hop else None
+        if user is None or user.kind is not ProfileKind.IAM_USER or not user.access_key_id:
+            return True, None  # chained from a role session: a fresh code every time
+        if user is not profile and (profile.duration_seconds or 0) > MFA_SESSION_MAX:
+            return True, None  # longer than an hour: assumed from the long-term keys with a fresh code
+        mfa = broker.cache.peek(mfa_cache_key(user.access_key_id, str(profile.mfa_serial)))
+        return True, mfa.expiration if mfa is not None else None
+
+    def quick_profiles(self) -> Sequence[str]:
+        """Favourites first, then the recently assumed, each once; only profiles that exist."""
+        broker = self.controller.broker
+        known = broker.tree.profiles if broker is not None else {}
+        return [name for name in dict.fromkeys([*self.favourites, *self.recent]) if name in known]
+
+    def assume(self, profile: str) -> None:
+        self._start(self.controller.assume(profile))
+
+    def refresh(self, profile: str) -> None:
+        """Renew ``profile``'s session in the background; a failure becomes a tray message too."""
+        self._start(self._refresh(profile))
+
+    async def _refresh(self, profile: str) -> None:
+        creds = await self.controller.assume(profile, force=True)
+        if creds is None and self.tray is not None:
+            broker = self.controller.broker
+            message = (broker.last_error(profile) if broker is not None else None) or "no credentials"
+            self.tray.notify_error(profile, message)
+
+    def copy_exports(self, profile: str) -> None:
+        self._start(self.controller.copy_exports(profile))
+
+    def open_console(self, profile: str) -> None:
+        self._start(self._open_console(profile))
+
+    async def _open_console(self, profile: str) -> None:
+        url = await self.controller.console_url(profile)
+        if url:
+            QDesktopServices.openUrl(QUrl(url))
+
+    def show_window(self) -> None:
+        window = self.controller.window
+        window.showNormal()
+        window.raise_()
+        window.activateWindow()
+
+    def quit(self) -> None:
+        self._quit_requested()
+
+    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)  # keep a reference: the loop holds tasks only weakly
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:  # the controller reports expected failures itself; whatever reaches here is a bug
+            self.controller.reporter.report(exc, "tray action")
+
+    def cancel_pending(self) -> None:
+        """Cancel tray-started actions still running (on exit)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- profile lists -----------------------------------------------------------------------------------
+
+    def _remember(self, profile: str) -> None:
+        self.recent = [profile, *(p for p in self.recent if p != profile)][:RECENT_LIMIT]
+        save_names(self.settings, RECENT_KEY, self.recent)
+
+    def set_favourite(self, profile: str, on: bool) -> None:
+        self.favourites = [p for p in self.favourites if p != profile] + ([profile] if on else [])
+        save_names(self.settings, FAVOURITES_KEY, self.favourites)
+
+    def auto_refresh(self, profile: str) -> bool:
+        return profile in self.controller.prefs.auto_refresh_profiles
+
+    def set_auto_refresh(self, profile: str, on: bool) -> None:
+        """Switch background refresh of ``profile`` on or off (persisted)."""
+        prefs = self.controller.prefs
+        others = tuple(p for p in prefs.auto_refresh_profiles if p != profile)
+        prefs.auto_refresh_profiles = (*others, profile) if on else others
+        save_preferences(self.settings, prefs)
+        if self.tray is not None:
+            self.tray.set_auto_refresh(prefs.auto_refresh_profiles)
+        state = "on" if on else "off"
+        self.controller.window.show_message(f"Auto-refresh {state} for {profile}")
+
+    def extend_menu(self, menu: QMenu, profile: str) -> None:
+        """Add the per-profile toggles (favourite, auto-refresh) to the tree's context menu."""
+        menu.addSeparator()
+        favourite = menu.addAction("Favourite (in the tray menu)")
+        favourite.setCheckable(True)
+        favourite.setChecked(profile in self.favourites)
+        favourite.toggled.connect(partial(self.set_favourite, profile))
+        auto = menu.addAction("Auto-refresh before expiry")
+        auto.setCheckable(True)
+        auto.setChecked(self.auto_refresh(profile))
+        auto.setToolTip("Renew the session in the background when no MFA code is needed; remind otherwise")
+        auto.toggled.connect(partial(self.set_auto_refresh, profile))
+
+    # -- preferences -------------------------------------------------------------------------------------
+
+    def apply_preferences(self) -> None:
+        """Follow new Settings: reminder thresholds, keep-in-tray and auto-refresh."""
+        prefs = self.controller.prefs
+        if self.tray is None:
+            return
+        self.tray.scheduler.thresholds = [m * 60 for m in prefs.reminder_minutes]
+        self.tray.keep_in_tray = prefs.keep_in_tray
+        self.tray.set_auto_refresh(prefs.auto_refresh_profiles)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.setQuitOnLastWindowClosed(not (self.tray.icon.isVisible() and prefs.keep_in_tray))
