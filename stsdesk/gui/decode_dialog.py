@@ -34,7 +34,7 @@ class DecodeDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("decode-dialog")
         self.setWindowTitle("Decode authorization message")
-        self.resize(760, 560)
+        self.resize(760, 600)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Paste the whole error text (the encoded message is found in it):"))
         self.input = QPlainTextEdit()
@@ -43,7 +43,7 @@ class DecodeDialog(QDialog):
             "An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not "
             "authorized to perform this operation. Encoded authorization failure message: …"
         )
-        layout.addWidget(self.input, 2)
+        layout.addWidget(self.input, 1)  # the pasted text needs less room than the verdict
         form = QFormLayout()
         self.profile = QComboBox()
         self.profile.setObjectName("decode-profile")

@@ -60,6 +60,7 @@ class MfaDialog(QDialog):
         self.mfa_serial = mfa_serial
         self.setWindowTitle("MFA code needed")
         self.setObjectName("mfa-dialog")
+        self.setMinimumWidth(500)  # room for a full role ARN and the hint line without crowding the edges
         layout = QVBoxLayout(self)
         self.heading = QLabel("<b>Enter the code from your MFA device</b>")
         layout.addWidget(self.heading)
@@ -91,7 +92,8 @@ class MfaDialog(QDialog):
         layout.addWidget(self.error_label)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("mfa-hint")
-        self.hint_label.setStyleSheet("color: #555; background: #fff8e1; padding: 4px; border-radius: 3px")
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setStyleSheet("color: #4e3b00; background: #fff8e1; padding: 4px; border-radius: 3px")
         self.hint_label.hide()
         layout.addWidget(self.hint_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -4,7 +4,9 @@ countdown and window state across a restart."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import urllib.parse
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,14 @@ from stsdesk.gui.tree_model import ACCOUNT, NAME
 
 OK = QDialogButtonBox.StandardButton.Ok
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage_here() -> Iterator[None]:
+    # Dialogs and menus these tests open become garbage with their timers; a later collection that happens
+    # to run on an executor thread would destroy them there ("Timers cannot be stopped from another thread").
+    yield
+    gc.collect()
 
 
 def test_settings_dialog_validates_and_persists(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
