@@ -59,7 +59,7 @@ def main() -> int:
 
 def take(out: Path, scale: int) -> int:
     """In the Xvfb child: run the demo app and capture the three windows."""
-    import qasync
+    import qasync  # type: ignore[import-untyped]
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -95,6 +95,12 @@ async def capture(widget: Any, path: Path) -> None:
         await loop.run_in_executor(None, lambda: subprocess.run(
             ["convert", str(path), "-dither", "None", "-colors", "256", str(path)], check=True))
     print(f"{path} {path.stat().st_size // 1000} KB")
+
+
+def code_seconds_left(hint: str) -> int:
+    """Seconds the demo aid's code stays valid ("... (next code in 17 s)"); 0 when the hint says nothing."""
+    found = re.search(r"in (\d+) s", hint)
+    return int(found.group(1)) if found else 0
 
 
 def run_instances_error(endpoint: str, creds: Any) -> str:
@@ -133,8 +139,7 @@ async def scenario(directory: Path, out: Path, suffix: str) -> None:
         assume_dev = asyncio.ensure_future(controller.assume("dev"))
         mfa = await until(lambda: controller.prompter.dialog_for(ALICE_MFA))
         # Read the code with a few seconds of its 30-second step left, so it is still valid when submitted.
-        await until(lambda: int(re.search(r"in (\d+) s", mfa.hint_label.text() or "in 0 s").group(1)) >= 4,
-                    timeout=40)
+        await until(lambda: code_seconds_left(mfa.hint_label.text()) >= 4, timeout=40)
         code = re.search(r"\b(\d{6})\b", mfa.hint_label.text())
         assert code is not None, mfa.hint_label.text()
         mfa.code.setText(code.group(1))
