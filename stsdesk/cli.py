@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decode", help="decode an encoded authorization failure message")
     p.add_argument("--profile", help="profile that may call sts:DecodeAuthorizationMessage")
-    p.add_argument("text", nargs="?", default="-", help="the message or error text ('-': stdin)")
+    p.add_argument("text", nargs="?", default="-", help="the message or error text (- or none: read stdin)")
     p.add_argument("--json", action="store_true")
     mfa(p)
 

@@ -262,7 +262,12 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     from stsdesk.core.decode import render_verdict
 
-    text = sys.stdin.read() if args.text == "-" else args.text
+    if args.text in (None, "-"):
+        if sys.stdin.isatty():
+            print("Paste the error text, then press Ctrl-D:", file=sys.stderr)
+        text = sys.stdin.read()
+    else:
+        text = args.text
     profile = args.profile or os.environ.get("AWS_PROFILE") or "default"
     engine = _engine()
 
