@@ -85,11 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true")
 
     p = sub.add_parser("emulator", help="run the STS emulator in the foreground")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--scenario", metavar="FILE")
-    p.add_argument("--state-dir", metavar="DIR")
-    p.add_argument("--allow-time-travel", action="store_true")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=int, default=0, help="port (default 0: any free port; see the endpoint: line)")
+    p.add_argument("--scenario", metavar="FILE", help="world to serve, .toml or .json (default: the demo world)")
+    p.add_argument("--state-dir", metavar="DIR", help="keep keys and MFA history here, so tokens survive a restart")
+    p.add_argument("--allow-time-travel", action="store_true",
+                   help="enable POST /_stsdesk/advance (seconds=N) to move the emulator's clock forward")
     return parser
 
 
