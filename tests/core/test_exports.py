@@ -24,7 +24,7 @@ from stsdesk.core.exports import (
 from stsdesk.core.model import CredentialKind, Credentials
 
 NASTY = "a'b\"c$d`e\\f!g h\ni%j^k&l|m<n>o ${HOME} $(echo pwned) \\' '' \t‘quoted’ ü -x \\"
-EXPIRY = datetime(2026, 11, 26, 17, 28, 47, tzinfo=UTC)
+EXPIRY = datetime(2036, 11, 26, 17, 28, 47, tzinfo=UTC)
 STALE = {"AWS_SESSION_TOKEN": "stale-token", "AWS_SECURITY_TOKEN": "stale-legacy", "AWS_REGION": "eu-west-3"}
 
 
@@ -79,7 +79,7 @@ def test_real_shell_round_trip(shell: str, secret: str, tmp_path: Path) -> None:
     assert env["AWS_SECRET_ACCESS_KEY"].encode() == secret.encode()
     assert env["AWS_SESSION_TOKEN"].encode() == (secret + "-token").encode()
     assert env["AWS_ACCESS_KEY_ID"] == "ASIAEXAMPLE000000001"
-    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2026-11-26T17:28:47Z"
+    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2036-11-26T17:28:47Z"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-west-2"
     assert "AWS_SECURITY_TOKEN" not in env
 
@@ -133,7 +133,7 @@ def test_bash_round_trip_property(secret: str, tmp_path: Path) -> None:
 def test_bash_text_shape() -> None:
     out = render_exports(make_creds(secret="it's"), "bash", region="eu-central-1", profile_name="prod")
     lines = out.splitlines()
-    assert lines[0] == "# stsdesk: profile prod, expires 2026-11-26T17:28:47Z"
+    assert lines[0] == "# stsdesk: profile prod, expires 2036-11-26T17:28:47Z"
     assert "export AWS_SECRET_ACCESS_KEY='it'\\''s'" in lines
     assert "unset AWS_SECURITY_TOKEN" in lines
     assert "export AWS_DEFAULT_REGION='eu-central-1'" in lines
@@ -142,13 +142,13 @@ def test_bash_text_shape() -> None:
 def test_unsafe_profile_name_is_not_echoed_into_a_comment() -> None:
     out = render_exports(make_creds(), "bash", profile_name="x\n$(touch /tmp/pwned)")
     assert "pwned" not in out
-    assert out.splitlines()[0] == "# stsdesk: expires 2026-11-26T17:28:47Z"
+    assert out.splitlines()[0] == "# stsdesk: expires 2036-11-26T17:28:47Z"
 
 
 def test_cmd_text_keeps_metacharacters_inside_quotes() -> None:
     out = render_exports(make_creds(secret="a^b&c|d<e>f (g) h"), "cmd", region="us-east-1", profile_name="p")
     lines = out.splitlines()
-    assert lines[0] == "REM stsdesk: profile p, expires 2026-11-26T17:28:47Z"
+    assert lines[0] == "REM stsdesk: profile p, expires 2036-11-26T17:28:47Z"
     assert 'set "AWS_SECRET_ACCESS_KEY=a^b&c|d<e>f (g) h"' in lines
     assert 'set "AWS_SECURITY_TOKEN="' in lines
     assert 'set "AWS_REGION=us-east-1"' in lines
@@ -182,7 +182,7 @@ def test_dotenv_round_trip_with_python_dotenv() -> None:
     out = render_exports(make_creds(secret=secret, region="ap-south-1"), "dotenv")
     values = dotenv.dotenv_values(stream=io.StringIO(out))
     assert values["AWS_SECRET_ACCESS_KEY"] == secret
-    assert values["AWS_CREDENTIAL_EXPIRATION"] == "2026-11-26T17:28:47Z"
+    assert values["AWS_CREDENTIAL_EXPIRATION"] == "2036-11-26T17:28:47Z"
     assert values["AWS_REGION"] == "ap-south-1"
     assert "AWS_SECURITY_TOKEN" not in values  # dotenv cannot unset: the key is simply absent
 
@@ -199,7 +199,7 @@ def test_json_is_a_flat_object_of_set_variables() -> None:
         "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE000000001",
         "AWS_SECRET_ACCESS_KEY": NASTY,
         "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEJr//////////wEaDOPsessiontoken+/=",
-        "AWS_CREDENTIAL_EXPIRATION": "2026-11-26T17:28:47Z",
+        "AWS_CREDENTIAL_EXPIRATION": "2036-11-26T17:28:47Z",
         "AWS_REGION": "us-east-2",
         "AWS_DEFAULT_REGION": "us-east-2",
     }
@@ -219,13 +219,13 @@ def test_unknown_shell_names_the_choices() -> None:
 
 def test_credential_process_json_full() -> None:
     plus_two = timezone(timedelta(hours=2))
-    creds = make_creds(expiration=datetime(2026, 11, 26, 19, 28, 47, tzinfo=plus_two))
+    creds = make_creds(expiration=datetime(2036, 11, 26, 19, 28, 47, tzinfo=plus_two))
     assert json.loads(credential_process_json(creds)) == {
         "Version": 1,
         "AccessKeyId": "ASIAEXAMPLE000000001",
         "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "SessionToken": "FwoGZXIvYXdzEJr//////////wEaDOPsessiontoken+/=",
-        "Expiration": "2026-11-26T17:28:47Z",
+        "Expiration": "2036-11-26T17:28:47Z",
     }
 
 
@@ -279,7 +279,7 @@ def test_exec_environment_removes_overrides_and_keeps_the_rest() -> None:
 def test_exec_environment_sets_token_expiration_and_region() -> None:
     env = exec_environment({"AWS_REGION": "eu-west-1"}, make_creds(region="us-east-1"), "ca-central-1")
     assert env["AWS_SESSION_TOKEN"] == "FwoGZXIvYXdzEJr//////////wEaDOPsessiontoken+/="
-    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2026-11-26T17:28:47Z"
+    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2036-11-26T17:28:47Z"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "ca-central-1"
 
 
