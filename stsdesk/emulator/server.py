@@ -31,7 +31,7 @@ from stsdesk.emulator.scenario import ScenarioError, load_scenario
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts import ACTIONS as STS_ACTIONS
 from stsdesk.emulator.sts import handle_sts
-from stsdesk.emulator.wire import Request, Response, error_response
+from stsdesk.emulator.wire import ReplayReader, Request, Response, error_response, read_simple_headers
 
 __all__ = ["EmulatorServer", "Handler", "Request", "Response", "run_emulator"]
 
@@ -261,6 +261,41 @@ class _RequestHandler(BaseHTTPRequestHandler):
         exc = EmulatorError("MalformedRequest" if code != 405 else "MethodNotAllowed", reason, status=code)
         self.close_connection = True
         self._send(error_response(exc, xmlout.new_request_id()), head=False)
+
+    def parse_request(self) -> bool:
+        """The stdlib's parse_request, with a fast path for the common request: ``METHOD TARGET HTTP/1.1``
+        and plain ``Name: value`` header lines. Anything else goes through the stdlib parser unchanged
+        (the lines the fast path already read are replayed to it), so every malformed-input answer stays
+        the stdlib's."""
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = requestline.split()
+        if len(words) != 3 or words[2] != "HTTP/1.1":
+            return super().parse_request()
+        rfile = self.rfile
+        headers, consumed = read_simple_headers(rfile)
+        if headers is None:
+            replay = ReplayReader(consumed, rfile)
+            self.rfile = replay  # type: ignore[assignment]  # parse_headers needs readline() only
+            try:
+                parsed = super().parse_request()
+            finally:
+                self.rfile = rfile
+            if not replay.exhausted:  # cannot happen after a successful parse; never misread a body
+                self.close_connection = True
+            return parsed
+        # What the stdlib sets for a valid HTTP/1.1 request line (see BaseHTTPRequestHandler.parse_request).
+        self.requestline = requestline
+        self.request_version = "HTTP/1.1"
+        self.close_connection = False
+        self.command, path = words[0], words[1]
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        self.headers = headers
+        conntype = headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        if headers.get("Expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def handle_one_request(self) -> None:
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from http.client import HTTPMessage
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from stsdesk.emulator import xmlout
@@ -82,3 +85,61 @@ def error_response(exc: EmulatorError, request_id: str) -> Response:
 
 def xml_response(body: bytes, request_id: str, status: int = 200) -> Response:
     return Response(status, body, headers=[("x-amzn-RequestId", request_id)])
+
+
+# A header line the fast path takes: a token-ish name (the characters the email parser accepts in a name,
+# at least one), a colon, optional spaces, printable ASCII, CRLF or LF. Folding (leading whitespace), tabs,
+# bare CR, control and non-ASCII bytes all fall back to the stdlib parser.
+_SIMPLE_HEADER = re.compile(rb"([!-9;-~]+):[ ]*([ -~]*)\r?\n")
+_MAX_LINE = 65536  # http.client._MAXLINE
+_MAX_HEADERS = 100  # http.client._MAXHEADERS
+
+
+class LineReader(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+class ReplayReader:
+    """``rfile`` with ``lines`` (already read from it) put back in front, for the stdlib header parser."""
+
+    def __init__(self, lines: list[bytes], rfile: LineReader) -> None:
+        self._lines = lines
+        self._rfile = rfile
+
+    @property
+    def exhausted(self) -> bool:
+        return not self._lines
+
+    def readline(self, limit: int = -1) -> bytes:
+        # Every replayed line was read with the same limit the stdlib uses, so it comes back whole.
+        if self._lines:
+            return self._lines.pop(0)
+        return self._rfile.readline(limit)
+
+
+def read_simple_headers(rfile: LineReader) -> tuple[HTTPMessage | None, list[bytes]]:
+    """Read a header block from ``rfile`` when every line is a plain ``Name: value`` line.
+
+    Returns (headers, []) on success, with the same names and values ``http.client.parse_headers`` gives
+    for such a block. Otherwise returns (None, lines read so far): the caller replays those lines to the
+    stdlib parser (``ReplayReader``), which then reads and judges the block exactly as it always does,
+    including its errors (line too long, too many headers). Raises what ``rfile.readline`` raises.
+    """
+    lines: list[bytes] = []
+    pairs: list[tuple[bytes, bytes]] = []
+    match = _SIMPLE_HEADER.fullmatch
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:  # counted before the blank line, as the stdlib counts
+            return None, lines
+        if line == b"\r\n" or line == b"\n":
+            break
+        found = match(line)
+        if found is None or len(line) > _MAX_LINE:
+            return None, lines
+        pairs.append((found[1], found[2]))
+    message = HTTPMessage()
+    for name, value in pairs:
+        message[name.decode("ascii")] = value.decode("ascii")
+    return message, []

@@ -1,0 +1,76 @@
+"""The fast header reader in wire.py agrees with http.client.parse_headers, and hands back what it cannot take."""
+
+from __future__ import annotations
+
+import http.client
+import io
+
+import pytest
+
+from stsdesk.emulator.wire import ReplayReader, read_simple_headers
+
+SIMPLE_BLOCKS = [
+    b"Host: 127.0.0.1:8080\r\nContent-Length: 43\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n",
+    b"A:b\nEmpty:\r\nSpaces:    lead and trail   \r\nA: second\r\n\r\n",
+    b"\r\n",
+    b"From: someone\r\nX-Odd!#$%&'*+-.^_`|~: v:a:l;u=e\r\n\n",
+]
+# Blocks the fast path must decline: folding, tabs, bare CR, no colon, non-ASCII, control bytes, EOF.
+FALLBACK_BLOCKS = [
+    b"Host: a\r\n folded\r\n\r\n",
+    b"Host:\ttabbed\r\n\r\n",
+    b"Host: a\rb\r\n\r\n",
+    b"no colon here\r\nHost: a\r\n\r\n",
+    b"Host: caf\xe9\r\n\r\n",
+    b"Host: a\x00b\r\n\r\n",
+    b": empty name\r\n\r\n",
+    b"From x: y\r\n\r\n",
+    b"Host: a\r\n",
+]
+
+
+def _stdlib(block: bytes) -> list[tuple[str, str]]:
+    return list(http.client.parse_headers(io.BytesIO(block)).items())
+
+
+@pytest.mark.parametrize("block", SIMPLE_BLOCKS)
+def test_simple_blocks_match_the_stdlib_and_stop_at_the_blank_line(block: bytes) -> None:
+    stream = io.BytesIO(block + b"BODY")
+    headers, consumed = read_simple_headers(stream)
+    assert headers is not None and consumed == []
+    assert list(headers.items()) == _stdlib(block)
+    assert stream.read() == b"BODY"
+
+
+@pytest.mark.parametrize("block", FALLBACK_BLOCKS)
+def test_other_blocks_are_replayed_to_the_stdlib_unchanged(block: bytes) -> None:
+    stream = io.BytesIO(block + b"BODY")
+    headers, consumed = read_simple_headers(stream)
+    assert headers is None and consumed
+    replay = ReplayReader(consumed, stream)
+    parsed = http.client.parse_headers(replay)
+    assert list(parsed.items()) == _stdlib(block)
+    assert replay.exhausted
+
+
+def test_too_many_headers_falls_back_so_the_stdlib_rejects_them() -> None:
+    block = b"".join(b"H%d: v\r\n" % i for i in range(100)) + b"\r\n"  # 101 lines: the stdlib's limit is 100
+    stream = io.BytesIO(block)
+    headers, consumed = read_simple_headers(stream)
+    assert headers is None
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        http.client.parse_headers(ReplayReader(consumed, stream))
+
+
+def test_ninety_nine_headers_are_fine() -> None:
+    block = b"".join(b"H%d: v\r\n" % i for i in range(99)) + b"\r\n"
+    headers, _ = read_simple_headers(io.BytesIO(block))
+    assert headers is not None and len(headers) == 99
+
+
+def test_an_overlong_line_falls_back_so_the_stdlib_rejects_it() -> None:
+    stream = io.BytesIO(b"X: " + b"a" * 70000 + b"\r\n\r\n")
+    headers, consumed = read_simple_headers(stream)
+    assert headers is None
+    with pytest.raises(http.client.LineTooLong):
+        http.client.parse_headers(ReplayReader(consumed, stream))
