@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from stsdesk.emulator.sealing import KEY_FILE_NAME, MAX_TOKEN_CHARS, Sealer, SealError
+from stsdesk.emulator.sealing import KEY_FILE_NAME, MAX_TOKEN_CHARS, Sealer, SealError, _deflate
 
 SESSION = {
     "kind": "assumed-role",
@@ -47,6 +50,25 @@ def test_large_repetitive_payload_is_compressed(sealer: Sealer) -> None:
     token = sealer.seal("authorization-message", document)
     assert len(token) < len(str(document)) // 4
     assert sealer.unseal("authorization-message", token) == document
+
+
+@pytest.mark.parametrize("size", [10, 300, 600, 3000, 40000])
+def test_small_window_compresses_as_well_as_the_default(size: int) -> None:
+    body = json.dumps({"policy": [f"arn:aws:s3:::bucket-{i % 37}/key{i}" for i in range(size // 25)]}).encode()
+    small = _deflate(body)
+    assert zlib.decompress(small) == body
+    assert len(small) <= len(zlib.compress(body, 9))
+
+
+def test_tokens_compressed_with_the_default_window_still_open(sealer: Sealer) -> None:
+    # Tokens persisted (--state-dir) by an older emulator used zlib.compress(body, 9).
+    document = {"statements": [{"effect": "Allow", "action": "sts:AssumeRole"}] * 20}
+    body = json.dumps(document, separators=(",", ":")).encode()
+    plaintext = b"\x01" + zlib.compress(body, 9)
+    nonce = bytes(12)
+    sealed = AESGCM(bytes(range(32))).encrypt(nonce, plaintext, b"stsdesk-seal\x00\x01session")
+    token = base64.urlsafe_b64encode(b"\x01" + nonce + sealed).rstrip(b"=").decode()
+    assert sealer.unseal("session", token) == document
 
 
 def test_every_tampered_character_is_rejected(sealer: Sealer) -> None:
