@@ -379,7 +379,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         close = self.close_connection or response.close
         lines = [
             f"HTTP/1.1 {response.status} {phrase}",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {_http_date()}",
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
         ]
@@ -392,6 +392,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(head_bytes if head else head_bytes + response.body)
         except OSError:
             self.close_connection = True
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header value, formatted once per second (swapping one tuple is safe across threads)."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 def _is_loopback(host: str) -> bool:
@@ -416,7 +430,9 @@ def run_emulator(
     warnings go to stderr. A bad scenario or an address that cannot be bound is one line on stderr, exit 1.
     """
     if scenario_path is None:
-        default = Path(__file__).resolve().parents[2] / "resources" / "demo.toml"
+        from stsdesk.demo import demo_scenario_path  # lazy: only the no-scenario case needs it
+
+        default = demo_scenario_path()
         if not default.exists():
             print("stsdesk emulator: no scenario given (--scenario FILE)", file=sys.stderr)
             return 1

@@ -300,3 +300,17 @@ def test_run_emulator_refuses_a_bad_scenario(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "bad.toml" in done.stderr
+
+
+def test_run_emulator_default_scenario_comes_from_the_bundle_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Inside a PyInstaller bundle resources live under sys._MEIPASS, not next to the package sources.
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert server_module.run_emulator() == 1
+    assert "no scenario given" in capsys.readouterr().err
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "demo.toml").write_text("region = [")
+    assert server_module.run_emulator() == 1
+    # The checkout's own demo.toml is valid: this error can only come from the bundle's copy.
+    assert "demo.toml: not valid TOML" in capsys.readouterr().err

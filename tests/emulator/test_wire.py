@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import http.client
 import io
+import uuid
 
 import pytest
 
 from stsdesk.emulator.wire import ReplayReader, read_simple_headers
+from stsdesk.emulator.xmlout import new_request_id
 
 SIMPLE_BLOCKS = [
     b"Host: 127.0.0.1:8080\r\nContent-Length: 43\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n",
@@ -74,3 +76,11 @@ def test_an_overlong_line_falls_back_so_the_stdlib_rejects_it() -> None:
     assert headers is None
     with pytest.raises(http.client.LineTooLong):
         http.client.parse_headers(ReplayReader(consumed, stream))
+
+
+def test_request_ids_are_random_version_4_uuids() -> None:
+    ids = {new_request_id() for _ in range(200)}
+    assert len(ids) == 200
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
