@@ -13,6 +13,7 @@ import logging
 import logging.handlers
 import re
 import sys
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -23,20 +24,44 @@ from stsdesk.core.errors import StsdeskError
 LOG_NAME = "stsdesk.log"
 log = logging.getLogger("stsdesk.gui")
 
-# Secret access keys (40 chars of base64), session tokens (long base64 runs), and key=value pairs whose key
-# says "secret", "token" or "password". Access key ids are not secret and stay readable.
+# Secret access keys (40 chars of base64), session tokens (long base64 runs), key=value pairs whose key says
+# "secret", "token", "password", "signature", "seed" or "sessionKey" (the console's Session JSON), and the
+# AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN variables however a shell sets them (fish: `set -gx NAME value`).
+# Access key ids are not secret and stay readable. A form-encoded value (JSON in a query string) may separate
+# key and value with "+" instead of a space.
 _PATTERNS = (
-    re.compile(r"(?i)((?:secret|token|password|signature)[\w-]*[\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"),
+    re.compile(r"(?i)((?:secret|token|password|signature|seed|sessionkey)[\w-]*[\"']?[\s+]*[:=][\s+]*[\"']?)"
+               r"[^\s\"',&]+"),
+    re.compile(r"(?i)(AWS_(?:SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN)[\"']?\s+[\"']?)[^\s\"',&]+"),
     re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
     re.compile(r"[A-Za-z0-9/+_=-]{100,}"),
 )
+_KEYED = 2  # the first _KEYED patterns keep their key (group 1) and mask only the value
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _redact_plain(text: str) -> str:
+    for index, pattern in enumerate(_PATTERNS):
+        text = pattern.sub(r"\1***" if index < _KEYED else "***", text)
+    return text
 
 
 def redact(text: str) -> str:
-    """``text`` with anything that looks like a secret key, session token or password replaced by ***."""
-    text = _PATTERNS[0].sub(r"\1***", text)
-    for pattern in _PATTERNS[1:]:
-        text = pattern.sub("***", text)
+    """``text`` with anything that looks like a secret key, session token, password or MFA seed replaced by ***.
+
+    Percent-encoded secrets (a getSigninToken URL carries the secret key and token inside its URL-encoded
+    ``Session`` JSON, where ``%22``/``%2F`` hide them from the patterns) are found by redacting the decoded
+    text too; when that finds something, the decoded, redacted text is what is returned.
+    """
+    text = _redact_plain(text)
+    for _ in range(3):  # a URL inside a URL is encoded twice (Destination); deeper nesting is not expected
+        if not _PERCENT_ESCAPE.search(text):
+            break
+        decoded = urllib.parse.unquote(text)
+        redacted = _redact_plain(decoded)
+        if redacted == decoded:
+            break
+        text = redacted
     return text
 
 
@@ -87,17 +112,27 @@ class ErrorReporter:
     def __init__(self, notify: Callable[[str], None]) -> None:
         self._notify = notify
         self._previous_hook: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Route ``sys.excepthook`` (exceptions escaping Qt slots and qasync's async slots) and ``loop``'s
+        exception handler (callbacks, tasks whose exception nobody retrieved) to ``report``."""
         self._previous_hook = sys.excepthook
         sys.excepthook = self.excepthook
         if loop is not None:
+            self._loop = loop
             loop.set_exception_handler(self.loop_exception)
 
     def uninstall(self) -> None:
+        """Undo ``install`` (safe to call twice). The loop gets its default handler back: tasks destroyed
+        while the interpreter shuts down must not reach a logger that is being torn down."""
         if self._previous_hook is not None:
             sys.excepthook = self._previous_hook
             self._previous_hook = None
+        if self._loop is not None:
+            if not self._loop.is_closed():
+                self._loop.set_exception_handler(None)
+            self._loop = None
 
     def report(self, exc: BaseException, context: str = "") -> str:
         """Log ``exc`` (traceback only for unexpected errors) and show its one-line message."""
