@@ -198,6 +198,12 @@ _PRINCIPAL_TYPE = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
+def _user_id(user_arn: str) -> str:
+    # A hash and a base32 per request otherwise; the id depends on the ARN alone.
+    return stable_id("AIDA", user_arn)
+
+
 def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Caller:
     """The caller behind a long-term key owned by ``owner_arn`` (a user ARN or an account root ARN)."""
     account = owner_arn.split(":")[4]
@@ -225,7 +231,7 @@ def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Ca
         kind="user",
         arn=owner_arn,
         account=account,
-        user_id=stable_id("AIDA", owner_arn),
+        user_id=_user_id(owner_arn),
         principal=Principal("AWS", frozenset({owner_arn}), account),
         policies=policies,
         session_policies=(),
