@@ -99,6 +99,20 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _plain_credential_process(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments of exactly ``[--config-dir DIR | --config-dir=DIR] credential-process PROFILE``, the form
+    written into ~/.aws/config, without building the parser; None for anything else (argparse decides)."""
+    rest = argv
+    config: str | None = None
+    if rest and rest[0].startswith("--config-dir="):
+        config, rest = rest[0].partition("=")[2], rest[1:]
+    elif len(rest) >= 2 and rest[0] == "--config-dir" and not rest[1].startswith("-"):
+        config, rest = rest[1], rest[2:]
+    if len(rest) != 2 or rest[0] != "credential-process" or rest[1].startswith("-"):
+        return None
+    return argparse.Namespace(config_dir=config, command="credential-process", profile=rest[1], mfa_code=None)
+
+
 def _credential_process_fast(args: argparse.Namespace) -> bool:
     """Answer credential-process without importing botocore: from the cache, else from the running GUI
     (terminal bridge, which may show its MFA prompt); False when neither can. Raises BridgeError when the
@@ -129,6 +143,19 @@ def _credential_process_fast(args: argparse.Namespace) -> bool:
     return True
 
 
+def _record_keyring_backend() -> None:
+    """After the full credential-process path (which stored or read the session through keyring): note the
+    keyring backend in the config directory so the next call can skip importing keyring. Best effort."""
+    from stsdesk.core.paths import config_dir, keyring_namespace
+    from stsdesk.core.secrets import SecretStore, service_name
+
+    try:
+        directory = config_dir()
+        SecretStore(service_name(keyring_namespace(directory))).record_backend(directory)
+    except OSError:
+        pass  # the answer is already on stdout; the next call just takes the keyring way again
+
+
 def _open_gui(args: argparse.Namespace) -> int:
     import importlib
 
@@ -144,8 +171,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run stsdesk with ``argv`` (default: sys.argv[1:]).
 
     Returns the exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage (argparse exits)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    quick = _plain_credential_process(arguments)
+    if quick is not None:
+        # Building the full parser costs ~10 ms (argparse's help formatter imports shutil, gettext, locale):
+        # too much for a call the AWS CLI makes before every command. The fast path needs only two values.
+        if quick.config_dir:
+            os.environ["STSDESK_CONFIG_DIR"] = quick.config_dir
+        try:
+            if _credential_process_fast(quick):
+                return 0
+        except StsdeskError as exc:
+            return _fail(str(exc))
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 130
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
+    if quick is not None:
+        args.fast_path_tried = True
+        args.bridge_asked = getattr(quick, "bridge_asked", False)
     if args.config_dir:
         os.environ["STSDESK_CONFIG_DIR"] = args.config_dir  # one source of truth for every later lookup
     try:
@@ -155,11 +200,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from stsdesk.emulator.server import run_emulator
 
             return run_emulator(args.host, args.port, args.scenario, args.state_dir, args.allow_time_travel)
-        if args.command == "credential-process" and not args.mfa_code and _credential_process_fast(args):
+        if (
+            args.command == "credential-process"
+            and not args.mfa_code
+            and not getattr(args, "fast_path_tried", False)
+            and _credential_process_fast(args)
+        ):
             return 0
         from stsdesk.cli_commands import run_command
 
-        return run_command(parser, args)
+        status = run_command(parser, args)
+        if args.command == "credential-process" and status == 0:
+            _record_keyring_backend()
+        return status
     except StsdeskError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

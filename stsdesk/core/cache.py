@@ -421,12 +421,17 @@ class SessionCache:
 def fast_lookup(
     directory: Path, cache_key: str, min_ttl: float, fingerprint: str, *, service: str = DEFAULT_SERVICE
 ) -> Credentials | None:
-    """Credentials for ``credential-process`` from the index and one keyring read, or None on any doubt.
+    """Credentials for ``credential-process`` from the index and one secret read, or None on any doubt.
 
-    Doubt: missing/corrupt index or entry, memory-only entry, ``min_ttl`` seconds left or fewer, a different
-    ``source_fingerprint``, no secret, or a secret that does not match the entry. Never raises for those,
-    never takes the lock, never writes.
+    The secret is read straight from the Secret Service when that is known to be keyring's backend here
+    (``stsdesk.core.fast_secret``, no keyring import); otherwise, or when that read finds nothing (a locked
+    collection, say), through keyring, after which the backend keyring used is recorded in ``directory`` so
+    that the next call can take the direct way. Doubt: missing/corrupt index or entry, memory-only entry,
+    ``min_ttl`` seconds left or fewer, a different ``source_fingerprint``, no secret, or a secret that does not
+    match the entry. Never raises for those, never takes the lock; writes nothing but that record.
     """
+    from stsdesk.core.fast_secret import direct_read_allowed, read_secret
+
     try:
         raw_entry = _read_raw_index(Path(directory) / INDEX_NAME).get(cache_key)
         if not isinstance(raw_entry, dict):
@@ -434,8 +439,18 @@ def fast_lookup(
         meta = _entry_from_json(cache_key, raw_entry)
         if meta.memory_only or meta.source_fingerprint != fingerprint or not _usable(meta, min_ttl):
             return None
-        secret = SecretStore(service).get(session_key(cache_key))
-        fields = _secret_fields(secret) if secret is not None else None
-        return _credentials(meta, fields, raw_entry.get("region")) if fields is not None else None
+        key = session_key(cache_key)
+
+        def matching(secret: str | None) -> Credentials | None:
+            fields = _secret_fields(secret) if secret is not None else None
+            return _credentials(meta, fields, raw_entry.get("region")) if fields is not None else None
+
+        if direct_read_allowed(directory) and (creds := matching(read_secret(service, key))) is not None:
+            return creds
+        store = SecretStore(service)
+        creds = matching(store.get(key))
+        if creds is not None:
+            store.record_backend(Path(directory))  # keyring found it there: the next call may go direct
+        return creds
     except (ValueError, KeyError, TypeError, OSError):
         return None

@@ -10,6 +10,7 @@ written or deleted, or when the caller asks which backend is active.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stsdesk.core.errors import KeyringUnavailable
@@ -123,6 +124,27 @@ class SecretStore:
             "Install/unlock a Secret Service (gnome-keyring, KWallet) or choose a backend with "
             "PYTHON_KEYRING_BACKEND."
         )
+
+    def record_backend(self, directory: Path) -> bool:
+        """Note in ``directory`` (stsdesk's config directory) which backend keyring resolved, so that a later
+        ``credential-process`` can read Secret Service items without importing keyring (see
+        ``stsdesk.core.fast_secret``). Call it after the keyring stored or returned a secret of this store.
+
+        Returns False (and records nothing) when this store is not using the keyring (see ``warning``) or the
+        record cannot be written (read-only directory, disk full): the fast path then keeps using keyring.
+        """
+        if self._problem is not None or self._memory:
+            return False
+        name = self.backend_name
+        if name == "unavailable":
+            return False
+        from stsdesk.core.fast_secret import write_backend_record
+
+        try:
+            write_backend_record(directory, name)
+        except OSError:
+            return False
+        return True
 
     def in_memory(self, key: str) -> bool:
         """True when ``key`` is held by this store's in-memory fallback (not in the keyring)."""

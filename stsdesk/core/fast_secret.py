@@ -1,0 +1,229 @@
+"""Read one secret straight from the Secret Service, the way keyring's SecretService backend stores it, for the
+``stsdesk credential-process`` fast path.
+
+``import keyring`` alone costs 40-90 ms (jaraco.context pulls in urllib.request, http.client and email, and
+backend discovery reads every installed package's entry points), and secretstorage, which keyring's backend
+uses, costs another 25-40 ms (it imports ``cryptography`` at module level and always negotiates a
+Diffie-Hellman session in pure Python). Against a budget of a few tens of milliseconds per AWS CLI call that is
+too much, so this module talks to the Secret Service itself over jeepney (secretstorage's own D-Bus library,
+installed with keyring on Linux). No maintained library offers a read-only lookup without those imports; the
+lookup here is four D-Bus calls.
+
+The lookup matches ``keyring.backends.SecretService.Keyring.get_password`` exactly: the default collection
+(``/org/freedesktop/secrets/aliases/default``), ``SearchItems({"username": key, "service": service})`` (keyring
+adds ``application`` only when writing), the first item found, its secret decoded as UTF-8. It differs in
+what it does on doubt: it never prompts and never creates a collection; a locked collection or item, a missing
+collection, a service that refuses the session, a slow or absent D-Bus all give None, and the caller goes the
+keyring way (which may prompt to unlock).
+
+The secret travels in a ``plain`` session (an algorithm the Secret Service API defines; libsecret falls back
+to it too): the session bus is a private Unix socket of this user, and a process able to read that traffic
+can equally ask the service for the secret, so Diffie-Hellman transport encryption protects nothing here.
+
+It is used only when keyring would use that backend (``direct_read_allowed``): stsdesk records the backend
+keyring resolved (``write_backend_record``, a small non-secret JSON file in stsdesk's config directory) after
+keyring has actually stored or found a session, and the direct read needs that record to name the
+SecretService backend, chosen the same way keyring would choose it now (``PYTHON_KEYRING_BACKEND``,
+``keyringrc.cfg``, or its own detection), with no ``KEYRING_PROPERTY_*`` overrides (a preferred collection or
+another attribute scheme).
+
+Imports only the standard library at module level; jeepney is imported by ``read_secret``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
+RECORD_NAME = "keyring-backend.json"
+_RECORD_VERSION = 1
+# How keyring picked its backend: the variable, its config file, or its own detection.
+SELECTED_BY_ENV = "env"
+SELECTED_BY_CONFIG = "config"
+SELECTED_BY_DETECTION = "detected"
+
+_BUS_NAME = "org.freedesktop.secrets"
+_SERVICE_PATH = "/org/freedesktop/secrets"
+_DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"  # the path secretstorage (and keyring) use
+_IFACE = "org.freedesktop.Secret."
+# Each D-Bus call normally answers in well under a millisecond; a stuck daemon must not stall the AWS CLI.
+_CALL_TIMEOUT = 2.0
+
+
+# -- which backend keyring would use --------------------------------------------------------------------
+
+
+def keyring_config_file(env: Mapping[str, str] | None = None) -> Path | None:
+    """Where keyring reads ``keyringrc.cfg`` on Linux and other Unix systems (its ``config_root()``).
+
+    None on Windows and macOS, where keyring's Secret Service backend is not what it picks anyway.
+    """
+    if sys.platform in ("win32", "darwin"):
+        return None
+    environ = os.environ if env is None else env
+    root = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")  # empty counts as unset, as in keyring
+    return Path(root, "python_keyring", "keyringrc.cfg")
+
+
+def _config_backend(path: Path) -> str | None:
+    """The ``[backend] default-keyring`` of keyring's config file; "" when the file names none.
+
+    A ``keyring-path`` (extra import path) makes the result untrustworthy: reported as ``"?"``.
+    Raises OSError when the file exists but cannot be read.
+    """
+    import configparser  # only when the file exists (rare)
+
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except configparser.Error:
+        return "?"
+    if parser.has_option("backend", "keyring-path"):
+        return "?"
+    return parser.get("backend", "default-keyring", fallback="").strip()
+
+
+def keyring_selection(env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """How keyring would pick its backend in this environment: (how, named backend or None).
+
+    ``("env", name)`` for ``PYTHON_KEYRING_BACKEND``; ``("config", name)`` for ``keyringrc.cfg`` (name
+    ``"?"`` when the file cannot be trusted to mean one class); ``("detected", None)`` when keyring would
+    detect. Never raises.
+    """
+    environ = os.environ if env is None else env
+    if "PYTHON_KEYRING_BACKEND" in environ:
+        return SELECTED_BY_ENV, environ["PYTHON_KEYRING_BACKEND"]
+    path = keyring_config_file(environ)
+    if path is None:
+        return SELECTED_BY_DETECTION, None
+    try:
+        named = _config_backend(path)
+    except FileNotFoundError:
+        return SELECTED_BY_DETECTION, None
+    except (OSError, UnicodeDecodeError):
+        return SELECTED_BY_CONFIG, "?"
+    # A config file without a default-keyring makes keyring warn and detect; treat it as unknown.
+    return SELECTED_BY_CONFIG, named or "?"
+
+
+def write_backend_record(directory: Path, backend: str, env: Mapping[str, str] | None = None) -> None:
+    """Record in ``directory`` which keyring backend is in use (``backend``: module.qualname) and how keyring
+    picked it here. Not secret; replaced atomically, so readers see the old or the new record.
+
+    Raises OSError when the directory is not writable.
+    """
+    how, _named = keyring_selection(env)
+    payload = json.dumps({"version": _RECORD_VERSION, "backend": backend, "selected_by": how}).encode()
+    path = Path(directory) / RECORD_NAME
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == payload:
+            return  # the usual case: nothing changed, no write
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def read_backend_record(directory: Path) -> dict[str, str] | None:
+    """The record ``write_backend_record`` left in ``directory``; None when missing, corrupt or of another
+    version."""
+    try:
+        data = json.loads((Path(directory) / RECORD_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != _RECORD_VERSION:
+        return None
+    backend, how = data.get("backend"), data.get("selected_by")
+    if not isinstance(backend, str) or not isinstance(how, str):
+        return None
+    return {"backend": backend, "selected_by": how}
+
+
+def direct_read_allowed(directory: Path, env: Mapping[str, str] | None = None) -> bool:
+    """True when keyring, started now in this environment, would read stsdesk's secrets from the Secret
+    Service's default collection with its default attribute scheme, as ``read_secret`` does.
+
+    That needs the record in ``directory`` to name the SecretService backend, no ``KEYRING_PROPERTY_*``
+    variable (keyring would set, say, ``preferred_collection`` or ``scheme`` from it), and either
+    ``PYTHON_KEYRING_BACKEND`` / ``keyringrc.cfg`` naming that backend, or neither of them set and the record
+    made by keyring's own detection too. Never raises.
+    """
+    environ = os.environ if env is None else env
+    if any("KEYRING_PROPERTY_" in name for name in environ):  # keyring's own test: partition on the substring
+        return False
+    record = read_backend_record(directory)
+    if record is None or record["backend"] != SECRET_SERVICE_BACKEND:
+        return False
+    how, named = keyring_selection(environ)
+    if how == SELECTED_BY_DETECTION:
+        return record["selected_by"] == SELECTED_BY_DETECTION  # detection here gave the same answer then
+    return named == SECRET_SERVICE_BACKEND
+
+
+# -- the read ------------------------------------------------------------------------------------------
+
+
+def _call(connection: Any, message: Any) -> Any:
+    from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]  # jeepney ships no type hints
+
+    return unwrap_msg(connection.send_and_get_reply(message, timeout=_CALL_TIMEOUT))
+
+
+def _lookup(connection: Any, service: str, username: str) -> str | None:
+    from jeepney import DBusAddress, Properties, new_method_call  # type: ignore[import-untyped]
+
+    collection = DBusAddress(_DEFAULT_COLLECTION, _BUS_NAME, _IFACE + "Collection")
+    ((_signature, locked),) = _call(connection, Properties(collection).get("Locked"))
+    if locked is not False:
+        return None  # keyring would prompt to unlock: leave that to it
+    (paths,) = _call(
+        connection,
+        new_method_call(collection, "SearchItems", "a{ss}", ({"username": username, "service": service},)),
+    )
+    if not paths:
+        return None
+    secrets_service = DBusAddress(_SERVICE_PATH, _BUS_NAME, _IFACE + "Service")
+    _output, session = _call(connection, new_method_call(secrets_service, "OpenSession", "sv", ("plain", ("s", ""))))
+    item = DBusAddress(paths[0], _BUS_NAME, _IFACE + "Item")  # keyring returns the first item found, too
+    # A locked item answers with an IsLocked error (no prompt): handled as doubt by the caller.
+    ((_session, _parameters, value, _content_type),) = _call(
+        connection, new_method_call(item, "GetSecret", "o", (session,))
+    )
+    return bytes(value).decode("utf-8")
+
+
+def read_secret(service: str, username: str) -> str | None:
+    """The secret keyring's SecretService backend would return for (``service``, ``username``), or None on
+    any doubt: no session bus, no Secret Service, no default collection, a locked collection or item, a
+    service that refuses a plain session, no such item, a slow answer, a secret that is not UTF-8.
+
+    Never prompts, never writes, never raises for those (only for bugs such as a non-string argument).
+    """
+    if not isinstance(service, str) or not isinstance(username, str):
+        raise TypeError("service and username must be strings")
+    try:
+        from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    try:
+        connection = open_dbus_connection(bus="SESSION", auth_timeout=_CALL_TIMEOUT)
+    except Exception:  # no/unreachable bus: KeyError (no address), OSError, jeepney's AuthenticationError
+        return None
+    try:
+        return _lookup(connection, service, username)
+    except Exception:  # DBusErrorResponse (locked, unknown object, not supported), TimeoutError, bad replies
+        return None
+    finally:
+        connection.close()
