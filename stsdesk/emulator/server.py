@@ -7,6 +7,7 @@ so keep-alive clients do not pay Nagle/delayed-ACK stalls.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -118,6 +119,9 @@ class EmulatorServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
+        # Keep-alive connections already accepted would go on being answered: a stopped emulator must look
+        # like a server that went away (tests of network failures rely on it).
+        self._httpd.close_connections()
 
     # ------------------------------------------------------------------------------------- dispatch
 
@@ -219,7 +223,27 @@ class _HttpServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.app = app
         self.serving = False
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every accepted connection (their handler threads then end)."""
+        with self._open_lock:
+            open_now, self._open = list(self._open), set()
+        for conn in open_now:
+            with contextlib.suppress(OSError):  # already gone
+                conn.shutdown(socket.SHUT_RDWR)
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self.serving = True

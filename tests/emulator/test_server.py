@@ -314,3 +314,25 @@ def test_run_emulator_default_scenario_comes_from_the_bundle_resources(
     assert server_module.run_emulator() == 1
     # The checkout's own demo.toml is valid: this error can only come from the bundle's copy.
     assert "demo.toml: not valid TOML" in capsys.readouterr().err
+
+
+def test_stop_closes_keep_alive_connections(tmp_path: Path) -> None:
+    # A stopped emulator must look like a server that went away, also to a client holding a keep-alive socket.
+    import http.client
+
+    from stsdesk.emulator.scenario import scenario_from_dict
+    from stsdesk.emulator.server import EmulatorServer
+    from stsdesk.emulator.state import EmulatorState
+
+    server = EmulatorServer(EmulatorState(scenario_from_dict({}), None))
+    server.start()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    conn.request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15")
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 403  # unsigned: MissingAuthenticationToken, on a keep-alive connection
+    server.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15")
+        conn.getresponse().read()
+    conn.close()
