@@ -74,7 +74,7 @@ def run() -> list[Row]:
     passed = ratio <= TARGET
     store = statistics.median(store_times[-ROUNDS:])
     note = (
-        f"of which SessionCache.store (fsync'd atomic index write, on the event loop) {ms(store)}; "
+        f"of which SessionCache.store (in memory; keyring and index written behind on a thread) {ms(store)}; "
         "secrets in keyring's in-memory fallback"
     )
     if not passed:

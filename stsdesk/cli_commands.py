@@ -116,6 +116,9 @@ async def _credentials(engine: Engine, args: argparse.Namespace, min_ttl: float 
     creds = await engine.broker.credentials_for(
         args.profile, duration=getattr(args, "duration", None), mfa_code=args.mfa_code, min_ttl=min_ttl
     )
+    # The session is written behind; make it durable before the output is used (and before the keyring
+    # warning, which only a refused write reveals).
+    engine.broker.cache.flush()
     _warn_keyring(engine.secrets)
     return creds
 
@@ -227,6 +230,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         if not args.mfa_code
         else _console_with_code(engine, args)
     )
+    engine.broker.cache.flush()  # sessions made on the way are written behind
     if args.open:
         import webbrowser
 
@@ -255,6 +259,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         return await engine.broker.whoami(args.profile)
 
     identity = asyncio.run(run())
+    engine.broker.cache.flush()  # sessions made on the way are written behind
     print(f"Account: {identity.account}\nArn:     {identity.arn}\nUserId:  {identity.user_id}")
     return 0
 
@@ -277,6 +282,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         return await engine.broker.decode(text, profile)
 
     verdict = asyncio.run(run())
+    engine.broker.cache.flush()  # sessions made on the way are written behind
     if args.json:
         print(json.dumps(asdict(verdict), indent=2, default=str))
     else:
@@ -391,6 +397,7 @@ def cmd_forget(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if args.profile and not args.all:
         engine.broker.tree.get(args.profile)  # ProfileNotFound for a typo
     dropped = engine.broker.forget(None if args.all else args.profile)
+    engine.broker.cache.flush()  # forgetting is written behind, like storing
     print(f"forgot {len(dropped)} cached session(s)")
     return 0
 

@@ -247,10 +247,9 @@ class Broker(SessionMaker):
         self._emit(profile)
 
     def _store_meta(self, meta: CachedSession, creds: Credentials) -> None:
-        try:
-            self.cache.store(meta, creds)
-        except OSError as exc:  # an unwritable index costs a cache miss next time, not this answer
-            log.warning("cannot write the session cache in %s: %s", self.cache.directory, exc.strerror)
+        # In memory at once; the keyring and index write happens behind, on the cache's writer thread (an
+        # unwritable index is logged there and costs other processes a miss, never this answer).
+        self.cache.store(meta, creds)
 
     # -- things done with credentials ----------------------------------------------------------------------
 

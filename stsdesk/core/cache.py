@@ -6,6 +6,12 @@ an exclusive ``flock`` of ``<directory>/sessions.lock`` and replace the index at
 need the lock; a reader that sees the index and the keyring disagree (a writer in between) treats it as a
 miss.
 
+Write-behind: ``store``/``forget`` update this process's in-memory layer at once (its lookups, ``peek`` and
+``sessions`` see the change immediately) and a background thread makes them durable a few milliseconds later,
+many stores in one index rewrite (:mod:`stsdesk.core.cache_pending`). Other processes see a session once it
+is written; ``flush()`` waits for that (the CLI calls it before exiting, the GUI on quit, atexit as a last
+resort).
+
 On the fast ``stsdesk credential-process`` path: no boto3/botocore, and keyring only on an actual secret read.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import threading
@@ -22,9 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stsdesk.core.cache_pending import Batch, PendingWrites, Stored
 from stsdesk.core.errors import KeyringUnavailable
 from stsdesk.core.model import CredentialKind, Credentials
 from stsdesk.core.secrets import DEFAULT_SERVICE, SecretStore, session_key
+
+log = logging.getLogger(__name__)
 
 INDEX_NAME = "sessions.json"
 LOCK_NAME = "sessions.lock"
@@ -245,6 +255,7 @@ class SessionCache:
         self._stamp: tuple[int, int, int, int] | None = None
         self._raw: dict[str, Any] = {}
         self._callbacks: list[Callable[[], None]] = []
+        self._pending = PendingWrites(self._write_batch, "stsdesk-session-cache-writer")
 
     # -- index state -------------------------------------------------------------------------------
 
@@ -266,7 +277,8 @@ class SessionCache:
             return self._raw
 
     def _write(self, raw: dict[str, Any]) -> None:
-        payload = json.dumps({"version": _VERSION, "sessions": raw}, indent=1, sort_keys=True).encode()
+        # No indent: json's C encoder only serves indent=None, and the writer thread holds the GIL meanwhile.
+        payload = json.dumps({"version": _VERSION, "sessions": raw}, sort_keys=True).encode()
         _write_atomically(self._index, payload)
         with self._state:
             self._raw = raw
@@ -302,23 +314,59 @@ class SessionCache:
         for callback in list(self._callbacks):
             callback()
 
+    def _profiles(self) -> dict[str, str | None]:
+        """Every cache key this process can see (index entries, corrupt ones too, under pending operations)
+        with the profile it names."""
+        layers = self._pending.layers()  # before the index: see PendingWrites.layers
+        view = {
+            key: entry.get("profile") if isinstance(entry, dict) else None
+            for key, entry in self._current().items()
+        }
+        for batch in layers:
+            if batch.clear_all:
+                view.clear()
+            for key, op in batch.ops.items():
+                if op is None:
+                    view.pop(key, None)
+                else:
+                    view[key] = op.meta.profile
+        return view
+
     # -- public API --------------------------------------------------------------------------------
 
     def peek(self, cache_key: str) -> CachedSession | None:
         """Metadata of the session under ``cache_key`` (even expired ones); never touches the keyring."""
+        known, op = self._pending.resolve(cache_key)
+        if known:
+            return op.meta if op is not None else None
         raw = self._current()
         return self._visible(cache_key, raw[cache_key]) if cache_key in raw else None
 
     def sessions(self) -> list[CachedSession]:
         """Metadata of every cached session, soonest expiry first; no keyring access (for lists, GUI)."""
+        layers = self._pending.layers()  # before the index: see PendingWrites.layers
         raw = self._current()
-        found = [meta for key, entry in raw.items() if (meta := self._visible(key, entry)) is not None]
-        return sorted(found, key=lambda meta: (meta.expiration, meta.cache_key))
+        found = {key: meta for key, entry in raw.items() if (meta := self._visible(key, entry)) is not None}
+        for batch in layers:
+            if batch.clear_all:
+                found.clear()
+            for key, op in batch.ops.items():
+                if op is None:
+                    found.pop(key, None)
+                else:
+                    found[key] = op.meta
+        return sorted(found.values(), key=lambda meta: (meta.expiration, meta.cache_key))
 
     def lookup(self, cache_key: str, min_ttl: float) -> tuple[CachedSession, Credentials] | None:
         """The session and its credentials when it has more than ``min_ttl`` seconds left and its secret is
         readable; otherwise None. Corrupt entries (bad metadata or bad secret JSON) are dropped.
+
+        A session this process stored and that is not written yet is answered from memory (no disk, no
+        keyring).
         """
+        known, op = self._pending.resolve(cache_key)
+        if known:
+            return (op.meta, op.creds) if op is not None and _usable(op.meta, min_ttl) else None
         for _attempt in range(2):  # a second look when another process was mid-write
             raw_entry = self._current().get(cache_key)
             if raw_entry is None:
@@ -351,54 +399,94 @@ class SessionCache:
     def store(self, meta: CachedSession, creds: Credentials) -> None:
         """Cache ``creds`` under ``meta.cache_key``, replacing any previous session there.
 
-        The secret goes to the keyring; when the keyring refuses it (see ``SecretStore.warning``) it is kept
-        in this process's memory and the entry is marked memory-only. Raises ``ValueError`` when ``meta`` and
-        ``creds`` describe different keys, ``OSError`` when the index cannot be written.
+        Returns at once: this process sees the session immediately, other processes once the background
+        writer has put the secret in the keyring and the entry in the index (see :meth:`flush`). When the
+        keyring refuses the secret (see ``SecretStore.warning``) it is kept in this process's memory and the
+        entry is marked memory-only; when the index cannot be written the session stays a miss for other
+        processes and is dropped here too (logged). Raises ``ValueError`` when ``meta`` and ``creds``
+        describe different keys.
         """
         if meta.access_key_id != creds.access_key_id:
             raise ValueError("session metadata and credentials have different access key ids")
-        with self._modify() as raw:
-            try:
-                self._secrets.set(session_key(meta.cache_key), _secret_json(creds))
-                memory_only = False
-            except KeyringUnavailable:
-                memory_only = True
-            entry = replace(meta, memory_only=memory_only)
-            raw[meta.cache_key] = _entry_to_json(entry, creds.region, os.getpid() if memory_only else None)
+        self._pending.put(meta.cache_key, Stored(meta, creds))
         self._notify()
 
     def forget(self, cache_key: str | None = None) -> list[str]:
         """Drop one cached session (or all with None); returns the cache keys dropped.
 
-        A keyring that refuses the deletion (locked) leaves an orphaned secret that nothing will use.
+        Like :meth:`store`, takes effect in this process at once and on disk a moment later, after the
+        stores made before it. A keyring that refuses the deletion (locked) leaves an orphaned secret that
+        nothing will use.
         """
-        with self._modify() as raw:
-            dropped = sorted(raw) if cache_key is None else [cache_key] if cache_key in raw else []
-            for key in dropped:
-                del raw[key]
-            self._delete_secrets(dropped)
+        present = self._profiles()
+        if cache_key is None:
+            dropped = sorted(present)
+            self._pending.clear_all()  # also what other processes stored since: the index as it is then
+        else:
+            dropped = [cache_key] if cache_key in present else []
+            if dropped:
+                self._pending.put(cache_key, None)
         if dropped:
             self._notify()
         return dropped
 
     def forget_profile(self, profile: str) -> list[str]:
-        """Drop every cached session whose metadata names ``profile``; returns the cache keys dropped."""
-        with self._modify() as raw:
-            dropped = sorted(
-                key
-                for key, entry in raw.items()
-                if isinstance(entry, dict) and entry.get("profile") == profile
-            )
-            for key in dropped:
-                del raw[key]
-            self._delete_secrets(dropped)
+        """Drop every cached session whose metadata names ``profile``; returns the cache keys dropped.
+
+        Takes effect as :meth:`forget` does.
+        """
+        dropped = sorted(key for key, name in self._profiles().items() if name == profile)
+        for key in dropped:
+            self._pending.put(key, None)
         if dropped:
             self._notify()
         return dropped
 
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait (up to ``timeout`` seconds; None: no limit) until the stores and forgets made before this
+        call are durable, so that other processes see them.
+
+        Returns False when the time ran out or the last write failed (the index could not be written: the
+        reason was logged); a keyring that refused a secret is not a failure (the entry is memory-only).
+        """
+        return self._pending.flush(timeout)
+
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after every store/forget made through this instance (not other processes')."""
         self._callbacks.append(callback)
+
+    # -- the durable side (writer thread) ----------------------------------------------------------
+
+    def _write_batch(self, batch: Batch) -> bool:
+        """Make ``batch`` durable under the cross-process lock: secrets to the keyring, then one index
+        rewrite merged with what other processes wrote. False (logged) when the index cannot be written."""
+        try:
+            with self._modify() as raw:
+                gone = set(raw) if batch.clear_all else set()
+                gone.update(key for key, op in batch.ops.items() if op is None and key in raw)
+                for key in gone:
+                    del raw[key]
+                # a key forgotten by clear_all and stored again keeps the secret it is about to get
+                self._delete_secrets(sorted(key for key in gone if batch.ops.get(key) is None))
+                for key, op in batch.ops.items():
+                    if op is not None:
+                        raw[key] = self._persist(op)
+            return True
+        except OSError as exc:  # an unwritable index costs other processes a miss, not this answer
+            log.warning("cannot write the session cache in %s: %s", self.directory, exc.strerror or exc)
+        except Exception:  # a bug: keep the writer thread alive and say so
+            log.exception("writing the session cache in %s failed", self.directory)
+        return False
+
+    def _persist(self, op: Stored) -> dict[str, Any]:
+        """Put the secret of ``op`` in the keyring (or this process's memory) and return its index entry."""
+        try:
+            self._secrets.set(session_key(op.meta.cache_key), _secret_json(op.creds))
+            memory_only = False
+        except KeyringUnavailable:
+            memory_only = True
+        entry = replace(op.meta, memory_only=memory_only)
+        return _entry_to_json(entry, op.creds.region, os.getpid() if memory_only else None)
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -104,6 +104,7 @@ def load_engine(gui: GuiApp, secrets: Any = None) -> None:
     gui.closers.append(sts.close)
     # The same cache directory as the CLI's, so `stsdesk list` and credential-process see the GUI's sessions.
     cache = SessionCache(gui.config_dir, secrets)
+    gui.closers.append(cache.flush)  # on quit: sessions still being written reach the index and keyring
     broker = Broker(tree, sts, cache, secrets, default_region=gui.controller.prefs.default_region)
     gui.controller.attach(broker, secrets)
 

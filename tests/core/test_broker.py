@@ -121,6 +121,8 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     backend = MemoryKeyring()
     keyring.set_keyring(backend)
     yield backend
+    while CACHES:  # written behind: finish before the next test's keyring is installed
+        CACHES.pop().flush()
     keyring.set_keyring(previous)
 
 
@@ -135,6 +137,9 @@ class Prompt:
         return self.codes.pop(0) if self.codes else GOOD
 
 
+CACHES: list[SessionCache] = []
+
+
 def make_broker(
     tmp_path: Path, prompt: Prompt | None = None, min_ttl: float = 300.0
 ) -> tuple[Broker, FakeSts]:
@@ -143,6 +148,7 @@ def make_broker(
     secrets.set(user_key("alice", AKID), SECRET)
     fake = FakeSts()
     cache = SessionCache(tmp_path / "state", secrets)
+    CACHES.append(cache)
     broker = Broker(tree, cast(StsClient, fake), cache, secrets, prompt, min_ttl=min_ttl)
     return broker, fake
 
@@ -306,3 +312,12 @@ def test_force_refresh_calls_sts_again_but_keeps_mfa_session(tmp_path: Path) -> 
     assert fake.count("AssumeRole") == 2
     assert fake.count("GetSessionToken") == 1
     assert len(prompt.requests) == 1
+
+
+def test_session_reaches_another_process_once_flushed(tmp_path: Path) -> None:
+    broker, fake = make_broker(tmp_path)
+    first = asyncio.run(broker.credentials_for("plain"))
+    assert broker.cache.flush()
+    other, other_fake = make_broker(tmp_path)  # another process: its own cache instance, same directory
+    assert asyncio.run(other.credentials_for("plain")) == first
+    assert other_fake.count("AssumeRole") == 0 and fake.count("AssumeRole") == 1

@@ -75,6 +75,22 @@ class DirKeyring(DictKeyring):
         os.replace(tmp, path)
 
 
+@pytest.fixture(autouse=True)
+def settled_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SessionCache]]:
+    """Every cache a test makes, flushed when it ends: a late write must not land in the next test's keyring."""
+    made: list[SessionCache] = []
+    original = SessionCache.__init__
+
+    def init(self: SessionCache, directory: Path, secrets: SecretStore) -> None:
+        original(self, directory, secrets)
+        made.append(self)
+
+    monkeypatch.setattr(SessionCache, "__init__", init)
+    yield made
+    for cache in made:
+        cache.flush()
+
+
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch) -> DictKeyring:
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
@@ -143,6 +159,8 @@ def test_store_then_lookup_round_trips(tmp_path: Path, backend: DictKeyring) -> 
     assert got_meta == meta
     assert got_creds == creds and got_creds.secret_access_key == creds.secret_access_key
     assert got_creds.session_token == creds.session_token and got_creds.region == "eu-west-1"
+    assert cache.flush()
+    assert cache.lookup("profile:dev", min_ttl=60) == (meta, creds)  # now from the index and the keyring
     stored = json.loads(backend.items[("stsdesk", "session:profile:dev")])
     assert stored["secret_access_key"] == creds.secret_access_key
     assert cache.peek("profile:dev") == meta
@@ -173,6 +191,7 @@ def test_min_ttl_and_expiry(tmp_path: Path, backend: DictKeyring) -> None:
 def test_secret_removed_from_keyring_drops_the_entry(tmp_path: Path, backend: DictKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make())
+    assert cache.flush()
     backend.items.clear()
     assert cache.lookup("profile:dev", 0) is None
     assert cache.peek("profile:dev") is None
@@ -185,11 +204,13 @@ def test_forget_and_forget_profile_remove_index_entries_and_secrets(
     cache.store(*make("profile:dev", n=1))
     cache.store(*make("mfa:alice:serial", n=2, profile="dev"))
     cache.store(*make("profile:prod", n=3, profile="prod"))
+    assert cache.flush() and len(index(tmp_path)) == 3
     assert cache.forget_profile("dev") == ["mfa:alice:serial", "profile:dev"]
     assert [s.cache_key for s in cache.sessions()] == ["profile:prod"]
     assert cache.forget("profile:nope") == []
     assert cache.forget() == ["profile:prod"]
-    assert cache.sessions() == [] and backend.items == {}
+    assert cache.sessions() == []
+    assert cache.flush() and backend.items == {} and index(tmp_path) == {}
 
 
 def test_on_change_called_after_store_and_forget(tmp_path: Path, backend: DictKeyring) -> None:
@@ -211,6 +232,7 @@ def test_garbage_index_reads_as_empty_and_is_replaced(tmp_path: Path, backend: D
     assert cache.sessions() == [] and cache.lookup("profile:dev", 0) is None
     assert fast_lookup(tmp_path, "profile:dev", 0, "fp1") is None
     cache.store(*make())
+    assert cache.flush()
     assert list(index(tmp_path)) == ["profile:dev"]
 
 
@@ -218,6 +240,7 @@ def test_corrupt_entry_is_dropped_and_others_survive(tmp_path: Path, backend: Di
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:good", n=1))
     cache.store(*make("profile:bad", n=2))
+    assert cache.flush()
     data = json.loads((tmp_path / "sessions.json").read_text())
     data["sessions"]["profile:bad"]["kind"] = "no-such-kind"
     (tmp_path / "sessions.json").write_text(json.dumps(data))
@@ -234,6 +257,7 @@ def test_corrupt_secret_is_dropped_but_a_foreign_one_is_only_a_miss(
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:a", n=1))
     cache.store(*make("profile:b", n=2))
+    assert cache.flush()
     backend.items[("stsdesk", "session:profile:a")] = "garbage"
     _, other = make("profile:b", n=99)
     backend.items[("stsdesk", "session:profile:b")] = json.dumps(
@@ -247,7 +271,9 @@ def test_corrupt_secret_is_dropped_but_a_foreign_one_is_only_a_miss(
 
 
 def test_fast_lookup_checks_fingerprint_and_ttl(tmp_path: Path, backend: DictKeyring) -> None:
-    SessionCache(tmp_path, SecretStore()).store(*make(seconds=600, fingerprint="fp-A"))
+    writer = SessionCache(tmp_path, SecretStore())
+    writer.store(*make(seconds=600, fingerprint="fp-A"))
+    assert writer.flush()
     creds = fast_lookup(tmp_path, "profile:dev", 60, "fp-A")
     assert creds is not None and creds.secret_access_key == "SeCrEtKeY/profile:dev/1"
     assert fast_lookup(tmp_path, "profile:dev", 60, "fp-B") is None
@@ -264,6 +290,7 @@ def test_fail_backend_keeps_sessions_in_this_process_only(tmp_path: Path, fail_b
     mine = SessionCache(tmp_path, SecretStore())
     meta, creds = make()
     mine.store(meta, creds)
+    assert mine.flush()  # a refused secret is no failure: the entry becomes memory-only
     found = mine.lookup("profile:dev", 0)
     assert found is not None and found[1].secret_access_key == creds.secret_access_key
     assert found[0].memory_only
@@ -275,7 +302,9 @@ def test_fail_backend_keeps_sessions_in_this_process_only(tmp_path: Path, fail_b
 
 
 def test_memory_only_entry_of_an_exited_process_is_hidden(tmp_path: Path, fail_backend: None) -> None:
-    SessionCache(tmp_path, SecretStore()).store(*make())
+    mine = SessionCache(tmp_path, SecretStore())
+    mine.store(*make())
+    assert mine.flush()
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
     )
@@ -291,6 +320,8 @@ def test_locked_keyring_on_store_marks_entry_memory_only(tmp_path: Path, backend
     secrets = SecretStore()
     cache = SessionCache(tmp_path, secrets)
     cache.store(*make())
+    assert cache.lookup("profile:dev", 0) is not None  # before the write: from memory
+    assert cache.flush()
     assert index(tmp_path)["profile:dev"]["memory_only"] is True
     assert secrets.warning is not None and "KeyringLocked" in secrets.warning
     assert cache.lookup("profile:dev", 0) is not None
@@ -304,12 +335,15 @@ def test_two_instances_see_each_others_writes(tmp_path: Path, backend: DictKeyri
     gui, cli = SessionCache(tmp_path, SecretStore()), SessionCache(tmp_path, SecretStore())
     assert gui.sessions() == []  # load (and remember) the empty state first
     cli.store(*make(n=1))
+    assert cli.flush()  # another process sees a session once it is written
     found = gui.lookup("profile:dev", 0)
     assert found is not None and found[1].access_key_id == "ASIATESTKEY000000001"
     gui.store(*make(n=2))
+    assert gui.flush()
     found = cli.lookup("profile:dev", 0)
     assert found is not None and found[1].access_key_id == "ASIATESTKEY000000002"
     cli.forget()
+    assert cli.flush()
     assert gui.peek("profile:dev") is None and gui.sessions() == []
 
 
@@ -319,6 +353,7 @@ def _store_many(directory: str, keyring_root: str, worker: int, count: int) -> N
     for i in range(count):
         cache.store(*make(f"w{worker}:{i}", n=worker * 1000 + i))
         cache.store(*make("shared", n=worker * 1000 + i))
+    assert cache.flush()
 
 
 def test_concurrent_stores_from_two_processes_leave_a_consistent_index(tmp_path: Path) -> None:
@@ -349,6 +384,7 @@ def test_file_modes(tmp_path: Path, backend: DictKeyring) -> None:
     directory = tmp_path / "state" / "cache"
     cache = SessionCache(directory, SecretStore())
     cache.store(*make())
+    assert cache.flush()
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / "sessions.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((directory / "sessions.lock").stat().st_mode) == 0o600
@@ -366,6 +402,7 @@ def test_no_secret_in_any_file_written(tmp_path: Path, monkeypatch: pytest.Monke
             meta, creds = make(f"profile:p{n}", n=n)
             cache.store(meta, creds)
             secrets_seen += [creds.secret_access_key, creds.session_token or ""]
+        assert cache.flush()
         assert cache.lookup("profile:p1", 0) is not None
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written  # the index and lock files exist
@@ -412,3 +449,121 @@ def test_keyring_namespace_separates_config_dirs(tmp_path: Path, monkeypatch: py
     first, second = keyring_namespace(tmp_path / "a"), keyring_namespace(tmp_path / "b")
     assert first is not None and len(first) == 12 and first != second
     assert keyring_namespace(tmp_path / "a") == first
+
+
+# -- write-behind ----------------------------------------------------------------------------------------
+
+
+def test_store_is_seen_in_process_at_once_without_disk_or_keyring(
+    tmp_path: Path, backend: DictKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SessionCache(tmp_path, SecretStore())
+    meta, creds = make()
+    with cache._writing:  # hold the writer back: nothing is durable yet
+        cache.store(meta, creds)
+        touched: list[str] = []
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "stat", lambda *a, **k: touched.append("stat"))
+            patch.setattr(SecretStore, "get", lambda *a: touched.append("keyring"))
+            assert cache.lookup("profile:dev", 60) == (meta, creds)
+            assert cache.peek("profile:dev") == meta
+        assert touched == []
+        assert [s.cache_key for s in cache.sessions()] == ["profile:dev"]
+        assert not (tmp_path / "sessions.json").exists() and backend.items == {}
+        assert cache.flush(timeout=0.05) is False  # still held back
+    assert cache.flush()
+    assert list(index(tmp_path)) == ["profile:dev"] and ("stsdesk", "session:profile:dev") in backend.items
+
+
+def test_many_stores_coalesce_into_few_index_writes(
+    tmp_path: Path, backend: DictKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def counting(src: str, dst: str) -> None:
+        replaced.append(str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", counting)
+    cache = SessionCache(tmp_path, SecretStore())
+    with cache._writing:  # the writer takes at most the first store, then waits here
+        for n in range(50):
+            cache.store(*make(f"profile:p{n}", n=n))
+    assert cache.flush()
+    assert 1 <= len(replaced) <= 2
+    assert len(index(tmp_path)) == 50 and len(backend.items) == 50
+
+
+def test_store_forget_store_keeps_the_order(tmp_path: Path, backend: DictKeyring) -> None:
+    cache = SessionCache(tmp_path, SecretStore())
+    cache.store(*make(n=1))
+    assert cache.flush()
+    with cache._writing:
+        assert cache.forget("profile:dev") == ["profile:dev"]
+        assert cache.lookup("profile:dev", 0) is None and cache.peek("profile:dev") is None
+        cache.store(*make(n=2))
+        assert cache.forget_profile("dev") == ["profile:dev"]
+        cache.store(*make(n=3))
+        found = cache.lookup("profile:dev", 0)
+        assert found is not None and found[1].access_key_id == "ASIATESTKEY000000003"
+    assert cache.flush()
+    assert index(tmp_path)["profile:dev"]["access_key_id"] == "ASIATESTKEY000000003"
+    stored = json.loads(backend.items[("stsdesk", "session:profile:dev")])
+    assert stored["access_key_id"] == "ASIATESTKEY000000003"
+    other = SessionCache(tmp_path, SecretStore())
+    found = other.lookup("profile:dev", 0)
+    assert found is not None and found[1].access_key_id == "ASIATESTKEY000000003"
+    # forget-all after a store drops both, on disk and in the keyring
+    cache.store(*make("profile:x", n=4, profile="x"))
+    assert cache.forget() == ["profile:dev", "profile:x"]
+    assert cache.flush()
+    assert index(tmp_path) == {} and backend.items == {}
+
+
+def test_failing_keyring_write_still_ends_memory_only(tmp_path: Path, backend: DictKeyring) -> None:
+    backend.locked = True
+    cache = SessionCache(tmp_path, SecretStore())
+    meta, creds = make()
+    cache.store(meta, creds)
+    assert cache.flush()  # a refused secret is not a failed write
+    found = cache.lookup("profile:dev", 0)
+    assert found is not None and found[0].memory_only and found[1] == creds
+    assert index(tmp_path)["profile:dev"]["owner_pid"] == os.getpid()
+    assert SessionCache(tmp_path, SecretStore()).lookup("profile:dev", 0) is None
+
+
+def test_unwritable_directory_makes_flush_report_failure(
+    tmp_path: Path, backend: DictKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = SessionCache(tmp_path, SecretStore())
+    (tmp_path / "sessions.json").mkdir()  # os.replace onto a directory fails
+    cache.store(*make())
+    assert cache.lookup("profile:dev", 0) is not None
+    assert cache.flush() is False
+    assert "cannot write the session cache" in caplog.text
+    assert cache.lookup("profile:dev", 0) is None  # not cached, as when the write failed in store()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_pending_writes_are_flushed_when_the_process_exits(tmp_path: Path) -> None:
+    keyring_root = tmp_path / "keyring"
+    keyring_root.mkdir()
+    code = (
+        "import sys, keyring; sys.path.insert(0, sys.argv[3]); "
+        "from test_cache import DirKeyring, make; "
+        "from stsdesk.core.cache import SessionCache; from stsdesk.core.secrets import SecretStore; "
+        "from pathlib import Path; keyring.set_keyring(DirKeyring(sys.argv[2])); "
+        "SessionCache(Path(sys.argv[1]), SecretStore()).store(*make(n=7))"  # no flush: exit does it
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "cache"), str(keyring_root), str(Path(__file__).parent)],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    keyring.set_keyring(DirKeyring(str(keyring_root)))
+    try:
+        found = SessionCache(tmp_path / "cache", SecretStore()).lookup("profile:dev", 0)
+    finally:
+        keyring.set_keyring(fail.Keyring())
+    assert found is not None and found[1].access_key_id == "ASIATESTKEY000000007"
