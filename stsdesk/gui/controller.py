@@ -75,6 +75,7 @@ class Controller(QObject):
         self.clipboard = SecretClipboard(clear_after=prefs.clipboard_clear_seconds, parent=self)
         # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
         self.menu_extenders: list[Callable[[QMenu, str], None]] = []
+        self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
         self._wire()
 
     # -- wiring --------------------------------------------------------------------------------------
@@ -120,9 +121,11 @@ class Controller(QObject):
         tree = self.broker.tree
         selected = self.current_profile() or str(self.settings.value("window/selected", ""))
         self.model.set_profiles(tree.roots(), tree.children, self.aliases)
-        for name in self.model.profile_names():
+        self._parents = [name for name in self.model.profile_names() if tree.children(name)]
+        for name in self._profiles_with_state():
             self._sync_profile(name, announce=False)
-        self.window.tree.expandAll()
+        # Only rows with children can expand; expandAll would walk (and call back into Python for) all of them.
+        self._expand_parents()
         self.select(selected)
         self.sessions_changed.emit()
         if tree.errors:
@@ -130,6 +133,32 @@ class Controller(QObject):
         warning = getattr(self.secrets, "warning", None)
         if warning:
             self.window.show_message(warning, 0)
+
+    def _profiles_with_state(self) -> list[str]:
+        """The profiles whose row may need a session or an error: those with a cached session of their own
+        (one read of the cache index, not a stat per profile), IAM users (whose state is their MFA session),
+        and rows that show a session or an error now. Every other row has nothing to show."""
+        from stsdesk.core.mfa_session import cache_key_for
+        from stsdesk.core.model import ProfileKind
+
+        cached = {meta.cache_key for meta in self.broker.cache.sessions()}
+        model, last_error = self.model, self.broker.last_error
+        return [name for name in model.profile_names()
+                if cache_key_for(name) in cached or model.expiry(name) is not None or model.error(name)
+                or last_error(name) or self._kind(name) is ProfileKind.IAM_USER]
+
+    def _kind(self, name: str) -> Any:
+        profile = self.model.profile(name)
+        return profile.kind if profile is not None else None
+
+    def _expand_parents(self) -> None:
+        """Expand every visible row that has children (cheap while a re-layout is pending: Qt just notes it)."""
+        tree = self.window.tree
+        for name in self._parents:
+            source = self.model.index_of(name)
+            index = self.proxy.mapFromSource(source) if source.isValid() else QModelIndex()
+            if index.isValid() and not tree.isExpanded(index):
+                tree.expand(index)
 
     def _sync_profile(self, name: str, announce: bool = True) -> None:
         if self.broker is None:
@@ -189,7 +218,8 @@ class Controller(QObject):
     def set_filter(self, text: str) -> None:
         self.proxy.set_filter_text(text)
         if text.strip():
-            self.window.tree.expandAll()
+            # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
+            self._expand_parents()
 
     def update_details(self) -> None:
         name = self.current_profile()
