@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QUrl, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 from qasync import asyncSlot
@@ -76,6 +76,12 @@ class Controller(QObject):
         # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
         self.menu_extenders: list[Callable[[QMenu, str], None]] = []
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
+        # Profiles whose session or error changed; announced together on the next turn of the loop.
+        self._changed: set[str] = set()
+        self._announce_timer = QTimer(self)
+        self._announce_timer.setSingleShot(True)
+        self._announce_timer.setInterval(0)
+        self._announce_timer.timeout.connect(self._announce)
         self._wire()
 
     # -- wiring --------------------------------------------------------------------------------------
@@ -167,9 +173,19 @@ class Controller(QObject):
         self.model.set_session(name, meta.expiration if meta is not None else None)
         self.model.set_error(name, self.broker.last_error(name))
         if announce:
-            self.sessions_changed.emit()
-            if name == self.current_profile():
-                self.update_details()
+            self._changed.add(name)
+            if not self._announce_timer.isActive():
+                self._announce_timer.start()
+
+    def _announce(self) -> None:
+        """One ``sessions_changed`` and at most one details rebuild for all profiles changed since the last
+        turn of the loop: 200 assumes finishing together must not rebuild the details pane 200 times."""
+        changed, self._changed = self._changed, set()
+        if not changed:
+            return
+        self.sessions_changed.emit()
+        if self.current_profile() in changed:
+            self.update_details()
 
     def _model_changed(self, top_left: QModelIndex, *_: Any) -> None:
         pass  # details follow profile_changed; ticks must stay cheap
