@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -45,6 +45,8 @@ class ControllerTrayApp(QObject):
         self.favourites: list[str] = load_names(settings, FAVOURITES_KEY)
         self.recent: list[str] = load_names(settings, RECENT_KEY)[:RECENT_LIMIT]
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._rules_tree: Any = None  # the broker tree the MFA rules below were worked out for
+        self._rules: dict[str, tuple[bool, str | None]] = {}
         controller.assumed.connect(self._remember)
         controller.preferences_changed.connect(self.apply_preferences)
         controller.menu_extenders.append(self.extend_menu)
@@ -57,33 +59,56 @@ class ControllerTrayApp(QObject):
     # -- TrayApp -----------------------------------------------------------------------------------------
 
     def sessions(self) -> Sequence[WatchedSession]:
-        """The cached sessions (live and expired) of the profiles in the tree; metadata only, no keyring."""
+        """The sessions (live and expired) the tree shows, from the model: no stat per profile, no keyring.
+
+        Called every second by the tray: with 5,000 profiles, asking the broker for each profile's state would
+        stat the cache index 5,000 times a tick. The model holds what the controller synced from the broker."""
         broker = self.controller.broker
         if broker is None:
             return []
+        mfa_until: dict[str, datetime | None] = {}  # one cache read per MFA session this tick, however shared
         watched: list[WatchedSession] = []
-        for name in broker.tree.profiles:
-            meta = broker.session_state(name)
-            if meta is None:
-                continue
-            needs_mfa, mfa_valid_until = self._mfa_state(name)
-            watched.append(WatchedSession(name, meta.expiration, needs_mfa, mfa_valid_until))
+        for name, expiry in self.controller.model.sessions():
+            needs_mfa, key = self._mfa_rule(name)
+            if key is not None and key not in mfa_until:
+                mfa = broker.cache.peek(key)
+                mfa_until[key] = mfa.expiration if mfa is not None else None
+            until = mfa_until[key] if key is not None else None
+            watched.append(WatchedSession(name, datetime.fromtimestamp(expiry, UTC), needs_mfa, until))
         return watched
 
     def _mfa_state(self, name: str) -> tuple[bool, datetime | None]:
         """Whether a fresh session of ``name`` needs an MFA code, and until when the cached MFA session that
-        would vouch for it is valid (None: none that the broker would use).
+        would vouch for it is valid (None: none that the broker would use)."""
+        needs_mfa, key = self._mfa_rule(name)
+        if key is None:
+            return needs_mfa, None
+        mfa = self.controller.broker.cache.peek(key)
+        return True, mfa.expiration if mfa is not None else None
+
+    def _mfa_rule(self, name: str) -> tuple[bool, str | None]:
+        """Whether a fresh session of ``name`` needs an MFA code, and the cache key of the MFA session that
+        would vouch for it (None: a fresh code every time, or no MFA). Depends only on the profile tree, so
+        it is remembered until the broker's tree is replaced (a reload).
 
         Mirrors the broker: a role hop with ``mfa_serial`` needs a code (an IAM user's own ``mfa_serial`` only
         for the user profile itself); a hop assumed straight from an IAM user for up to an hour reuses the
         MFA session cached under (that user's key, the hop's serial)."""
+        broker = self.controller.broker
+        if broker.tree is not self._rules_tree:
+            self._rules_tree, self._rules = broker.tree, {}
+        rule = self._rules.get(name)
+        if rule is None:
+            rule = self._rules[name] = self._compute_mfa_rule(name)
+        return rule
+
+    def _compute_mfa_rule(self, name: str) -> tuple[bool, str | None]:
         from stsdesk.core.broker import mfa_cache_key
         from stsdesk.core.errors import StsdeskError
         from stsdesk.core.model import ProfileKind
 
-        broker = self.controller.broker
         try:
-            chain = broker.tree.chain(name)
+            chain = self.controller.broker.tree.chain(name)
         except StsdeskError:  # a broken profile: nothing to refresh anyway
             return False, None
         last = len(chain) - 1
@@ -97,8 +122,7 @@ class ControllerTrayApp(QObject):
             return True, None  # chained from a role session: a fresh code every time
         if user is not profile and (profile.duration_seconds or 0) > MFA_SESSION_MAX:
             return True, None  # longer than an hour: assumed from the long-term keys with a fresh code
-        mfa = broker.cache.peek(mfa_cache_key(user.access_key_id, str(profile.mfa_serial)))
-        return True, mfa.expiration if mfa is not None else None
+        return True, mfa_cache_key(user.access_key_id, str(profile.mfa_serial))
 
     def quick_profiles(self) -> Sequence[str]:
         """Favourites first, then the recently assumed, each once; only profiles that exist."""
