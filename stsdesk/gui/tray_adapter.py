@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QUrl
+from PySide6.QtCore import QObject, QSettings, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMenu
 
@@ -30,6 +31,7 @@ RECENT_LIMIT = 5
 MFA_SESSION_MAX = 3600  # role sessions up to this long reuse the cached MFA session (AWS role-chaining cap)
 FAVOURITES_KEY = "tray/favourites"
 RECENT_KEY = "tray/recent"
+RECENT_SAVE_MS = 1000  # the recent list is written at most this often
 
 
 class ControllerTrayApp(QObject):
@@ -47,6 +49,11 @@ class ControllerTrayApp(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rules_tree: Any = None  # the broker tree the MFA rules below were worked out for
         self._rules: dict[str, tuple[bool, str | None]] = {}
+        self._recent_saved_at = float("-inf")
+        self._recent_timer = QTimer(self)
+        self._recent_timer.setSingleShot(True)
+        self._recent_timer.setInterval(RECENT_SAVE_MS)
+        self._recent_timer.timeout.connect(self._save_recent)
         controller.assumed.connect(self._remember)
         controller.preferences_changed.connect(self.apply_preferences)
         controller.menu_extenders.append(self.extend_menu)
@@ -176,7 +183,8 @@ class ControllerTrayApp(QObject):
             self.controller.reporter.report(exc, "tray action")
 
     def cancel_pending(self) -> None:
-        """Cancel tray-started actions still running (on exit)."""
+        """Cancel tray-started actions still running and write what is still unsaved (on exit)."""
+        self.flush()
         for task in list(self._tasks):
             task.cancel()
 
@@ -184,7 +192,24 @@ class ControllerTrayApp(QObject):
 
     def _remember(self, profile: str) -> None:
         self.recent = [profile, *(p for p in self.recent if p != profile)][:RECENT_LIMIT]
+        # Each QSettings write is a file replace (with fsync) on the event loop: write at once, but at most
+        # once per RECENT_SAVE_MS; assumes in between (200 finishing together) share one later write.
+        if self._recent_timer.isActive():
+            return
+        if time.monotonic() - self._recent_saved_at >= RECENT_SAVE_MS / 1000:
+            self._save_recent()
+        else:
+            self._recent_timer.start()
+
+    def _save_recent(self) -> None:
+        self._recent_timer.stop()
+        self._recent_saved_at = time.monotonic()
         save_names(self.settings, RECENT_KEY, self.recent)
+
+    def flush(self) -> None:
+        """Write a pending change of the recent list now (on exit)."""
+        if self._recent_timer.isActive():
+            self._save_recent()
 
     def set_favourite(self, profile: str, on: bool) -> None:
         self.favourites = [p for p in self.favourites if p != profile] + ([profile] if on else [])
