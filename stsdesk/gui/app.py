@@ -121,6 +121,7 @@ def start_tray(gui: GuiApp, quit_requested: Callable[[], None]) -> bool:
                           keep_in_tray=prefs.keep_in_tray, parent=gui.controller)
     tray_app.attach_tray(tray)
     tray.attach_window(gui.window)
+    tray.follow(gui.countdown.ticked)
     gui.tray, gui.tray_app = tray, tray_app
     return tray.start()
 

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
@@ -25,6 +25,7 @@ from stsdesk.gui.countdown import format_time_left
 ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "tray"
 ICON_SIZES = (16, 22, 32, 48, 64)
 MESSAGE_MSECS = 15000
+TOOLTIP_SESSIONS = 10  # the soonest ones; a tray tooltip with 500 lines helps nobody and costs every second
 
 
 class TrayState(enum.Enum):
@@ -156,6 +157,8 @@ class TrayController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self.tick)
+        self._ticks: SignalInstance | None = None  # the app's shared 1 Hz tick, when it replaces self.timer
+        self._tooltip = ""
         self.rebuild_menu()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -175,12 +178,23 @@ class TrayController(QObject):
         if in_tray:
             self.icon.show()
         self.tick()
-        self.timer.start()
+        if self._ticks is None:
+            self.timer.start()
         return not in_tray
 
     def stop(self) -> None:
         self.timer.stop()
+        if self._ticks is not None:
+            self._ticks.disconnect(self.tick)
+            self._ticks = None
         self.icon.hide()
+
+    def follow(self, ticks: SignalInstance) -> None:
+        """Tick on ``ticks`` (the countdown's ``ticked``) instead of a timer of its own: one wake-up a
+        second for the whole app, and the tray shows the same second as the tree. Call before ``start``."""
+        self.timer.stop()
+        self._ticks = ticks
+        ticks.connect(self.tick)
 
     def attach_window(self, window: QWidget) -> None:
         """Closing ``window`` hides it into the tray (when there is a tray and ``keep_in_tray``)."""
@@ -222,7 +236,10 @@ class TrayController(QObject):
             self.state = state
             self.icon.setIcon(self._icons[state])
             self.state_changed.emit(state)
-        self.icon.setToolTip(self.tooltip(sessions, now))
+        tooltip = self.tooltip(sessions, now)
+        if tooltip != self._tooltip:
+            self._tooltip = tooltip
+            self.icon.setToolTip(tooltip)
         decision = self.scheduler.tick(sessions)
         for profile in decision.refresh:
             self.app.refresh(profile)
@@ -233,9 +250,12 @@ class TrayController(QObject):
         if not sessions:
             return "stsdesk: no active session"
         lines = ["stsdesk"]
-        for session in _ordered(sessions, now):
+        ordered = _ordered(sessions, now)
+        for session in ordered[:TOOLTIP_SESSIONS]:
             left = session.seconds_left(now)
             lines.append(f"{session.profile}: {_left_text(left)}")
+        if len(ordered) > TOOLTIP_SESSIONS:
+            lines.append(f"… and {len(ordered) - TOOLTIP_SESSIONS} more")
         return "\n".join(lines)
 
     def notify(self, notice: Notice) -> None:
