@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +49,17 @@ class GuiApp:
     bridge_label: QLabel | None = None
 
 
+def _resources_dir() -> Path:
+    """stsdesk.demo.resources_dir, without importing stsdesk.demo before the first paint: it imports
+    urllib.request (and with it http.client and email), 10-30 ms of a ~300 ms start."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parents[2] / "resources"
+
+
 def app_icon() -> QIcon:
     """The application icon from resources/app/stsdesk-<size>.png (empty when the files are missing)."""
-    from stsdesk.demo import resources_dir
-
     icon = QIcon()
-    for png in sorted((resources_dir() / "app").glob("stsdesk-*.png")):
+    for png in sorted((_resources_dir() / "app").glob("stsdesk-*.png")):
         icon.addFile(str(png))
     return icon
 
@@ -174,12 +178,13 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
 
     base = resolve_config_dir(args.config_dir)
     demo = None
-    aliases: dict[str, str] = {}
     if args.demo:
-        from stsdesk.demo import DEMO_ACCOUNT_ALIASES
+        if args.config_dir:
+            directory = base / "demo"
+        else:
+            import tempfile  # only here: with its imports (random, shutil) a few ms before the first paint
 
-        aliases = dict(DEMO_ACCOUNT_ALIASES)
-        directory = base / "demo" if args.config_dir else Path(tempfile.mkdtemp(prefix="stsdesk-demo-"))
+            directory = Path(tempfile.mkdtemp(prefix="stsdesk-demo-"))
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         work_dir = directory
     else:
@@ -192,7 +197,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
         session = hint_box.get("demo")
         return session.mfa_hint(serial) if session is not None else None
 
-    gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, aliases)
+    gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, {})
     gui.controller.reporter.install(loop)
     painted: asyncio.Future[None] = loop.create_future()
     gui.window.first_painted.connect(lambda: painted.done() or painted.set_result(None))
@@ -214,8 +219,10 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
     try:
         secrets = None
         if args.demo:
+            from stsdesk.demo import DEMO_ACCOUNT_ALIASES  # after the first paint (see _resources_dir)
             from stsdesk.gui.demo_session import start_demo
 
+            gui.controller.aliases = dict(DEMO_ACCOUNT_ALIASES)  # read when the tree is first shown
             gui.window.show_message("Starting the demo STS emulator…", 0)
             demo = await loop.run_in_executor(None, start_demo, work_dir)
             hint_box["demo"] = demo
