@@ -141,16 +141,9 @@ async def start_bridge(gui: GuiApp, on_request: Callable[[str], None] | None = N
         if on_request is not None:
             on_request(profile)
 
-    class SettlingBridgeHost(BridgeHost):
-        async def handle(self, profile: str, duration: int | None) -> Any:
-            try:
-                return await super().handle(profile, duration)
-            finally:
-                # As after the window's own requests: close an MFA dialog whose code was accepted (it stays
-                # open "Checking…" until then, so a wrong code can be retried in the same dialog).
-                gui.controller.prompter.settle()
-
-    bridge = SettlingBridgeHost(gui.controller.broker, gui.config_dir, on_request=requested)
+    # As after the window's own requests: close an MFA dialog whose code was accepted.
+    bridge = BridgeHost(gui.controller.broker, gui.config_dir, on_request=requested,
+                        on_settle=gui.controller.prompter.settle)
     gui.bridge = bridge
     running = await bridge.start()
     label = QLabel("terminal bridge on" if running else "terminal bridge off")

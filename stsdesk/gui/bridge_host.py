@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 class BridgeHost:
     """Owns the GUI's BridgeServer. ``on_request(profile)`` is called for each terminal request (the window
-    can say "a terminal asked for prod"); ``status`` says, in one line, whether terminals are being served."""
+    can say "a terminal asked for prod"); ``on_settle()`` when one has finished, whatever its outcome (the
+    window closes an MFA dialog whose code that request used: it stays open "Checking…" until then, so a wrong
+    code can be retried in the same dialog; the hook must be safe to call when nothing was prompted).
+    ``status`` says, in one line, whether terminals are being served."""
 
     def __init__(
         self,
@@ -30,10 +33,12 @@ class BridgeHost:
         *,
         directory: Path | None = None,
         on_request: Callable[[str], None] | None = None,
+        on_settle: Callable[[], None] | None = None,
     ) -> None:
         self.broker = broker
         self.directory = directory if directory is not None else bridge_directory(config_dir)
         self._on_request = on_request
+        self._on_settle = on_settle
         self._server = BridgeServer(self.directory, self.handle)
         self.status = "terminal bridge not started"
 
@@ -66,10 +71,15 @@ class BridgeHost:
 
     async def handle(self, profile: str, duration: int | None) -> Credentials:
         """Credentials for a terminal: the broker's (cache, else STS, with the GUI's MFA prompt), with the
-        region the CLI would use filled in so ``assume`` can print AWS_REGION. Raises what the broker raises."""
+        region the CLI would use filled in so ``assume`` can print AWS_REGION.
+        Raises what the broker raises."""
         if self._on_request is not None:
             self._on_request(profile)
-        creds = await self.broker.credentials_for(profile, duration=duration)
+        try:
+            creds = await self.broker.credentials_for(profile, duration=duration)
+        finally:
+            if self._on_settle is not None:
+                self._on_settle()
         if creds.region is None:
             creds = replace(creds, region=self._region(profile))
         return creds
