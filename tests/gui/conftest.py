@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ def loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.set_event_loop(event_loop)
     yield event_loop
     event_loop.close()
+    # Free the loop's Qt objects (timers) here, on the GUI thread: left to a later collection that happens to
+    # run on an executor thread, they fail with "Timers cannot be stopped from another thread".
+    gc.collect()
     asyncio.set_event_loop(None)
 
 
