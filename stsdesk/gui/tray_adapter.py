@@ -49,6 +49,8 @@ class ControllerTrayApp(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rules_tree: Any = None  # the broker tree the MFA rules below were worked out for
         self._rules: dict[str, tuple[bool, str | None]] = {}
+        self._watched_state: list[tuple[str, float, bool, datetime | None]] = []
+        self._watched: list[WatchedSession] = []
         self._recent_saved_at = float("-inf")
         self._recent_timer = QTimer(self)
         self._recent_timer.setSingleShot(True)
@@ -74,15 +76,19 @@ class ControllerTrayApp(QObject):
         if broker is None:
             return []
         mfa_until: dict[str, datetime | None] = {}  # one cache read per MFA session this tick, however shared
-        watched: list[WatchedSession] = []
+        state: list[tuple[str, float, bool, datetime | None]] = []
         for name, expiry in self.controller.model.sessions():
             needs_mfa, key = self._mfa_rule(name)
             if key is not None and key not in mfa_until:
                 mfa = broker.cache.peek(key)
                 mfa_until[key] = mfa.expiration if mfa is not None else None
-            until = mfa_until[key] if key is not None else None
-            watched.append(WatchedSession(name, datetime.fromtimestamp(expiry, UTC), needs_mfa, until))
-        return watched
+            state.append((name, expiry, needs_mfa, mfa_until[key] if key is not None else None))
+        # Most ticks nothing changed: hand out the same objects instead of building 500 of them again.
+        if state != self._watched_state:
+            self._watched_state = state
+            self._watched = [WatchedSession(name, datetime.fromtimestamp(expiry, UTC), needs_mfa, until)
+                             for name, expiry, needs_mfa, until in state]
+        return list(self._watched)
 
     def _mfa_state(self, name: str) -> tuple[bool, datetime | None]:
         """Whether a fresh session of ``name`` needs an MFA code, and until when the cached MFA session that
