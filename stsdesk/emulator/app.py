@@ -14,7 +14,6 @@ from stsdesk.emulator.federation import (
     handle_saml_assertion,
 )
 from stsdesk.emulator.server import EmulatorServer
-from stsdesk.emulator.sigv4 import verify_request
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.wire import Request, Response
 
@@ -43,17 +42,7 @@ def install_services(server: EmulatorServer) -> None:
 
     def ec2_handler(request: Request) -> Response:
         try:
-            signed = verify_request(
-                request.method,
-                request.path,
-                request.query,
-                request.headers,
-                request.body,
-                state.clock.now(),
-                state.resolve_secret,
-                "ec2",
-            )
-            caller = state.caller(signed)
+            signed, caller = state.authenticate(request, "ec2")
             params = request.form()
         except EmulatorError as exc:
             if exc.code == "InvalidClientTokenId":

@@ -18,7 +18,8 @@ from stsdesk.emulator.idp_keys import KeyStore
 from stsdesk.emulator.mfa import MfaVerifier
 from stsdesk.emulator.scenario import Scenario, random_key_id, random_secret
 from stsdesk.emulator.sealing import Sealer, SealError
-from stsdesk.emulator.sigv4 import SignedRequest
+from stsdesk.emulator.sigv4 import SignedRequest, verify_request
+from stsdesk.emulator.wire import Request
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
@@ -138,6 +139,18 @@ class EmulatorState:
         if found is not None:
             return found[0].split(":")[4]
         return self._issued_accounts.get(access_key_id)
+
+    def authenticate(self, request: Request, service: str) -> tuple[SignedRequest, Caller]:
+        """Verify a request's SigV4 signature for ``service`` and name its caller.
+
+        Raises EmulatorError (MissingAuthenticationToken, IncompleteSignature, SignatureDoesNotMatch,
+        InvalidClientTokenId, ExpiredToken) exactly as ``sigv4.verify_request`` and ``resolve_secret`` do.
+        """
+        signed = verify_request(
+            request.method, request.path, request.query, request.headers, request.body,
+            self.clock.now(), self.resolve_secret, service,
+        )
+        return signed, self.caller(signed)
 
     def caller(self, signed: SignedRequest) -> Caller:
         """The identity behind a verified request. Raises EmulatorError like ``resolve_secret``."""

@@ -15,7 +15,7 @@ from stsdesk.emulator.caller import Caller
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.policy import ContextValue, TrustVerdict, evaluate_trust
 from stsdesk.emulator.sealing import SealError
-from stsdesk.emulator.sigv4 import SignedRequest, verify_request
+from stsdesk.emulator.sigv4 import SignedRequest
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts_common import (
     credentials_xml,
@@ -276,17 +276,7 @@ def handle_sts(state: EmulatorState, request: Request) -> Response:
         if unsigned is not None:
             result = unsigned(state, params, request)
         else:
-            signed = verify_request(
-                request.method,
-                request.path,
-                request.query,
-                request.headers,
-                request.body,
-                state.clock.now(),
-                state.resolve_secret,
-                "sts",
-            )
-            caller = state.caller(signed)
+            signed, caller = state.authenticate(request, "sts")
             result = SIGNED[action](state, caller, params, signed, request)
         return xml_response(xmlout.success(action, result, request.request_id), request.request_id)
     except EmulatorError as exc:
