@@ -207,33 +207,15 @@ def _user_id(user_arn: str) -> str:
 def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Caller:
     """The caller behind a long-term key owned by ``owner_arn`` (a user ARN or an account root ARN)."""
     account = owner_arn.split(":")[4]
-    if owner_arn.endswith(":root"):
-        return Caller(
-            kind="root",
-            arn=owner_arn,
-            account=account,
-            user_id=account,
-            principal=Principal("AWS", frozenset({owner_arn}), account),
-            policies=(),
-            session_policies=(),
-            temporary=False,
-            role_chained=False,
-            mfa_authenticated=False,
-            mfa_auth_time=None,
-            source_identity=None,
-            expiration=None,
-            access_key_id=access_key_id,
-            base_arn=owner_arn,
-        )
-    user = scenario.user_by_arn(owner_arn)
-    policies = user.policies if user is not None else ()
+    root = owner_arn.endswith(":root")
+    user = None if root else scenario.user_by_arn(owner_arn)
     return Caller(
-        kind="user",
+        kind="root" if root else "user",
         arn=owner_arn,
         account=account,
-        user_id=_user_id(owner_arn),
+        user_id=account if root else _user_id(owner_arn),
         principal=Principal("AWS", frozenset({owner_arn}), account),
-        policies=policies,
+        policies=user.policies if user is not None else (),
         session_policies=(),
         temporary=False,
         role_chained=False,
@@ -243,7 +225,7 @@ def caller_for_key(scenario: Scenario, owner_arn: str, access_key_id: str) -> Ca
         expiration=None,
         access_key_id=access_key_id,
         base_arn=owner_arn,
-        username=user.name if user is not None else owner_arn.rsplit("/", 1)[-1],
+        username=None if root else (user.name if user is not None else owner_arn.rsplit("/", 1)[-1]),
     )
 
 
