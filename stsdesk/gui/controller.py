@@ -127,7 +127,7 @@ class Controller(QObject):
         tree = self.broker.tree
         selected = self.current_profile() or str(self.settings.value("window/selected", ""))
         self.model.set_profiles(tree.roots(), tree.children, self.aliases)
-        self._parents = [name for name in self.model.profile_names() if tree.children(name)]
+        self._parents = self.model.parent_names()
         for name in self._profiles_with_state():
             self._sync_profile(name, announce=False)
         # Only rows with children can expand; expandAll would walk (and call back into Python for) all of them.
@@ -149,9 +149,10 @@ class Controller(QObject):
 
         cached = {meta.cache_key for meta in self.broker.cache.sessions()}
         model, last_error = self.model, self.broker.last_error
-        return [name for name in model.profile_names()
-                if cache_key_for(name) in cached or model.expiry(name) is not None or model.error(name)
-                or last_error(name) or self._kind(name) is ProfileKind.IAM_USER]
+        found = set(model.names_with_state())
+        found.update(name for name in model.profile_names() if cache_key_for(name) in cached or last_error(name))
+        found.update(name for name in model.profile_names() if self._kind(name) is ProfileKind.IAM_USER)
+        return sorted(found)
 
     def _kind(self, name: str) -> Any:
         profile = self.model.profile(name)
@@ -245,7 +246,7 @@ class Controller(QObject):
             return
         esc = html.escape
         rows: list[tuple[str, str]] = [("Kind", kind_label(profile))]
-        account = self.model.data(self.model.index_of(profile.name, 2))
+        account = self.model.account_text(profile.name)
         if account:
             rows.append(("Account", account))
         if profile.role_arn:

@@ -50,6 +50,12 @@ _URGENCY_COLOURS = {
     Urgency.EXPIRED: QBrush(QColor("#888888")),
 }
 _ERROR_BRUSH = QBrush(QColor("#c62828"))
+# Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out.
+# ItemNeverHasChildren on leaves lets the view skip hasChildren(), and with it the filter proxy's per-row
+# child mapping: the largest share of laying out 5,000 rows.
+_PARENT_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_LEAF_FLAGS = _PARENT_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _INDEX = QModelIndex()
 _Parent = QModelIndex | QPersistentModelIndex
 
@@ -77,19 +83,36 @@ def account_of(profile: Profile) -> str | None:
     return account_in_arn(profile.mfa_serial) or account_in_arn(profile.saml_principal_arn)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     profile: Profile
-    parent: int  # node id of the parent, -1 at the top
+    parent: int  # node id of the parent; 0 is the invisible root
     row: int
     children: list[int]
-    account: str  # display text
-    filter_text: str  # lower-cased name, kind, account, alias and role ARN
     busy: bool = False
     error: str | None = None
     expiry: float | None = None  # wall-clock Unix time of the session's expiry
     shown_left: str = ""  # the time-left text last shown (ticks only notify when it changes)
     learned_account: str | None = None  # from a session or caller ARN, for profiles whose config names none
+    account: str | None = None  # display text, worked out when first shown (None: not yet)
+    filter_text: str | None = None  # lower-cased name, kind, account and ARNs, worked out when first filtered
+
+
+_ROOT_PROFILE = Profile("", ProfileKind.OTHER)
+_ROLES = frozenset(
+    int(role) for role in (
+        Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole, FILTER_ROLE, PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, BUSY_ROLE,
+    )
+)  # fmt: skip
+# Plain ints: data() runs for every role of every painted cell, and an enum attribute lookup per compare adds up.
+_DISPLAY, _FOREGROUND, _DECORATION, _TOOLTIP = (
+    int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ForegroundRole),
+    int(Qt.ItemDataRole.DecorationRole), int(Qt.ItemDataRole.ToolTipRole),
+)  # fmt: skip
+_FILTER, _NAME_ROLE, _SECONDS, _BUSY = int(FILTER_ROLE), int(PROFILE_NAME_ROLE), int(SECONDS_LEFT_ROLE), int(BUSY_ROLE)
+_TICK_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole]
+_COLUMN_COUNT = len(COLUMNS)
 
 
 class ProfileTreeModel(QAbstractItemModel):
@@ -97,6 +120,10 @@ class ProfileTreeModel(QAbstractItemModel):
 
     ``icons`` maps (kind value or state name) to a QIcon; it is called lazily so that startup does not pay
     for SVG rendering. ``clock`` returns Unix time (tests pass a fake one).
+
+    Node ids (an index's ``internalId``) start at 1; id 0 is the invisible root, which is also what an invalid
+    QModelIndex's ``internalId()`` returns. So index(), parent(), rowCount() and flags(), which Qt calls
+    several times per row while it lays out 5,000 rows, need no ``isValid()`` branch.
     """
 
     def __init__(
@@ -108,10 +135,11 @@ class ProfileTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._icons = icons
         self._clock = clock
-        self._nodes: list[_Node] = []
-        self._top: list[int] = []
+        self._nodes: list[_Node] = [_Node(_ROOT_PROFILE, 0, -1, [])]
+        self._flags: list[Qt.ItemFlag] = [_NO_FLAGS]
         self._by_name: dict[str, int] = {}
         self._aliases: dict[str, str] = {}
+        self._with_session: set[int] = set()  # node ids whose expiry is set (ticks look only at these)
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -122,54 +150,67 @@ class ProfileTreeModel(QAbstractItemModel):
         aliases: Mapping[str, str] | None = None,
     ) -> None:
         """Replace the whole tree (a model reset). Runtime state of profiles that still exist is kept."""
-        old = {node.profile.name: node for node in self._nodes}
+        old = {node.profile.name: node for node in self._nodes[1:]}
         self._aliases = dict(aliases or {})
         self.beginResetModel()
-        nodes: list[_Node] = []
-        top: list[int] = []
+        root = _Node(_ROOT_PROFILE, 0, -1, [])
+        nodes: list[_Node] = [root]
         # Iterative walk: chains of any depth without recursion limits.
-        stack: list[tuple[Profile, int, list[int]]] = [(p, -1, top) for p in reversed(list(roots))]
+        stack: list[tuple[Profile, int, list[int]]] = [(p, 0, root.children) for p in reversed(list(roots))]
         seen: set[str] = set()
+        with_session: set[int] = set()
         while stack:
             profile, parent, siblings = stack.pop()
             if profile.name in seen:  # defensive: a tree that repeats a name would loop forever
                 continue
             seen.add(profile.name)
             node_id = len(nodes)
-            node = self._make_node(profile, parent, len(siblings))
+            node = _Node(profile, parent, len(siblings), [])
             previous = old.get(profile.name)
             if previous is not None:
                 node.busy, node.error, node.expiry = previous.busy, previous.error, previous.expiry
-                if previous.learned_account:
-                    self._label_account(node, previous.learned_account)
+                node.learned_account = previous.learned_account
+                if node.expiry is not None:
+                    with_session.add(node_id)
             nodes.append(node)
             siblings.append(node_id)
             stack.extend((child, node_id, node.children) for child in reversed(children(profile.name)))
         self._nodes = nodes
-        self._top = top
-        self._by_name = {node.profile.name: i for i, node in enumerate(nodes)}
+        self._flags = [_NO_FLAGS] + [_PARENT_FLAGS if node.children else _LEAF_FLAGS for node in nodes[1:]]
+        self._by_name = {node.profile.name: i for i, node in enumerate(nodes) if i}
+        self._with_session = with_session
         self.endResetModel()
 
-    def _make_node(self, profile: Profile, parent: int, row: int) -> _Node:
-        node = _Node(profile, parent, row, [], "", "")
-        self._label_account(node, None)
-        return node
+    def _account(self, node: _Node) -> str:
+        """The Account text, "alias (id)"; the config's account wins over a learned one (a role's ARN says
+        where it acts; an IAM user's account is only known from its session)."""
+        if node.account is None:
+            profile = node.profile
+            account = account_of(profile) or node.learned_account
+            alias = profile.extra.get(ALIAS_KEY) or (self._aliases.get(account) if account else None)
+            node.account = f"{alias} ({account})" if account and alias else (alias or account or "")
+        return node.account
 
-    def _label_account(self, node: _Node, learned: str | None) -> None:
-        """Set the Account text ("alias (id)") and the filter text; the config's account wins over a learned one
-        (a role's ARN says where it acts; an IAM user's account is only known from its session)."""
-        profile = node.profile
-        account = account_of(profile) or learned
-        node.learned_account = learned
-        alias = profile.extra.get(ALIAS_KEY) or (self._aliases.get(account) if account else None)
-        node.account = f"{alias} ({account})" if account and alias else (alias or account or "")
-        words = (profile.name, kind_label(profile), node.account, profile.role_arn or "", profile.mfa_serial or "")
-        node.filter_text = " ".join(words).lower()
+    def _filter_text(self, node: _Node) -> str:
+        if node.filter_text is None:
+            profile = node.profile
+            words = (profile.name, kind_label(profile), self._account(node), profile.role_arn or "",
+                     profile.mfa_serial or "")
+            node.filter_text = " ".join(words).lower()
+        return node.filter_text
 
     # -- runtime state (pushed in by the controller) -------------------------------------------------
 
     def profile_names(self) -> list[str]:
-        return [node.profile.name for node in self._nodes]
+        return list(self._by_name)
+
+    def parent_names(self) -> list[str]:
+        """The profiles that have children in the tree (the only rows that can expand)."""
+        return [node.profile.name for node in self._nodes[1:] if node.children]
+
+    def names_with_state(self) -> list[str]:
+        """Profiles whose row shows a session, a busy mark or an error now."""
+        return [node.profile.name for node in self._nodes[1:] if node.expiry is not None or node.error or node.busy]
 
     def profile(self, name: str) -> Profile | None:
         node_id = self._by_name.get(name)
@@ -186,6 +227,11 @@ class ProfileTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(self._nodes[node_id].row, column, node_id)
 
+    def account_text(self, name: str) -> str:
+        """The Account cell of ``name`` ("" when unknown or no such profile)."""
+        node_id = self._by_name.get(name)
+        return self._account(self._nodes[node_id]) if node_id is not None else ""
+
     def set_session(self, name: str, expiration: datetime | None) -> None:
         self._update(name, expiry=expiration.timestamp() if expiration is not None else None)
 
@@ -200,9 +246,10 @@ class ProfileTreeModel(QAbstractItemModel):
         node = self._nodes[node_id]
         if node.learned_account == learned:
             return
-        before = node.account
-        self._label_account(node, learned)
-        if node.account != before:
+        before = self._account(node)
+        node.learned_account = learned
+        node.account = node.filter_text = None
+        if self._account(node) != before:
             cell = self.createIndex(node.row, ACCOUNT, node_id)
             self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DisplayRole])
 
@@ -225,21 +272,22 @@ class ProfileTreeModel(QAbstractItemModel):
         needle = text.lower()
         visible: set[int] = set()
         nodes = self._nodes
-        for node_id, node in enumerate(nodes):
-            if needle in node.filter_text:
-                while node_id >= 0 and node_id not in visible:
+        for node_id in range(1, len(nodes)):
+            node = nodes[node_id]
+            if needle in (node.filter_text if node.filter_text is not None else self._filter_text(node)):
+                while node_id > 0 and node_id not in visible:
                     visible.add(node_id)
                     node_id = nodes[node_id].parent
         return visible
 
     def node_id(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> int:
         """The node id of ``row`` under ``parent`` (cheap: no index is created)."""
-        siblings = self._nodes[parent.internalId()].children if parent.isValid() else self._top
-        return siblings[row]
+        return self._nodes[parent.internalId()].children[row]
 
     def sessions(self) -> list[tuple[str, float]]:
         """(profile, expiry Unix time) of every row with a session, soonest first: what a tray would list."""
-        found = [(n.profile.name, n.expiry) for n in self._nodes if n.expiry is not None]
+        nodes = self._nodes
+        found = [(nodes[i].profile.name, nodes[i].expiry or 0.0) for i in self._with_session]
         return sorted(found, key=lambda item: item[1])
 
     def _update(self, name: str, **changes: Any) -> None:
@@ -251,6 +299,10 @@ class ProfileTreeModel(QAbstractItemModel):
             return
         for key, value in changes.items():
             setattr(node, key, value)
+        if node.expiry is None:
+            self._with_session.discard(node_id)
+        else:
+            self._with_session.add(node_id)
         node.shown_left = ""
         self.dataChanged.emit(
             self.createIndex(node.row, NAME, node_id), self.createIndex(node.row, TIME_LEFT, node_id)
@@ -262,100 +314,102 @@ class ProfileTreeModel(QAbstractItemModel):
         Only those cells are announced, in runs of adjacent siblings, so a view repaints just them.
         """
         now = self._clock()
+        nodes = self._nodes
         changed: dict[int, list[int]] = {}  # parent node -> rows whose text changed
-        for node_id, node in enumerate(self._nodes):
-            if node.expiry is None:
-                continue
-            text = format_time_left(node.expiry - now)
+        for node_id in self._with_session:
+            node = nodes[node_id]
+            text = format_time_left((node.expiry or 0.0) - now)
             if text != node.shown_left:
                 node.shown_left = text
-                changed.setdefault(node.parent, []).append(node_id)
+                changed.setdefault(node.parent, []).append(node.row)
         count = 0
-        for ids in changed.values():
-            ids.sort(key=lambda i: self._nodes[i].row)
-            start = previous = ids[0]
-            for node_id in [*ids[1:], -1]:
-                if node_id != -1 and self._nodes[node_id].row == self._nodes[previous].row + 1:
-                    previous = node_id
+        for parent, rows in changed.items():
+            rows.sort()
+            siblings = nodes[parent].children
+            start = previous = rows[0]
+            for row in [*rows[1:], -1]:
+                if row == previous + 1:
+                    previous = row
                     continue
                 self.dataChanged.emit(
-                    self.createIndex(self._nodes[start].row, TIME_LEFT, start),
-                    self.createIndex(self._nodes[previous].row, TIME_LEFT, previous),
-                    [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole],
+                    self.createIndex(start, TIME_LEFT, siblings[start]),
+                    self.createIndex(previous, TIME_LEFT, siblings[previous]),
+                    _TICK_ROLES,
                 )
-                count += self._nodes[previous].row - self._nodes[start].row + 1
-                start = previous = node_id
+                count += previous - start + 1
+                start = previous = row
         return count
 
     # -- QAbstractItemModel ------------------------------------------------------------------------
 
     def _node(self, index: QModelIndex | QPersistentModelIndex) -> _Node | None:
-        if not index.isValid():
-            return None
-        return self._nodes[index.internalId()]
+        node_id = index.internalId()
+        return self._nodes[node_id] if node_id else None
 
     def index(self, row: int, column: int, parent: _Parent = _INDEX) -> QModelIndex:
-        if column < 0 or column >= len(COLUMNS) or row < 0:
-            return QModelIndex()
-        siblings = self._nodes[parent.internalId()].children if parent.isValid() else self._top
-        if row >= len(siblings):
-            return QModelIndex()
-        return self.createIndex(row, column, siblings[row])
+        siblings = self._nodes[parent.internalId()].children
+        if 0 <= row < len(siblings) and 0 <= column < _COLUMN_COUNT and parent.column() <= 0:
+            return self.createIndex(row, column, siblings[row])
+        return QModelIndex()
 
     def parent(self, index: _Parent = _INDEX) -> QModelIndex:  # type: ignore[override]
-        if not index.isValid():
-            return QModelIndex()
         parent_id = self._nodes[index.internalId()].parent
-        if parent_id < 0:
+        if parent_id == 0:
             return QModelIndex()
         return self.createIndex(self._nodes[parent_id].row, 0, parent_id)
 
+    def sibling(self, row: int, column: int, index: _Parent) -> QModelIndex:
+        node_id = index.internalId()
+        if row == index.row() and node_id and 0 <= column < _COLUMN_COUNT:
+            return self.createIndex(row, column, node_id)  # same row, other column: no parent lookup
+        return super().sibling(row, column, index)
+
     def rowCount(self, parent: _Parent = _INDEX) -> int:
-        if not parent.isValid():
-            return len(self._top)
-        if parent.column() != 0:
+        if parent.column() > 0:
             return 0
         return len(self._nodes[parent.internalId()].children)
 
     def columnCount(self, parent: _Parent = _INDEX) -> int:
-        return len(COLUMNS)
+        return _COLUMN_COUNT
+
+    def hasChildren(self, parent: _Parent = _INDEX) -> bool:
+        return parent.column() <= 0 and bool(self._nodes[parent.internalId()].children)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
             return COLUMNS[section]
         return None
 
     def flags(self, index: _Parent) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return self._flags[index.internalId()]
 
-    def data(self, index: _Parent, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: _Parent, role: int = _DISPLAY) -> Any:
+        if role not in _ROLES:  # size hints, fonts, alignment...: most of the calls a paint makes
             return None
-        node = self._nodes[index.internalId()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(node, column)
-        if role == FILTER_ROLE:
-            return node.filter_text
-        if role == PROFILE_NAME_ROLE:
-            return node.profile.name
-        if role == Qt.ItemDataRole.ForegroundRole:
+        node_id = index.internalId()
+        if not node_id:
+            return None
+        node = self._nodes[node_id]
+        if role == _DISPLAY:
+            return self._display(node, index.column())
+        if role == _FOREGROUND:
+            column = index.column()
             if column == TIME_LEFT and node.expiry is not None:
                 return _URGENCY_COLOURS.get(urgency(node.expiry - self._clock()))
             if column == STATE and (node.error or node.profile.error):
                 return _ERROR_BRUSH
             return None
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self._icon(node, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(node, column)
-        if role == SECONDS_LEFT_ROLE:
+        if role == _DECORATION:
+            return self._icon(node, index.column())
+        if role == _NAME_ROLE:
+            return node.profile.name
+        if role == _TOOLTIP:
+            return self._tooltip(node, index.column())
+        if role == _SECONDS:
             return None if node.expiry is None else node.expiry - self._clock()
-        if role == BUSY_ROLE:
+        if role == _BUSY:
             return node.busy
-        return None
+        return self._filter_text(node)  # _FILTER
 
     def _state(self, node: _Node) -> str:
         if node.busy:
@@ -369,16 +423,16 @@ class ProfileTreeModel(QAbstractItemModel):
     def _display(self, node: _Node, column: int) -> str:
         if column == NAME:
             return node.profile.name
+        if column == TIME_LEFT:
+            if node.expiry is None:
+                return ""
+            node.shown_left = format_time_left(node.expiry - self._clock())
+            return node.shown_left
         if column == KIND:
             return kind_label(node.profile)
         if column == ACCOUNT:
-            return node.account
-        if column == STATE:
-            return self._state(node)
-        if node.expiry is None:
-            return ""
-        node.shown_left = format_time_left(node.expiry - self._clock())
-        return node.shown_left
+            return self._account(node)
+        return self._state(node)
 
     def _icon(self, node: _Node, column: int) -> QIcon | None:
         if self._icons is None:
@@ -412,6 +466,7 @@ class ProfileFilterProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(False)
         self._visible: set[int] | None = None
         self._text = ""
+        self._source: ProfileTreeModel | None = None  # filterAcceptsRow then needs no isinstance per row
 
     def filter_text(self) -> str:
         return self._text
@@ -429,6 +484,7 @@ class ProfileFilterProxy(QSortFilterProxyModel):
     def setSourceModel(self, model: Any) -> None:
         super().setSourceModel(model)
         if isinstance(model, ProfileTreeModel):
+            self._source = model
             model.modelReset.connect(self._refilter)
 
     def _refilter(self) -> None:
@@ -450,8 +506,6 @@ class ProfileFilterProxy(QSortFilterProxyModel):
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Parent) -> bool:
-        if self._visible is None:
+        if self._visible is None or self._source is None:
             return True
-        model = self.sourceModel()
-        assert isinstance(model, ProfileTreeModel)
-        return model.node_id(source_row, source_parent) in self._visible
+        return self._source.node_id(source_row, source_parent) in self._visible

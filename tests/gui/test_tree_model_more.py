@@ -63,3 +63,30 @@ def test_config_account_wins_and_learned_account_survives_reload(qapp: object) -
     tree = build_tree(RAW, Path("/nonexistent/config"), Path("/nonexistent/credentials"))
     model.set_profiles(tree.roots(), tree.children, {**ALIASES, "444444444444": "sandbox"})
     assert model.index_of("bob", ACCOUNT).data() == "sandbox (444444444444)"
+
+
+def test_leaves_never_have_children_and_parents_can_expand(qapp: object) -> None:
+    from PySide6.QtCore import Qt
+
+    model = make_model()
+    bob, admin = model.index_of("bob"), model.index_of("bob-admin")
+    never = Qt.ItemFlag.ItemNeverHasChildren
+    assert not model.flags(bob) & never and model.hasChildren(bob)
+    assert model.flags(admin) & never and not model.hasChildren(admin)
+    assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags and model.hasChildren(QModelIndex())
+    assert model.parent_names() == ["bob"]
+    # Invalid and out-of-range requests give invalid indexes, not another row.
+    assert not model.index(1, 0).isValid() and not model.index(0, 5).isValid() and not model.index(-1, 0).isValid()
+    assert not model.index(0, 0, model.index_of("bob", ACCOUNT)).isValid()
+    assert model.rowCount(model.index_of("bob", ACCOUNT)) == 0
+    assert model.data(QModelIndex()) is None
+
+
+def test_sibling_moves_along_the_row(qapp: object) -> None:
+    model = make_model()
+    admin = model.index_of("bob-admin")
+    cell = model.sibling(admin.row(), ACCOUNT, admin)
+    assert cell == model.index_of("bob-admin", ACCOUNT)
+    assert cell.data() == "prod (333333333333)"
+    assert admin.siblingAtColumn(ACCOUNT).parent() == model.index_of("bob")
+    assert model.sibling(0, 0, model.index_of("bob")) == model.index_of("bob")
