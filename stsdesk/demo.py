@@ -7,8 +7,6 @@ directory (the demo's isolated config dir), so a demo never touches the user's o
 from __future__ import annotations
 
 import sys
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +63,15 @@ def demo_config_text(endpoint: str, token_file: Path) -> str:
 
 
 def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:refs/heads/main") -> str:
-    """A web-identity token for the demo's CI role, from the emulator's demo issuer (loopback only)."""
+    """A web-identity token for the demo's CI role, from the emulator's demo issuer (loopback only).
+
+    Raises OSError (urllib.error.URLError) when the emulator cannot be reached.
+    """
+    # Imported here: urllib.request brings http.client and email (10-30 ms), and the GUI imports this module
+    # before its first paint for resources_dir.
+    import urllib.parse
+    import urllib.request
+
     form = urllib.parse.urlencode(
         {"issuer": "https://token.example.test", "subject": subject, "audience": "sts.amazonaws.com"}
     ).encode()

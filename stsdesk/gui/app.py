@@ -22,6 +22,7 @@ import qasync
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
+from stsdesk.demo import resources_dir
 from stsdesk.gui.countdown import Countdown
 from stsdesk.gui.errors import ErrorReporter, setup_logging, user_message
 from stsdesk.gui.main_window import IconCache, MainWindow
@@ -49,17 +50,10 @@ class GuiApp:
     bridge_label: QLabel | None = None
 
 
-def _resources_dir() -> Path:
-    """stsdesk.demo.resources_dir, without importing stsdesk.demo before the first paint: it imports
-    urllib.request (and with it http.client and email), 10-30 ms of a ~300 ms start."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parents[2] / "resources"
-
-
 def app_icon() -> QIcon:
     """The application icon from resources/app/stsdesk-<size>.png (empty when the files are missing)."""
     icon = QIcon()
-    for png in sorted((_resources_dir() / "app").glob("stsdesk-*.png")):
+    for png in sorted((resources_dir() / "app").glob("stsdesk-*.png")):
         icon.addFile(str(png))
     return icon
 
@@ -212,7 +206,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
     try:
         secrets = None
         if args.demo:
-            from stsdesk.demo import DEMO_ACCOUNT_ALIASES  # after the first paint (see _resources_dir)
+            from stsdesk.demo import DEMO_ACCOUNT_ALIASES
             from stsdesk.gui.demo_session import start_demo
 
             gui.controller.aliases = dict(DEMO_ACCOUNT_ALIASES)  # read when the tree is first shown

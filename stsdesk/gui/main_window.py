@@ -24,11 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stsdesk.core.exports import SHELLS
 from stsdesk.gui.countdown import Urgency, urgency
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, TIME_LEFT
 
 ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+# core.exports.SHELLS, copied: importing core.exports (json, datetime, core.model) before the first paint costs
+# ~12 ms of startup. tests/gui/test_startup_more.py checks that the two stay equal.
+SHELLS = ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json")
 _COUNTDOWN_COLOURS = {Urgency.WARN: "#b26a00", Urgency.CRITICAL: "#c62828", Urgency.EXPIRED: "#888888"}
 
 

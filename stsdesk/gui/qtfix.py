@@ -9,7 +9,6 @@ PySide6 (or Python >= 3.12, immortal bools) the probe finds nothing and nothing 
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from typing import Any
 
@@ -39,6 +38,8 @@ def install() -> bool:
     leaked = _leaked_per_emit()
     if leaked[True] != 1 and leaked[False] != 1:
         return False
+    import ctypes  # only when patching: a fixed PySide6 never pays for it at startup
+
     original = SignalInstance.emit
     incref = ctypes.pythonapi.Py_IncRef
     incref.argtypes = [ctypes.py_object]

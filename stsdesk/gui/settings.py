@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stsdesk.core.exports import SHELLS
+from stsdesk.gui.main_window import SHELLS  # core.exports.SHELLS without importing core.exports
 
 SETTINGS_FILE = "stsdesk-gui.ini"
 PARTITIONS = ("", "aws", "aws-cn", "aws-us-gov")

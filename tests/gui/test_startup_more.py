@@ -10,12 +10,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, *args: str, python_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home"),
            "AWS_CONFIG_FILE": str(tmp_path / "no-config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-creds")}
     env.pop("STSDESK_CONFIG_DIR", None)
-    return subprocess.run([sys.executable, "-m", "stsdesk", *args, "--config-dir", str(tmp_path / "cfg")],
-                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    command = [sys.executable, *python_flags, "-m", "stsdesk", *args, "--config-dir", str(tmp_path / "cfg")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
 
 
 def test_exit_after_first_paint(tmp_path: Path) -> None:
@@ -36,3 +36,19 @@ def test_self_test_needs_demo(tmp_path: Path) -> None:
     done = _run(tmp_path, "--self-test")
     assert done.returncode == 2
     assert "--self-test needs --demo" in done.stderr
+
+
+def test_window_shells_match_core_exports() -> None:
+    # main_window keeps its own copy so that core.exports stays out of the imports before the first paint.
+    from stsdesk.core.exports import SHELLS
+    from stsdesk.gui import main_window
+
+    assert main_window.SHELLS == SHELLS
+
+
+def test_no_urllib_request_or_botocore_before_first_paint(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--demo", "--exit-after-first-paint", python_flags=("-X", "importtime"))
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "import time:" in line}
+    assert "stsdesk.gui.main_window" in imported  # the import log is there
+    assert not imported & {"urllib.request", "botocore", "boto3", "stsdesk.core.exports"}
