@@ -24,8 +24,7 @@ from qasync import asyncSlot
 from stsdesk.core.errors import StsdeskError
 from stsdesk.core.model import Credentials
 from stsdesk.gui.clipboard import SecretClipboard
-from stsdesk.gui.countdown import format_time_left
-from stsdesk.gui.errors import ErrorReporter, user_message
+from stsdesk.gui.errors import ErrorReporter, in_gui_words, user_message
 from stsdesk.gui.main_window import MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
 from stsdesk.gui.settings import Preferences, save_preferences
@@ -139,6 +138,8 @@ class Controller(QObject):
         warning = getattr(self.secrets, "warning", None)
         if warning:
             self.window.show_message(warning, 0)
+        # Status messages are replaced by the next one ("Ready", any action): the label stays.
+        self.window.show_keyring_warning(warning)
 
     def _profiles_with_state(self) -> list[str]:
         """The profiles whose row may need a session or an error: those with a cached session of their own
@@ -172,7 +173,10 @@ class Controller(QObject):
             return
         meta = self.broker.session_state(name)
         self.model.set_session(name, meta.expiration if meta is not None else None)
-        self.model.set_error(name, self.broker.last_error(name))
+        # An IAM user's account (and so its alias) is only known from its session's ARN.
+        self.model.set_identity(name, meta.identity_arn if meta is not None else None)
+        error = self.broker.last_error(name)
+        self.model.set_error(name, in_gui_words(error) if error else None)
         if announce:
             self._changed.add(name)
             if not self._announce_timer.isActive():
@@ -265,9 +269,9 @@ class Controller(QObject):
         meta = self.broker.session_state(name) if self.broker is not None else None
         session: list[tuple[str, str]] = []
         if meta is not None:
-            left = meta.seconds_left()
+            # No time left here: it would be frozen at the last rebuild; the countdown line above counts down.
             local = meta.expiration.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-            session.append(("Expires", f"{local} ({format_time_left(left)})"))
+            session.append(("Expires", local))
             if meta.identity_arn:
                 session.append(("Session ARN", meta.identity_arn))
             session.append(("Session kind", meta.kind.value))
@@ -397,6 +401,7 @@ class Controller(QObject):
         if identity is None:
             return None
         self.identities[name] = identity.arn
+        self.model.set_identity(name, identity.arn)
         self.window.show_message(f"{name} is {identity.arn} (account {identity.account})", 15000)
         if name == self.current_profile():
             self.update_details()

@@ -38,6 +38,10 @@ _PATTERNS = (
 )
 _KEYED = 2  # the first _KEYED patterns keep their key (group 1) and mask only the value
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# Core's errors name the CLI command that fixes them; in the window the fix is a dialog.
+_CLI_ADVICE = (
+    (re.compile(r"run: stsdesk add-user \S+ --access-key-id \S+"), "use Edit profile to store the secret key"),
+)
 
 
 def _redact_plain(text: str) -> str:
@@ -72,10 +76,18 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def in_gui_words(message: str) -> str:
+    """``message`` with advice meant for the command line (``run: stsdesk add-user …``) replaced by what to
+    do in the window."""
+    for pattern, advice in _CLI_ADVICE:
+        message = pattern.sub(advice, message)
+    return message
+
+
 def user_message(exc: BaseException) -> str:
     """One plain line for the user. Expected errors say what to do; anything else points at the log."""
     if isinstance(exc, StsdeskError):
-        return str(exc)
+        return in_gui_words(str(exc))
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}"

@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.session_countdown.setFont(font)
         self.session_countdown.hide()
+        self._countdown_colour: str | None = None
         self.tree.current_row_changed.connect(self._show_session_countdown)
 
         left = QWidget()
@@ -205,6 +206,11 @@ class MainWindow(QMainWindow):
         self.expiry_label = QLabel()
         self.expiry_label.setObjectName("soonest-expiry")
         self.statusBar().addPermanentWidget(self.expiry_label)
+        self.keyring_label = QLabel()
+        self.keyring_label.setObjectName("keyring-status")
+        self.keyring_label.setStyleSheet("color: #b26a00")
+        self.keyring_label.hide()
+        self.statusBar().addPermanentWidget(self.keyring_label)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()
@@ -241,8 +247,17 @@ class MainWindow(QMainWindow):
             text = f"Session of {name}: {cell.data()} left"
         self.session_countdown.setText(text)
         colour = _COUNTDOWN_COLOURS.get(level)
-        self.session_countdown.setStyleSheet(f"color: {colour}" if colour else "")
+        if colour != self._countdown_colour:  # a style sheet change re-polishes the label: only when it changes
+            self._countdown_colour = colour
+            self.session_countdown.setStyleSheet(f"color: {colour}" if colour else "")
         self.session_countdown.show()
+
+    def show_keyring_warning(self, warning: str | None) -> None:
+        """Keep a "keyring: memory only" label in the status bar (the full ``warning`` as its tooltip) while
+        secrets cannot be stored in a keyring; hide it when ``warning`` is None or empty."""
+        self.keyring_label.setText("keyring: memory only" if warning else "")
+        self.keyring_label.setToolTip(warning or "")
+        self.keyring_label.setVisible(bool(warning))
 
     def show_details(self, html: str) -> None:
         self.details.setHtml(html)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 
 from stsdesk.core.reminders import WatchedSession
 from stsdesk.gui.controller import Controller
+from stsdesk.gui.errors import in_gui_words
 from stsdesk.gui.settings import load_names, save_names, save_preferences
 from stsdesk.gui.tray import TrayController
 
@@ -154,7 +155,7 @@ class ControllerTrayApp(QObject):
         creds = await self.controller.assume(profile, force=True)
         if creds is None and self.tray is not None:
             broker = self.controller.broker
-            message = (broker.last_error(profile) if broker is not None else None) or "no credentials"
+            message = in_gui_words((broker.last_error(profile) if broker is not None else None) or "no credentials")
             self.tray.notify_error(profile, message)
 
     def copy_exports(self, profile: str) -> None:

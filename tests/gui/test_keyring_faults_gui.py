@@ -150,8 +150,6 @@ def test_app_runs_memory_only_with_a_clear_warning(broken: tuple[World, str],
     assert world.failures == [], world.failures
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the keyring warning is only a temporary status-bar message; the next "
-                   "message ('Ready', any action) or a toolbar status tip replaces it and nothing else shows it")
 def test_keyring_warning_stays_visible(broken: tuple[World, str]) -> None:
     world = broken[0]
     controller = world.gui.controller
