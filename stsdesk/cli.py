@@ -7,10 +7,14 @@ it. Expected failures print one line on stderr and exit 1; usage errors exit 2.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 from stsdesk import __version__
 from stsdesk.core.errors import StsdeskError
@@ -22,6 +26,8 @@ CREDENTIAL_PROCESS_MIN_TTL = 960.0
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (DESIGN.md "Command line")."""
+    import argparse  # ~1.5 ms: not on the plain credential-process path, which never builds the parser
+
     parser = argparse.ArgumentParser(prog="stsdesk", description="Desktop credential manager for AWS STS.")
     parser.add_argument("--version", action="version", version=f"stsdesk {__version__}")
     parser.add_argument(
@@ -99,7 +105,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _plain_credential_process(argv: list[str]) -> argparse.Namespace | None:
+def _plain_credential_process(argv: list[str]) -> SimpleNamespace | None:
     """The arguments of exactly ``[--config-dir DIR | --config-dir=DIR] credential-process PROFILE``, the form
     written into ~/.aws/config, without building the parser; None for anything else (argparse decides)."""
     rest = argv
@@ -110,14 +116,14 @@ def _plain_credential_process(argv: list[str]) -> argparse.Namespace | None:
         config, rest = rest[1], rest[2:]
     if len(rest) != 2 or rest[0] != "credential-process" or rest[1].startswith("-"):
         return None
-    return argparse.Namespace(config_dir=config, command="credential-process", profile=rest[1], mfa_code=None)
+    return SimpleNamespace(config_dir=config, command="credential-process", profile=rest[1], mfa_code=None)
 
 
-def _credential_process_fast(args: argparse.Namespace) -> bool:
+def _credential_process_fast(args: argparse.Namespace | SimpleNamespace) -> bool:
     """Answer credential-process without importing botocore: from the cache, else from the running GUI
     (terminal bridge, which may show its MFA prompt); False when neither can. Raises BridgeError when the
     GUI answered with an error (MFA cancelled, STS refused...)."""
-    from stsdesk.core.cache import fast_lookup
+    from stsdesk.core.cache_index import credential_process_document, fast_session
     from stsdesk.core.fingerprint import aws_config_paths_light, source_fingerprint
     from stsdesk.core.paths import config_dir, keyring_namespace
     from stsdesk.core.secrets import service_name
@@ -126,14 +132,18 @@ def _credential_process_fast(args: argparse.Namespace) -> bool:
     config_file, credentials_file = aws_config_paths_light()
     fingerprint = source_fingerprint(args.profile, config_file, credentials_file, directory)
     service = service_name(keyring_namespace(directory))
-    creds = fast_lookup(
+    found = fast_session(
         directory, f"profile:{args.profile}", CREDENTIAL_PROCESS_MIN_TTL, fingerprint, service=service
     )
-    if creds is None:
-        from stsdesk.core.bridge import bridge_directory, bridge_request
+    if found is not None:
+        # Rendered without stsdesk.core.exports/model (dataclasses): a cache hit imports nothing it can skip.
+        sys.stdout.write(credential_process_document(found))
+        sys.stdout.flush()
+        return True
+    from stsdesk.core.bridge import bridge_directory, bridge_request
 
-        creds = bridge_request(bridge_directory(directory), args.profile, None, fmt="credential-process")
-        args.bridge_asked = True  # no GUI: the engine below must not ask it again
+    creds = bridge_request(bridge_directory(directory), args.profile, None, fmt="credential-process")
+    args.bridge_asked = True  # no GUI: the engine below must not ask it again
     if creds is None:
         return False
     from stsdesk.core.exports import credential_process_json

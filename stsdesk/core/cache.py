@@ -29,6 +29,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stsdesk.core.cache_index import (
+    INDEX_NAME,
+    INDEX_VERSION,
+    fast_session,
+    opt_str,
+    parse_time,
+    read_raw_index,
+    secret_fields,
+)
 from stsdesk.core.cache_pending import Batch, PendingWrites, Stored
 from stsdesk.core.errors import KeyringUnavailable
 from stsdesk.core.model import CredentialKind, Credentials
@@ -36,9 +45,8 @@ from stsdesk.core.secrets import DEFAULT_SERVICE, SecretStore, session_key
 
 log = logging.getLogger(__name__)
 
-INDEX_NAME = "sessions.json"
 LOCK_NAME = "sessions.lock"
-_VERSION = 1
+_VERSION = INDEX_VERSION
 
 
 @dataclass(frozen=True)
@@ -69,17 +77,8 @@ class CachedSession:
 # -- (de)serialisation -----------------------------------------------------------------------------
 
 
-def _time(text: Any) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError("naive timestamp in the session index")
-    return value
-
-
-def _opt_str(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError("expected a string")
+_time = parse_time
+_opt_str = opt_str
 
 
 def _entry_to_json(meta: CachedSession, region: str | None, owner: int | None) -> dict[str, Any]:
@@ -119,19 +118,7 @@ def _entry_from_json(cache_key: str, raw: Any) -> CachedSession:
     )
 
 
-def _read_raw_index(path: Path) -> dict[str, Any]:
-    """The index's ``sessions`` mapping; empty when missing, unreadable, garbage or of another version."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if (
-        not isinstance(data, dict)
-        or data.get("version") != _VERSION
-        or not isinstance(data.get("sessions"), dict)
-    ):
-        return {}
-    return dict(data["sessions"])
+_read_raw_index = read_raw_index
 
 
 def _secret_json(creds: Credentials) -> str:
@@ -144,26 +131,7 @@ def _secret_json(creds: Credentials) -> str:
     )
 
 
-def _secret_fields(secret: str) -> tuple[str, str, str | None] | None:
-    """(access key id, secret key, token) from the keyring's JSON, or None when it is not ours / corrupt."""
-    try:
-        data = json.loads(secret)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    key_id, secret_key, token = (
-        data.get("access_key_id"),
-        data.get("secret_access_key"),
-        data.get("session_token"),
-    )
-    if (
-        not isinstance(key_id, str)
-        or not isinstance(secret_key, str)
-        or not (token is None or isinstance(token, str))
-    ):
-        return None
-    return key_id, secret_key, token
+_secret_fields = secret_fields
 
 
 def _credentials(meta: CachedSession, fields: tuple[str, str, str | None], region: Any) -> Credentials | None:
@@ -511,34 +479,17 @@ def fast_lookup(
 ) -> Credentials | None:
     """Credentials for ``credential-process`` from the index and one secret read, or None on any doubt.
 
-    The secret is read straight from the Secret Service when that is known to be keyring's backend here
-    (``stsdesk.core.fast_secret``, no keyring import); otherwise, or when that read finds nothing (a locked
-    collection, say), through keyring, after which the backend keyring used is recorded in ``directory`` so
-    that the next call can take the direct way. Doubt: missing/corrupt index or entry, memory-only entry,
-    ``min_ttl`` seconds left or fewer, a different ``source_fingerprint``, no secret, or a secret that does not
-    match the entry. Never raises for those, never takes the lock; writes nothing but that record.
+    :func:`stsdesk.core.cache_index.fast_session` (the import-light reader the CLI uses) as ``Credentials``;
+    see there for what counts as doubt. Never raises for those, never takes the lock.
     """
-    from stsdesk.core.fast_secret import direct_read_allowed, read_secret
-
-    try:
-        raw_entry = _read_raw_index(Path(directory) / INDEX_NAME).get(cache_key)
-        if not isinstance(raw_entry, dict):
-            return None
-        meta = _entry_from_json(cache_key, raw_entry)
-        if meta.memory_only or meta.source_fingerprint != fingerprint or not _usable(meta, min_ttl):
-            return None
-        key = session_key(cache_key)
-
-        def matching(secret: str | None) -> Credentials | None:
-            fields = _secret_fields(secret) if secret is not None else None
-            return _credentials(meta, fields, raw_entry.get("region")) if fields is not None else None
-
-        if direct_read_allowed(directory) and (creds := matching(read_secret(service, key))) is not None:
-            return creds
-        store = SecretStore(service)
-        creds = matching(store.get(key))
-        if creds is not None:
-            store.record_backend(Path(directory))  # keyring found it there: the next call may go direct
-        return creds
-    except (ValueError, KeyError, TypeError, OSError):
+    found = fast_session(directory, cache_key, min_ttl, fingerprint, service=service)
+    if found is None:
         return None
+    return Credentials(
+        found.access_key_id,
+        found.secret_access_key,
+        found.session_token,
+        found.expiration,
+        CredentialKind(found.kind),
+        found.region,
+    )
