@@ -20,8 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from email.message import Message
 from email.utils import formatdate
 from http import HTTPStatus
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,14 @@ from stsdesk.emulator.scenario import ScenarioError, load_scenario
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts import ACTIONS as STS_ACTIONS
 from stsdesk.emulator.sts import handle_sts
-from stsdesk.emulator.wire import ReplayReader, Request, Response, error_response, read_simple_headers
+from stsdesk.emulator.wire import (
+    ReplayReader,
+    Request,
+    Response,
+    error_response,
+    first_values,
+    read_simple_headers,
+)
 
 __all__ = ["EmulatorServer", "Handler", "Request", "Response", "run_emulator"]
 
@@ -42,6 +51,7 @@ ErrorRenderer = Callable[[EmulatorError, str], Response]
 MAX_BODY_BYTES = 1024 * 1024
 SOCKET_TIMEOUT_SECONDS = 15.0
 MAX_ADVANCE_SECONDS = 10 * 365 * 86400
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]*)/")
 _log = logging.getLogger(__name__)
 
@@ -265,6 +275,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = SOCKET_TIMEOUT_SECONDS
     server: _HttpServer
+    # The current request's header lines in order, and lower-cased name -> first value. The fast header path
+    # fills them directly; ``headers`` (an HTTPMessage, as the stdlib's code wants it) is built on demand.
+    _header_pairs: list[tuple[str, str]] = []
+    _header_first: dict[str, str] = {}
+
+    @property
+    def headers(self) -> Message[str, str]:
+        message = HTTPMessage()
+        for name, value in self._header_pairs:
+            message[name] = value
+        return message
+
+    @headers.setter
+    def headers(self, message: Message[str, str]) -> None:
+        self._header_pairs = list(message.items())
+        self._header_first = first_values(self._header_pairs)
 
     def setup(self) -> None:
         super().setup()
@@ -313,32 +339,43 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = False
         self.command, path = words[0], words[1]
         self.path = "/" + path.lstrip("/") if path.startswith("//") else path
-        self.headers = headers
-        conntype = headers.get("Connection", "").lower()
+        self._header_pairs = headers
+        self._header_first = first = first_values(headers)
+        conntype = first.get("connection", "").lower()
         if conntype == "close":
             self.close_connection = True
-        if headers.get("Expect", "").lower() == "100-continue":
+        if first.get("expect", "").lower() == "100-continue":
             return self.handle_expect_100()
         return True
 
     def handle_one_request(self) -> None:
+        """The stdlib's handle_one_request, except that every method goes to ``_serve`` (method checks
+        belong to the routes) without the stdlib's ``do_<METHOD>`` lookup."""
         try:
-            super().handle_one_request()
-        except TimeoutError:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # an error has been sent
+            self._serve()
+        except TimeoutError as exc:
+            self.log_error("Request timed out: %r", exc)
             self.close_connection = True
 
-    def __getattr__(self, name: str) -> Any:
-        # Every HTTP method goes through one path; method checks belong to the routes.
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
     def _read_body(self, request_id: str) -> bytes | Response:
-        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+        first = self._header_first
+        if first.get("transfer-encoding", "").lower() not in ("", "identity"):
             self.close_connection = True
             exc = EmulatorError("MalformedRequest", "Transfer-Encoding is not supported; send Content-Length")
             return error_response(exc, request_id)
-        raw_length = self.headers.get("Content-Length")
+        raw_length = first.get("content-length")
         if raw_length is None:
             return b""
         try:
@@ -375,11 +412,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = Request(
             method=self.command,
             target=self.path,
-            headers=list(self.headers.items()),
+            headers=self._header_pairs,
             body=body,
             client=str(self.client_address[0]),
             request_id=request_id,
         )
+        request._first = self._header_first  # the same first-value map Request.header would build
         try:
             response = self.server.app.dispatch(request)
         except _Drop:
@@ -396,10 +434,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response, head: bool) -> None:
         """Status line, headers and body in one write (wfile is unbuffered: one sendall)."""
-        try:
-            phrase = HTTPStatus(response.status).phrase
-        except ValueError:
-            phrase = ""
+        phrase = _PHRASES.get(response.status, "")
         close = self.close_connection or response.close
         lines = [
             f"HTTP/1.1 {response.status} {phrase}",

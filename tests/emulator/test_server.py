@@ -134,6 +134,20 @@ def test_junk_never_earns_a_5xx(emu: Emu) -> None:
     assert emu.client(ALICE_KEY).get_caller_identity()["Account"] == "111111111111"
 
 
+def test_headers_the_fast_path_declines_still_reach_the_handler(emu: Emu) -> None:
+    # A tab after the colon sends the block through the stdlib parser; its Content-Type and Content-Length
+    # must still be honoured (the body is read and parsed as a form).
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    for version in (b"HTTP/1.1", b"HTTP/1.0"):
+        reply = raw_exchange(
+            emu,
+            b"POST / " + version + b"\r\nHost: h\r\nContent-Type:\tapplication/x-www-form-urlencoded\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+        )
+        assert status_of(reply) == 403, reply[:200]
+        assert b"<Code>MissingAuthenticationToken</Code>" in reply
+
+
 def test_keep_alive_serves_several_requests_on_one_connection(emu: Emu) -> None:
     conn = http.client.HTTPConnection(emu.server.host, emu.server.port, timeout=5)
     for _ in range(3):

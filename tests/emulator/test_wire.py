@@ -5,10 +5,12 @@ from __future__ import annotations
 import http.client
 import io
 import uuid
+from urllib.parse import parse_qsl
 
 import pytest
 
-from stsdesk.emulator.wire import ReplayReader, read_simple_headers
+from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.wire import ReplayReader, Request, read_simple_headers
 from stsdesk.emulator.xmlout import new_request_id
 
 SIMPLE_BLOCKS = [
@@ -40,7 +42,7 @@ def test_simple_blocks_match_the_stdlib_and_stop_at_the_blank_line(block: bytes)
     stream = io.BytesIO(block + b"BODY")
     headers, consumed = read_simple_headers(stream)
     assert headers is not None and consumed == []
-    assert list(headers.items()) == _stdlib(block)
+    assert headers == _stdlib(block)
     assert stream.read() == b"BODY"
 
 
@@ -84,3 +86,37 @@ def test_request_ids_are_random_version_4_uuids() -> None:
     for text in ids:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+FORMS = [
+    "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2FR&RoleSessionName=a+b",
+    "a=1&a=2&&b&c=&=d&e=%2B+%20",
+    "x=caf%C3%A9&y=%E2%9C%93&x=ignored",
+    "",
+    "just-a-name",
+]
+
+
+@pytest.mark.parametrize("source", FORMS)
+def test_form_decodes_as_parse_qsl_keeping_first_values(source: str) -> None:
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(source, keep_blank_values=True, errors="strict"):
+        expected.setdefault(key, value)
+    assert Request("POST", "/", [], source.encode()).form() == expected
+    assert Request("GET", "/?" + source, [], b"").form() == expected
+
+
+def test_body_wins_over_query_and_bad_escapes_anywhere_are_refused() -> None:
+    request = Request("POST", "/?a=q&b=q", [("Content-Type", "application/x-www-form-urlencoded")], b"a=body")
+    assert request.form() == {"a": "body", "b": "q"}
+    for body in (b"a=1&a=%FF", b"%C3=x"):
+        with pytest.raises(EmulatorError) as caught:
+            Request("POST", "/", [], body).form()
+        assert caught.value.code == "MalformedQueryString"
+
+
+def test_header_is_case_insensitive_and_takes_the_first_value() -> None:
+    request = Request("POST", "/", [("X-Thing", "one"), ("x-thing", "two"), ("Host", "h")], b"")
+    assert request.header("x-THING") == "one"
+    assert request.header("host") == "h"
+    assert request.header("missing") is None
