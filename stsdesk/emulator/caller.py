@@ -23,6 +23,7 @@ from stsdesk.emulator.policy import (
 )
 from stsdesk.emulator.policy import parse_policy as _parse_policy
 from stsdesk.emulator.scenario import Scenario, stable_id
+from stsdesk.emulator.xmlout import iso8601
 
 KINDS = ("user", "root", "assumed-role", "federated-user", "session")
 
@@ -155,7 +156,7 @@ class Caller:
     def context(self, now: datetime, region: str, secure: bool) -> dict[str, ContextValue]:
         """The global condition keys (``aws:*``) this caller brings to any request made at ``now``."""
         ctx: dict[str, ContextValue] = {
-            "aws:CurrentTime": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:CurrentTime": iso8601(now),
             "aws:EpochTime": str(int(now.timestamp())),
             "aws:RequestedRegion": region,
             "aws:SecureTransport": "true" if secure else "false",

@@ -69,11 +69,14 @@ class Statement:
     conditions: tuple[Condition, ...]
     _actions: tuple[Pattern, ...] = field(compare=False, repr=False, default=())
     _resources: tuple[Pattern, ...] = field(compare=False, repr=False, default=())
+    _matched: list[MatchedStatement] = field(compare=False, repr=False, default_factory=list)
 
     def matched(self) -> MatchedStatement:
-        """This statement as reported in a Decision."""
+        """This statement as reported in a Decision (built once: every evaluation that matches asks)."""
+        if self._matched:
+            return self._matched[0]
         principals = self.principal if self.principal is not None else (self.not_principal or ())
-        return MatchedStatement(
+        matched = MatchedStatement(
             sid=self.sid,
             effect=self.effect.upper(),
             principals=tuple(value for _, value in principals),
@@ -81,6 +84,9 @@ class Statement:
             resources=self.resource if self.resource is not None else (self.not_resource or ()),
             conditions=tuple((c.operator, c.key, c.values) for c in self.conditions),
         )
+        if not self._matched:  # two threads may both build it; either copy is the same value
+            self._matched.append(matched)
+        return matched
 
 
 @dataclass(frozen=True)

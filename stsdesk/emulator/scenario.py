@@ -7,6 +7,7 @@ A malformed file is refused with ``ScenarioError`` whose message names the file,
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -187,8 +188,10 @@ class Scenario:
         return acct.alias if acct else None
 
 
+@functools.lru_cache(maxsize=4096)
 def stable_id(prefix: str, seed: str) -> str:
     """A 21-character IAM-style unique id (AIDA…, AROA…) derived from a stable seed."""
+    # Cached: a role's id is asked for on every AssumeRole (a hash and a base32 otherwise).
     digest = hashlib.sha256(seed.encode()).digest()
     return prefix + base64.b32encode(digest).decode()[:17]
 

@@ -237,7 +237,7 @@ def _header_auth(
         signed_headers=params["SignedHeaders"],
         signature=params["Signature"],
         amz_date=amz_date,
-        amz_date_text=amz_date.strftime(_AMZ_DATE_FORMAT),
+        amz_date_text=_amz_text(amz_date),
         security_token=(token[0].strip() or None) if token else None,
         canonical_query=_canonical_query(query_pairs, exclude=None),
     )
@@ -259,10 +259,20 @@ def _query_auth(query_pairs: Sequence[tuple[str, str]], query_first: dict[str, s
         signed_headers=query_first["X-Amz-SignedHeaders"],
         signature=query_first["X-Amz-Signature"],
         amz_date=amz_date,
-        amz_date_text=amz_date.strftime(_AMZ_DATE_FORMAT),
+        amz_date_text=_amz_text(amz_date),
         security_token=token or None,
         # The signature cannot sign itself: it is the one parameter left out.
         canonical_query=_canonical_query(query_pairs, exclude="X-Amz-Signature"),
+    )
+
+
+def _amz_text(moment: datetime) -> str:
+    """``moment.strftime(_AMZ_DATE_FORMAT)``, without strftime's cost for the usual four-digit years."""
+    if moment.year < 1000:  # strftime's %Y does not pad these on every platform; say what it says
+        return moment.strftime(_AMZ_DATE_FORMAT)
+    return (
+        f"{moment.year}{moment.month:02d}{moment.day:02d}"
+        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
     )
 
 

@@ -6,6 +6,7 @@ everything is checked here (raw Query requests skip botocore altogether).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -30,6 +31,12 @@ ARN_CHARS = r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\U
 PACKED_POLICY_LIMIT = 2048
 MAX_POLICY_ARNS = 10
 MAX_TAGS = 50
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # re.fullmatch(str, ...) looks its pattern up in re's cache on every call; several per request.
+    return re.compile(pattern)
 
 
 def _member(name: str) -> str:
@@ -61,7 +68,7 @@ def text(
         raise validation_error(
             value, _member(name), f"Member must have length less than or equal to {max_len}"
         )
-    if pattern is not None and re.fullmatch(pattern, value) is None:
+    if pattern is not None and _compiled(pattern).fullmatch(value) is None:
         raise validation_error(
             value, _member(name), f"Member must satisfy regular expression pattern: {pattern}"
         )

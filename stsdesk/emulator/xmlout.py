@@ -40,7 +40,11 @@ def new_request_id() -> str:
 
 def iso8601(moment: datetime) -> str:
     """ISO-8601 UTC with a ``Z`` and whole seconds, as STS writes Expiration."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad these on every platform; say what it says
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An f-string is several times cheaper than strftime (this runs more than once per request).
+    return f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def render(elements: Iterable[Element]) -> str:

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from stsdesk.emulator.errors import EmulatorError
-from stsdesk.emulator.sigv4 import SignedRequest, verify_request
+from stsdesk.emulator.sigv4 import SignedRequest, _amz_text, verify_request
 
 SIGN_TIME = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 USER_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -523,3 +523,10 @@ def test_aws_suite_vectors(
         verify_request(
             method, path, query, replace_header(headers, "Authorization", wrong), b"", SUITE_TIME, suite_keys
         )
+
+
+@pytest.mark.parametrize(
+    "moment", [datetime(2026, 11, 26, 8, 5, 3, tzinfo=UTC), datetime(999, 2, 3, 4, 5, 6, tzinfo=UTC)]
+)
+def test_amz_date_text_says_what_strftime_says(moment: datetime) -> None:
+    assert _amz_text(moment) == moment.strftime("%Y%m%dT%H%M%SZ")

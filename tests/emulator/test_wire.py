@@ -5,13 +5,14 @@ from __future__ import annotations
 import http.client
 import io
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
 import pytest
 
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.wire import ReplayReader, Request, read_simple_headers
-from stsdesk.emulator.xmlout import new_request_id
+from stsdesk.emulator.xmlout import iso8601, new_request_id
 
 SIMPLE_BLOCKS = [
     b"Host: 127.0.0.1:8080\r\nContent-Length: 43\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n",
@@ -120,3 +121,16 @@ def test_header_is_case_insensitive_and_takes_the_first_value() -> None:
     assert request.header("x-THING") == "one"
     assert request.header("host") == "h"
     assert request.header("missing") is None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(999, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 12, tzinfo=UTC),
+    ],
+)
+def test_iso8601_says_what_strftime_says(moment: datetime) -> None:
+    assert iso8601(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
