@@ -26,6 +26,7 @@ _NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
 _AKID_RE = re.compile(r"^AKIA[A-Z0-9]{16}$")
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_KEY_ID_TABLE = bytes(ord(_B32[byte % 32]) for byte in range(256))  # byte -> its low five bits' character
 
 
 class ScenarioError(Exception):
@@ -197,10 +198,11 @@ def stable_id(prefix: str, seed: str) -> str:
 
 
 def random_key_id(prefix: str) -> str:
-    """A 20-character access key id (AKIA… / ASIA…)."""
-    # 10 random bytes are exactly 16 base32 characters (A-Z, 2-7), uniformly distributed, no padding;
-    # one draw instead of one secrets.choice per character (this runs for every session issued).
-    return prefix + base64.b32encode(secrets.token_bytes(10)).decode()
+    """A 20-character access key id (AKIA… / ASIA…): 16 characters drawn uniformly from A-Z and 2-7."""
+    # One draw, one translate: each random byte's low five bits pick a character (256 is a multiple of 32,
+    # so every character is equally likely). base64.b32encode is pure Python and costs several times more;
+    # this runs for every session issued.
+    return prefix + secrets.token_bytes(16).translate(_KEY_ID_TABLE).decode("ascii")
 
 
 def random_secret() -> str:

@@ -157,7 +157,7 @@ def verify_request(
         )
     )
     signing_key = _signing_key(secret, scope_date, region, service)
-    expected = hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = hmac.digest(signing_key, string_to_sign.encode("utf-8"), "sha256").hex()  # one-shot C path
     # The provided signature may hold any character; encode leniently so a junk one fails the comparison
     # instead of raising.
     if not hmac.compare_digest(expected.encode("ascii"), parts.signature.encode("utf-8", "replace")):
@@ -364,7 +364,7 @@ def _canonical_uri(path: str) -> str:
 
     Services other than S3 sign the already-encoded path encoded a second time.
     """
-    if not path:
+    if not path or path == "/":  # the usual Query-protocol path: nothing to normalise or encode
         return "/"
     segments: list[str] = []
     for segment in path.split("/"):

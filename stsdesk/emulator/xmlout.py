@@ -16,10 +16,14 @@ STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 # Characters XML 1.0 cannot carry even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF): a request
 # may echo them into a message, and the error document must still parse.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Anything text() would change: the forbidden characters and the three it escapes.
+_NEEDS_WORK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff&<>]")
 
 
 def text(value: str) -> str:
     """``value`` as XML character data: forbidden characters become U+FFFD, ``&<>`` are escaped."""
+    if _NEEDS_WORK.search(value) is None:  # the usual case (ids, ARNs, keys, dates): one scan, no copies
+        return value
     return escape(_NOT_XML.sub("\ufffd", value))
 
 Element = tuple[str, "str | Iterable[Element] | None"]

@@ -6,13 +6,17 @@ import http.client
 import io
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from string import ascii_uppercase
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import pytest
 
 from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.scenario import random_key_id
 from stsdesk.emulator.wire import ReplayReader, Request, read_simple_headers
 from stsdesk.emulator.xmlout import iso8601, new_request_id
+from stsdesk.emulator.xmlout import text as xml_text
 
 SIMPLE_BLOCKS = [
     b"Host: 127.0.0.1:8080\r\nContent-Length: 43\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n",
@@ -134,3 +138,23 @@ def test_header_is_case_insensitive_and_takes_the_first_value() -> None:
 )
 def test_iso8601_says_what_strftime_says(moment: datetime) -> None:
     assert iso8601(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "value", ["arn:aws:iam::1:role/R", "a&b<c>d", "\x00bell\x07", "tab\tnl\ncr\r", "\ud800x\uffff", "", "é✓"]
+)
+def test_xml_text_replaces_forbidden_characters_and_escapes(value: str) -> None:
+    expected = escape("".join("\ufffd" if _forbidden(c) else c for c in value))
+    assert xml_text(value) == expected
+
+
+def _forbidden(char: str) -> bool:
+    code = ord(char)
+    return (code < 0x20 and char not in "\t\n\r") or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
+
+
+def test_random_key_ids_use_the_base32_alphabet() -> None:
+    ids = {random_key_id("ASIA") for _ in range(500)}
+    assert len(ids) == 500
+    assert all(len(i) == 20 and i.startswith("ASIA") and set(i[4:]) <= set(ascii_uppercase + "234567") for i in ids)
+    assert set("".join(i[4:] for i in ids)) == set(ascii_uppercase + "234567")  # 8000 draws reach all 32
