@@ -2,7 +2,8 @@
 
 A sealed token is urlsafe base64 (no padding) of ``version | nonce | AES-256-GCM(flag | body)``. The purpose
 string and the version byte are the associated data, so a token sealed for one purpose never opens as
-another. ``flag`` says whether ``body`` is zlib-compressed JSON or plain JSON.
+another. ``flag`` says whether ``body`` is plain JSON, zlib-compressed JSON, or zlib-compressed JSON primed
+with ``_ZDICT`` (what ``seal`` writes now; the other two still open).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _PLAIN = 0
 _ZLIB = 1
+_ZLIB_ZDICT = 2
+# A preset dictionary for zlib: the text a session payload (caller.Session.to_payload) always holds. With it
+# a session compresses to about 60% of what plain zlib gets, and faster (less to search). Changing these
+# bytes would make tokens sealed with them unreadable: a new dictionary needs a new flag.
+_ZDICT = (
+    b'{"v":1,"k":"assumed-role","arn":"arn:aws:sts::","acct":"","uid":"AROA","base":"arn:aws:iam::",'
+    b'"akid":"ASIA","sk":"","exp":1,"act":"AssumeRole","sp":null,"mfa":false,"mfat":null,"si":null,'
+    b'"chain":false}'
+)
 # Generous for session tokens and authorization messages (STS caps EncodedMessage at 10240); anything larger
 # is rejected before any decoding work is done.
 MAX_TOKEN_CHARS = 64 * 1024
@@ -74,9 +84,9 @@ class Sealer:
         Raises TypeError or ValueError if ``payload`` is not JSON-serialisable.
         """
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-        compressed = _deflate(body)
-        # JSON of a few hundred bytes often grows under zlib; keep whichever is smaller.
-        plaintext = bytes([_ZLIB]) + compressed if len(compressed) < len(body) else bytes([_PLAIN]) + body
+        compressed = _deflate(body, _ZDICT)
+        # JSON of a few hundred bytes may grow under zlib; keep whichever is smaller.
+        plaintext = bytes([_ZLIB_ZDICT]) + compressed if len(compressed) < len(body) else bytes([_PLAIN]) + body
         header = bytes([_VERSION])
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, _associated_data(header, purpose))
@@ -97,7 +107,9 @@ class Sealer:
         except InvalidTag:
             raise SealError("token is not genuine") from None
         flag, body = plaintext[0], plaintext[1:]
-        if flag == _ZLIB:
+        if flag == _ZLIB_ZDICT:
+            body = _inflate(body, _ZDICT)
+        elif flag == _ZLIB:
             body = _inflate(body)
         elif flag != _PLAIN:
             raise SealError("token uses an unknown encoding")
@@ -130,8 +142,9 @@ def _decode(token: object) -> bytes:
     return raw
 
 
-def _deflate(body: bytes) -> bytes:
-    """zlib-compress ``body`` at level 9 with a window just big enough for it.
+def _deflate(body: bytes, zdict: bytes = b"") -> bytes:
+    """zlib-compress ``body`` at level 9 with a window just big enough for it (and ``zdict``, the preset
+    dictionary, when one is given: ``_inflate`` must then be given the same one).
 
     Why not ``zlib.compress``: for a few hundred bytes most of its time (about 50 us) is setting up the
     default 32 KiB window and 64 KiB hash tables. A window that spans the whole input finds every match the
@@ -139,13 +152,16 @@ def _deflate(body: bytes) -> bytes:
     window size and ``zlib.decompressobj()`` reads any of them.
     """
     # zlib reaches back at most window - 262 bytes (MIN_LOOKAHEAD), hence the margin.
-    window_bits = max(9, min(15, (len(body) + 262).bit_length()))
-    deflater = zlib.compressobj(9, zlib.DEFLATED, window_bits, 4)
+    window_bits = max(9, min(15, (len(zdict) + len(body) + 262).bit_length()))
+    if zdict:
+        deflater = zlib.compressobj(9, zlib.DEFLATED, window_bits, 4, zdict=zdict)
+    else:
+        deflater = zlib.compressobj(9, zlib.DEFLATED, window_bits, 4)
     return deflater.compress(body) + deflater.flush()
 
 
-def _inflate(data: bytes) -> bytes:
-    inflater = zlib.decompressobj()
+def _inflate(data: bytes, zdict: bytes = b"") -> bytes:
+    inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
     try:
         body = inflater.decompress(data, _MAX_PLAINTEXT_BYTES)
     except zlib.error:

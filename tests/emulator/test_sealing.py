@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from stsdesk.emulator.sealing import KEY_FILE_NAME, MAX_TOKEN_CHARS, Sealer, SealError, _deflate
+from stsdesk.emulator.caller import Session
+from stsdesk.emulator.sealing import (
+    _ZDICT,
+    KEY_FILE_NAME,
+    MAX_TOKEN_CHARS,
+    Sealer,
+    SealError,
+    _deflate,
+    _inflate,
+)
 
 SESSION = {
     "kind": "assumed-role",
@@ -69,6 +78,43 @@ def test_tokens_compressed_with_the_default_window_still_open(sealer: Sealer) ->
     sealed = AESGCM(bytes(range(32))).encrypt(nonce, plaintext, b"stsdesk-seal\x00\x01session")
     token = base64.urlsafe_b64encode(b"\x01" + nonce + sealed).rstrip(b"=").decode()
     assert sealer.unseal("session", token) == document
+
+
+def _open_plaintext(token: str) -> bytes:
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    return AESGCM(bytes(range(32))).decrypt(raw[1:13], raw[13:], b"stsdesk-seal\x00\x01session")
+
+
+def test_session_payloads_are_compressed_with_the_preset_dictionary(sealer: Sealer) -> None:
+    session = Session(
+        kind="assumed-role",
+        arn="arn:aws:sts::222222222222:assumed-role/ReadOnly/bench",
+        account="222222222222",
+        user_id="AROAQ2YXOS3SC7BGF4HJK:bench",
+        base_arn="arn:aws:iam::222222222222:role/ReadOnly",
+        access_key_id="ASIAY34FZKBOKMUTVV7A",
+        secret_access_key="je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        expiration=1795710527,
+        issued_by="AssumeRole",
+    )
+    token = sealer.seal("session", session.to_payload())
+    plaintext = _open_plaintext(token)
+    assert plaintext[0] == 2
+    body = json.dumps(session.to_payload(), separators=(",", ":")).encode()
+    assert _inflate(plaintext[1:], _ZDICT) == body
+    assert len(plaintext) - 1 < len(_deflate(body)) * 0.8  # the dictionary earns its keep
+    assert Session.from_payload(sealer.unseal("session", token)) == session
+
+
+def test_plain_zlib_and_plain_json_tokens_still_open(sealer: Sealer) -> None:
+    # Tokens sealed before the preset dictionary (flag 1, small window) or too small to compress (flag 0).
+    document = {"statements": [{"effect": "Allow", "action": "sts:AssumeRole"}] * 20}
+    body = json.dumps(document, separators=(",", ":")).encode()
+    for plaintext in (b"\x01" + _deflate(body), b"\x00" + body):
+        nonce = os.urandom(12)
+        sealed = AESGCM(bytes(range(32))).encrypt(nonce, plaintext, b"stsdesk-seal\x00\x01session")
+        token = base64.urlsafe_b64encode(b"\x01" + nonce + sealed).rstrip(b"=").decode()
+        assert sealer.unseal("session", token) == document
 
 
 def test_every_tampered_character_is_rejected(sealer: Sealer) -> None:
