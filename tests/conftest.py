@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,3 +28,15 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_on_the_main_thread() -> Iterator[None]:
+    """Once Qt is loaded, collect garbage after every test, on the main thread.
+
+    Otherwise Qt objects a GUI test left behind may be collected later on a worker thread (an executor running
+    boto3 in an unrelated test), and Qt warns "Timers cannot be stopped from another thread" there.
+    """
+    yield
+    if "PySide6" in sys.modules:
+        gc.collect()

@@ -203,6 +203,10 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
     # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
     # in the tray) or Quit from the tray does.
     app.lastWindowClosed.connect(lambda: finish() if app.quitOnLastWindowClosed() else None)
+    from stsdesk.gui.gc_guard import GuiThreadCollector
+
+    collector = GuiThreadCollector(app)  # from here on boto3 runs on executor threads: collect on this one only
+    collector.start()
     try:
         secrets = None
         if args.demo:
@@ -235,6 +239,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
             close()
         if demo is not None:
             demo.stop()
+        collector.stop()
 
 
 async def self_test(gui: GuiApp) -> int:
