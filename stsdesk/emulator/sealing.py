@@ -43,6 +43,8 @@ _ZDICT = (
 # is rejected before any decoding work is done.
 MAX_TOKEN_CHARS = 64 * 1024
 _MAX_PLAINTEXT_BYTES = 1024 * 1024
+# json.dumps builds an encoder per call when given options; one is enough (encoders keep no state).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -83,7 +85,7 @@ class Sealer:
 
         Raises TypeError or ValueError if ``payload`` is not JSON-serialisable.
         """
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        body = _ENCODER.encode(payload).encode("utf-8")
         compressed = _deflate(body, _ZDICT)
         # JSON of a few hundred bytes may grow under zlib; keep whichever is smaller.
         plaintext = bytes([_ZLIB_ZDICT]) + compressed if len(compressed) < len(body) else bytes([_PLAIN]) + body

@@ -16,7 +16,7 @@ from stsdesk.emulator.caller import Caller, Session, caller_for_key, caller_for_
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.idp_keys import KeyStore
 from stsdesk.emulator.mfa import MfaVerifier
-from stsdesk.emulator.scenario import Scenario, random_key_id, random_secret
+from stsdesk.emulator.scenario import Scenario, random_access_key
 from stsdesk.emulator.sealing import Sealer, SealError
 from stsdesk.emulator.sigv4 import SignedRequest, verify_request
 from stsdesk.emulator.wire import Request
@@ -36,7 +36,9 @@ class Clock:
 
     def now(self) -> datetime:
         """The emulator's current time, timezone-aware UTC."""
-        return datetime.now(UTC) + timedelta(seconds=self._offset)
+        now = datetime.now(UTC)
+        offset = self._offset
+        return now + timedelta(seconds=offset) if offset else now  # several calls per request
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (time travel for tests). Raises ValueError for a negative amount."""
@@ -184,14 +186,15 @@ class EmulatorState:
         """
         now = self.clock.now().replace(microsecond=0)
         expiration = now + timedelta(seconds=duration_seconds)
+        key_id, secret = random_access_key("ASIA")
         session = Session(
             kind=kind,
             arn=arn,
             account=account,
             user_id=user_id,
             base_arn=base_arn,
-            access_key_id=random_key_id("ASIA"),
-            secret_access_key=random_secret(),
+            access_key_id=key_id,
+            secret_access_key=secret,
             expiration=int(expiration.timestamp()),
             issued_by=issued_by,
             session_policy=session_policy,

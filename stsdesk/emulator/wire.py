@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -9,6 +10,8 @@ from urllib.parse import unquote
 
 from stsdesk.emulator import xmlout
 from stsdesk.emulator.errors import EmulatorError
+
+_CACHED_VALUE_CHARS = 256
 
 
 @dataclass
@@ -76,15 +79,29 @@ def _parse_form(source: str) -> dict[str, str]:
             name, _, value = piece.partition("=")
             # Every piece is decoded, later duplicates too, so a bad escape anywhere is refused.
             if "%" in name or "+" in name:
-                name = unquote(name.replace("+", " "), errors="strict")
+                name = _unquote_plus(name)
             if "%" in value or "+" in value:
-                value = unquote(value.replace("+", " "), errors="strict")
+                value = _unquote_plus(value)
             found.setdefault(name, value)
     except UnicodeDecodeError:
         raise EmulatorError(
             "MalformedQueryString", "The query string is not valid percent-encoded UTF-8"
         ) from None
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _unquote_plus_cached(text: str) -> str:
+    return unquote(text.replace("+", " "), errors="strict")
+
+
+def _unquote_plus(text: str) -> str:
+    """``unquote(text.replace("+", " "), errors="strict")``. Short values (ARNs, names, versions) come back
+    request after request and urllib's unquote is pure Python, so they are cached; long ones (assertions,
+    tokens, policies) are decoded afresh and never kept. Raises UnicodeDecodeError like unquote."""
+    if len(text) <= _CACHED_VALUE_CHARS:
+        return _unquote_plus_cached(text)
+    return unquote(text.replace("+", " "), errors="strict")
 
 
 def first_values(headers: list[tuple[str, str]]) -> dict[str, str]:

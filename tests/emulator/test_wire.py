@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import uuid
@@ -13,7 +14,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from stsdesk.emulator.errors import EmulatorError
-from stsdesk.emulator.scenario import random_key_id
+from stsdesk.emulator.scenario import random_access_key, random_key_id
 from stsdesk.emulator.wire import ReplayReader, Request, read_simple_headers
 from stsdesk.emulator.xmlout import iso8601, new_request_id
 from stsdesk.emulator.xmlout import text as xml_text
@@ -99,6 +100,7 @@ FORMS = [
     "x=caf%C3%A9&y=%E2%9C%93&x=ignored",
     "",
     "just-a-name",
+    "long=" + "caf%C3%A9+%2B" * 60 + "&short=%41",  # past the decode cache's length limit
 ]
 
 
@@ -154,7 +156,10 @@ def _forbidden(char: str) -> bool:
 
 
 def test_random_key_ids_use_the_base32_alphabet() -> None:
-    ids = {random_key_id("ASIA") for _ in range(500)}
+    pairs = [random_access_key("ASIA") for _ in range(200)]
+    assert all(len(secret) == 40 and len(base64.b64decode(secret)) == 30 for _, secret in pairs)
+    assert len({secret for _, secret in pairs}) == 200
+    ids = {random_key_id("ASIA") for _ in range(300)} | {key_id for key_id, _ in pairs}
     assert len(ids) == 500
     assert all(len(i) == 20 and i.startswith("ASIA") and set(i[4:]) <= set(ascii_uppercase + "234567") for i in ids)
     assert set("".join(i[4:] for i in ids)) == set(ascii_uppercase + "234567")  # 8000 draws reach all 32
