@@ -221,6 +221,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
             secrets = demo.secrets
             gui.window.setWindowTitle(f"stsdesk — demo ({demo.world.endpoint})")
         load_engine(gui, secrets)
+        collector.freeze()  # botocore's models, the profile tree: long-lived, no need to scan them again
         gui.countdown.start()
         if start_tray(gui, finish):
             gui.window.show()

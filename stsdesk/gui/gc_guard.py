@@ -5,15 +5,22 @@ running boto3; if a cycle holding a QObject (a dialog, a timer) is collected the
 wrong thread ("QObject::~QObject: Timers cannot be stopped from another thread") and can crash. The usual remedy
 for Python Qt applications: switch automatic collection off and run it from a QTimer on the GUI thread, using
 the same generation thresholds the interpreter would have used.
+
+CPython does not run a full (generation 2) collection every time its threshold is passed: it waits until the
+objects awaiting one are a quarter of all long-lived objects, so a large heap is not scanned over and over. That
+counter is not visible from Python, so full collections here are rate-limited instead, and ``freeze()`` moves
+what exists once the app has loaded (modules, botocore's models, the profile tree) out of the collector's sight.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 500
+FULL_COLLECTION_EVERY_S = 30.0
 
 
 class GuiThreadCollector(QObject):
@@ -26,6 +33,7 @@ class GuiThreadCollector(QObject):
         self._timer.timeout.connect(self.check)
         self._thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
+        self._last_full = time.monotonic()
 
     def start(self) -> None:
         gc.disable()
@@ -36,10 +44,22 @@ class GuiThreadCollector(QObject):
         if self._was_enabled:
             gc.enable()
 
+    def freeze(self) -> None:
+        """Collect once, then exempt every object alive now from later collections (gc.freeze)."""
+        gc.collect()
+        gc.freeze()
+        self._last_full = time.monotonic()
+
     def check(self) -> int:
-        """Collect the oldest generation whose count passed its threshold; returns the generation or -1."""
+        """Collect the oldest generation due (a full one at most every FULL_COLLECTION_EVERY_S); returns the
+        generation collected or -1."""
         counts = gc.get_count()
-        for generation in (2, 1, 0):
+        now = time.monotonic()
+        if counts[2] > self._thresholds[2] and now - self._last_full >= FULL_COLLECTION_EVERY_S:
+            gc.collect(2)
+            self._last_full = now
+            return 2
+        for generation in (1, 0):
             if counts[generation] > self._thresholds[generation]:
                 gc.collect(generation)
                 return generation

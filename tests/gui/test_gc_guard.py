@@ -40,3 +40,18 @@ def test_cycles_made_on_a_worker_thread_are_collected_on_the_gui_thread(qtbot: A
         collector.stop()
         _COLLECTED.clear()
     assert gc.isenabled()
+
+
+def test_full_collections_are_rate_limited(qtbot: Any, monkeypatch: Any) -> None:
+    # CPython itself avoids rescanning a big heap on every gen-2 threshold; the guard rate-limits instead.
+    from stsdesk.gui import gc_guard
+
+    collector = GuiThreadCollector()
+    counts = iter([(0, 0, 11), (0, 0, 11), (0, 0, 11)])
+    monkeypatch.setattr(gc_guard.gc, "get_count", lambda: next(counts))
+    clock = iter([100.0, 99.0 + gc_guard.FULL_COLLECTION_EVERY_S, 100.0 + gc_guard.FULL_COLLECTION_EVERY_S])
+    monkeypatch.setattr(gc_guard.time, "monotonic", lambda: next(clock))
+    collector._last_full = 0.0
+    assert collector.check() == 2  # due: last full collection long ago
+    assert collector.check() == -1  # threshold passed again, but within the window
+    assert collector.check() == 2  # window over
