@@ -35,13 +35,17 @@ _UUID_CLEAR = ~((0xF0 << 72) | (0xC0 << 56)) & ((1 << 128) - 1)
 _UUID_SET = (0x40 << 72) | (0x80 << 56)
 
 
+_IDS = random.Random()
+
+
 def new_request_id() -> str:
     """A random version-4 UUID in its usual 8-4-4-4-12 spelling, as AWS request ids look.
 
-    Request ids are not secrets: drawn from ``random`` (no system call, unlike ``os.urandom`` or
-    ``uuid.uuid4``), once per request.
+    Request ids are not secrets: drawn from a private ``random.Random`` (no system call, unlike ``os.urandom`` or
+    ``uuid.uuid4``), once per request. Private, so the emulator never touches (or depends on) the global random
+    state of a program that embeds it (hypothesis, for one, checks that nothing else draws from it).
     """
-    bits = random.getrandbits(128) & _UUID_CLEAR | _UUID_SET
+    bits = _IDS.getrandbits(128) & _UUID_CLEAR | _UUID_SET
     h = f"{bits:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
