@@ -116,7 +116,11 @@ class Emulator:
         totp = pyotp.TOTP(MFA_SEED)
         while True:
             now = time.time()
-            for offset in (-30, 0, 30):
+            # The emulator accepts the previous, current and next step. The current and next codes stay valid
+            # for 30-60 s; the previous one only until this step ends, so it is used only early in a step (a slow
+            # CLI run under load would otherwise present it too late).
+            offsets = (0, 30, -30) if now % 30 < 15 else (0, 30)
+            for offset in offsets:
                 code = totp.at(now + offset)
                 if code not in self.used_codes:
                     self.used_codes.add(code)
