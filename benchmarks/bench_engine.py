@@ -11,31 +11,16 @@ from __future__ import annotations
 import asyncio
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Row, ms, side_by_side
+from benchmarks.harness import Row, ms, side_by_side, time_calls
 from benchmarks.servers import READONLY_ROLE, sts_client, stsdesk_emulator, write_aws_files
 
 ROUNDS = 300
 TARGET = 1.15  # the Broker at most this many times the bare boto3 call
 
 
-def _time_calls(obj: object, name: str) -> list[float]:
-    """Wrap ``obj.name`` so each call's duration is appended to the returned list (to say where time goes)."""
-    original = getattr(obj, name)
-    times: list[float] = []
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            times.append(time.perf_counter() - t0)
-
-    setattr(obj, name, timed)
-    return times
 
 
 def run() -> list[Row]:
@@ -57,7 +42,7 @@ def run() -> list[Row]:
         secrets = SecretStore("stsdesk-bench")
         broker = Broker(load_profiles(config, credentials), StsClient(), SessionCache(state, secrets), secrets)
         bare: Any = sts_client(endpoint)
-        store_times = _time_calls(broker.cache, "store")
+        store_times = time_calls(broker.cache, "store")
         loop = asyncio.new_event_loop()
         try:
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import time_calls
 from benchmarks.servers import ALICE_KEY_ID, ALICE_SECRET, REGION, stsdesk_emulator
 
 ACCOUNTS, ROLES = 500, 10
@@ -126,20 +127,6 @@ class GapProbe:
         return self.longest
 
 
-def _time_calls(owner: Any, name: str) -> list[float]:
-    """Wrap ``owner.name`` (a method, on the class) so each call's duration lands in the returned list."""
-    original = getattr(owner, name)
-    times: list[float] = []
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            times.append(time.perf_counter() - t0)
-
-    setattr(owner, name, timed)
-    return times
 
 
 async def measure(gui: Any, app_module: Any, load_times: list[float], result: dict[str, Any]) -> None:
@@ -175,7 +162,7 @@ async def measure(gui: Any, app_module: Any, load_times: list[float], result: di
     result["keystroke_slowest"] = f"{'typing' if typing else 'deleting'} to '{shown}'"
 
     names = [profile_name(a, r) for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)]
-    store_times = _time_calls(type(gui.controller.broker.cache), "store")
+    store_times = time_calls(type(gui.controller.broker.cache), "store")
     probe = GapProbe()
     probe.start()
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -61,6 +62,22 @@ def top_imports(importtime: str, count: int = 4) -> list[tuple[str, float]]:
         top = raw.strip().split(".")[0]
         totals[top] = totals.get(top, 0.0) + int(parts[1]) / 1e6
     return sorted(totals.items(), key=lambda kv: -kv[1])[:count]
+
+
+def time_calls(owner: Any, name: str) -> list[float]:
+    """Wrap ``owner.name`` so each call's duration is appended to the returned list (to say where time goes)."""
+    original = getattr(owner, name)
+    times: list[float] = []
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            times.append(time.perf_counter() - t0)
+
+    setattr(owner, name, timed)
+    return times
 
 
 def median_of(fn: Callable[[], float], rounds: int) -> float:
