@@ -35,6 +35,7 @@ from typing import Any
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.core.model import CredentialKind, Credentials
+from stsdesk.core.paths import UnsafeDirectory, ensure_private_directory
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,10 @@ def _fits(directory: Path) -> bool:
 
 
 def _ensure_private_dir(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)  # mkdir's mode passes through the umask
-    if not _private_dir_ok(directory):
-        raise BridgeError(f"{directory} is not a private directory of this user; the terminal bridge is off")
+    try:
+        ensure_private_directory(directory, what="the terminal bridge")
+    except UnsafeDirectory as exc:
+        raise BridgeError(str(exc)) from None
 
 
 # -- wire format ---------------------------------------------------------------------------------------
@@ -194,7 +195,9 @@ class BridgeServer:
         _ensure_private_dir(self.directory)
         # The lock, not the socket, decides who owns the bridge: the kernel drops it when a GUI dies, so a
         # leftover socket under a free lock is stale, and two GUIs starting at once cannot both win.
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)  # a lock file left by an older version under a loose umask
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -250,7 +253,13 @@ class BridgeServer:
         assert task is not None
         self._connections.add(task)
         try:
-            answer = await self._answer(reader)
+            try:
+                answer = await self._answer(reader)
+            except (ConnectionError, asyncio.CancelledError):
+                raise
+            except Exception:  # a bug in the checks must still give the client one line, not a hang-up
+                log.exception("terminal bridge: request failed")
+                answer = {"ok": False, "error": "the stsdesk GUI failed unexpectedly (see its log)"}
             writer.write(_line(answer))
             await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -264,11 +273,10 @@ class BridgeServer:
     async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
         try:
             line = await asyncio.wait_for(reader.readline(), REQUEST_READ_TIMEOUT)
-            request = json.loads(line)
         except (TimeoutError, ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
             return {"ok": False, "error": REFUSED}
-        presented = request.get("secret") if isinstance(request, dict) else None
-        if not isinstance(presented, str) or not hmac.compare_digest(presented.encode(), self._secret):
+        request = self._authenticated(line)
+        if request is None:
             return {"ok": False, "error": REFUSED}
         # Authenticated from here on: errors may say what is wrong.
         profile, duration, fmt = request.get("profile"), request.get("duration"), request.get("format")
@@ -281,6 +289,22 @@ class BridgeServer:
         if fmt is not None and not isinstance(fmt, str):
             return {"ok": False, "error": "format must be a string"}
         return await self._credentials(reader, profile, duration)
+
+    def _authenticated(self, line: bytes) -> dict[str, Any] | None:
+        """The request in ``line`` when it is a JSON object carrying this run's secret, else None.
+
+        Never raises: whatever an unauthenticated client sends (nesting deep enough to exhaust the recursion
+        limit, a lone surrogate that cannot be encoded, a number too long to convert, invalid UTF-8) is simply
+        not authenticated, and gets ``refused`` like any other stranger.
+        """
+        try:
+            request = json.loads(line)
+            presented = request.get("secret") if isinstance(request, dict) else None
+            if isinstance(presented, str) and hmac.compare_digest(presented.encode(), self._secret):
+                return request  # type: ignore[no-any-return]
+        except Exception:  # RecursionError, UnicodeEncodeError, ValueError: all just "not authenticated"
+            return None
+        return None
 
     async def _credentials(
         self, reader: asyncio.StreamReader, profile: str, duration: int | None

@@ -6,9 +6,16 @@ On the fast ``stsdesk credential-process`` path: imports nothing heavy.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from stsdesk.core.errors import StsdeskError
+
+log = logging.getLogger(__name__)
+_WARNED: set[Path] = set()
 
 APP_NAME = "stsdesk"
 CONFIG_DIR_ENV = "STSDESK_CONFIG_DIR"
@@ -22,12 +29,77 @@ def default_config_dir() -> Path:
     return Path(user_config_dir(APP_NAME, appauthor=False))
 
 
+class UnsafeDirectory(StsdeskError):
+    """A directory stsdesk was to create or use is a symlink, someone else's, or open to other users."""
+
+
+def ensure_private_directory(directory: Path, *, what: str = "stsdesk") -> bool:
+    """Create ``directory`` (mode 0700) or accept an existing one that is already private to this user.
+
+    Safe in a world-writable place (the temp dir), where another user may have planted a symlink or a directory
+    of their own under the name first: nothing follows a link and nothing is changed before the check.
+    ``mkdir`` (which never follows a link), then ``open(O_NOFOLLOW | O_DIRECTORY)`` and ``fstat`` of that
+    descriptor; ``fchmod`` only on the directory just made. Missing parents are made 0700 the same way.
+    Returns True when the directory was created. Raises UnsafeDirectory (one line, ``what`` names the feature
+    that is off) for a symlink, a file, someone else's directory, or one of ours that others can enter (that
+    one is reported, never silently used or changed: ``chmod 700`` it, or remove it).
+    """
+    directory = Path(directory)
+    parent = directory.parent
+    if parent != directory and not parent.exists():
+        ensure_private_directory(parent, what=what)
+    created = True
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        created = False
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a file, or a link to one
+        raise UnsafeDirectory(f"{directory} is a link or a file, not a private directory; {what} is off") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            raise UnsafeDirectory(f"{directory} belongs to another user; {what} is off")
+        if st.st_mode & 0o077:
+            if not created:
+                raise UnsafeDirectory(
+                    f"{directory} is open to other users (mode {stat.S_IMODE(st.st_mode):o}); {what} is off "
+                    f"until it is made private (chmod 700) or removed"
+                )
+            os.fchmod(fd, 0o700)  # ours and just made: mkdir's mode only loses bits to the umask, but be sure
+    finally:
+        os.close(fd)
+    return created
+
+
+def check_private_directory(directory: Path) -> str | None:
+    """Why an existing ``directory`` of this user is not private (a one-line warning), or None when it is.
+
+    For directories a person chose (``--config-dir``, ``~/.config/stsdesk`` made by an older version): they
+    are used, but a group- or world-accessible mode is reported rather than silently accepted or changed.
+    """
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISDIR(st.st_mode) and mode & 0o077:
+        return (
+            f"stsdesk: warning: {directory} is open to other users (mode {mode:o}); "
+            f"run `chmod 700 {directory}` to keep stsdesk's state private"
+        )
+    return None
+
+
 def config_dir(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Return stsdesk's config directory, creating it (mode 0700) when it does not exist.
 
     Precedence: ``explicit`` (``--config-dir``) > ``STSDESK_CONFIG_DIR`` in ``env`` (default ``os.environ``)
     > platformdirs' user config dir. ``~`` is expanded; an empty value counts as unset. An existing directory
-    is used as it is (its mode is not changed). Raises ``OSError`` when the directory cannot be created or the
+    is used as it is (its mode is not changed, but a mode open to other users is logged as a warning, once).
+    Raises ``OSError`` when the directory cannot be created or the
     path exists but is not a directory.
     """
     environ = os.environ if env is None else env
@@ -36,9 +108,15 @@ def config_dir(explicit: str | Path | None = None, env: Mapping[str, str] | None
     )
     path = Path(chosen).expanduser() if chosen else default_config_dir()
     if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkdir's mode is filtered through the umask; make the intent explicit.
-        path.chmod(0o700)
+        try:
+            ensure_private_directory(path)  # missing parents 0700 too, whatever the umask
+        except UnsafeDirectory as exc:
+            raise NotADirectoryError(str(exc)) from None
+    elif path not in _WARNED:
+        warning = check_private_directory(path)
+        if warning is not None:
+            _WARNED.add(path)  # once per process: the CLI resolves the directory more than once
+            log.warning("%s", warning)
     return path.absolute()
 
 
