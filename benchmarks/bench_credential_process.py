@@ -1,87 +1,77 @@
-"""`aws sts get-caller-identity` through `credential_process = stsdesk credential-process P` (cached session) vs
-the same call with the same credentials in environment variables.
+"""The command line's cost with a session cached: the credential-process child and ``stsdesk assume`` against the
+floor (a bare ``python -c pass``), and ``aws sts get-caller-identity`` through ``credential_process`` vs the same
+call with the same credentials in environment variables.
 
 The cached session's secret must outlive one process, so the measurement (credential_process_worker) runs in
 a private D-Bus session with its own gnome-keyring and a throwaway HOME: the real Secret Service read is part
-of the figure, and the user's own keyring and ~/.aws are never touched.
+of every figure, and the user's own keyring and ~/.aws are never touched.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
+from typing import Any
 
-from benchmarks.harness import Row, ms
-from benchmarks.servers import PYTHON, REPO
+from benchmarks.harness import Row, failed_row, keyring_tools, ms, run_with_private_keyring
 
-TARGET = 1.15
-FIGURE = "aws sts get-caller-identity via credential_process (cached) vs env credentials"
+CHILD_TARGET = 2.0
+ASSUME_TARGET = 2.5
+AWS_TARGET = 1.15
+CHILD_FIGURE = "stsdesk credential-process P (cached) vs bare python -c pass"
+ASSUME_FIGURE = "stsdesk assume P (cached) vs bare python -c pass"
+AWS_FIGURE = "aws sts get-caller-identity via credential_process (cached) vs env credentials"
 IMPORT_FIGURE = "botocore/boto3 imported by cached credential-process"
-# Unlock a fresh login keyring (password irrelevant: the home is thrown away), then run the worker.
-INNER = (
-    "echo -n stsdesk-bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "
-    'exec "$0" -m benchmarks.credential_process_worker'
-)
+TARGETS = {CHILD_FIGURE: f"<= {CHILD_TARGET}x", ASSUME_FIGURE: f"<= {ASSUME_TARGET}x",
+           AWS_FIGURE: f"<= {AWS_TARGET}x", IMPORT_FIGURE: "no"}
 
 
-def _unavailable(why: str) -> list[Row]:
-    return [
-        Row(FIGURE, "-", "-", "-", f"<= {TARGET}x", None, f"not available: {why}"),
-        Row(IMPORT_FIGURE, "-", "-", "-", "no", None, f"not available: {why}"),
-    ]
+def _failed(why: BaseException | str) -> list[Row]:
+    return [failed_row(figure, target, why) for figure, target in TARGETS.items()]
+
+
+def _ratio_row(figure: str, ours: float, peer: float, peer_name: str, target: float, note: str) -> Row:
+    ratio = ours / peer
+    passed = ratio <= target
+    if not passed:
+        at_target = ms(peer * target)
+        note = f"over by {ratio / target:.2f}x (+{ms(ours - peer)} per call; the target is {at_target}); " + note
+    return Row(figure, ms(ours), f"{peer_name} {ms(peer)}", f"{ratio:.2f}x", f"<= {target}x", passed, note)
+
+
+def _imports(pairs: list[Any]) -> str:
+    return ", ".join(f"{name} {ms(sec)}" for name, sec in pairs)
 
 
 def run() -> list[Row]:
-    if not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")):
-        return _unavailable("needs dbus-run-session and gnome-keyring-daemon for a cross-process keyring")
-    with tempfile.TemporaryDirectory(prefix="stsdesk-bench-cp-") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        env = dict(
-            os.environ,
-            HOME=str(home),
-            XDG_DATA_HOME=str(home / ".local" / "share"),
-            XDG_RUNTIME_DIR=str(Path(tmp)),
-            STSDESK_CONFIG_DIR=str(home / "stsdesk"),
-            PYTHON_KEYRING_BACKEND="keyring.backends.SecretService.Keyring",
-            PYTHONPATH=str(REPO),
-        )
-        done = subprocess.run(
-            ["dbus-run-session", "--", "bash", "-c", INNER, PYTHON],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    lines = done.stdout.strip().splitlines()
+    missing = keyring_tools()
+    if missing:
+        return _failed(f"not available: {missing}")
     try:
-        result = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        return _unavailable(f"worker exited {done.returncode}: {done.stderr.strip()[-200:]}")
+        result = run_with_private_keyring("benchmarks.credential_process_worker")
+    except Exception as exc:
+        return _failed(exc)
     if "error" in result:
-        return _unavailable(str(result["error"]))
-    ours, peer = float(result["ours"]), float(result["peer"])
-    ratio = ours / peer
-    passed = ratio <= TARGET
-    note = f"median of {result['rounds']} A B rounds; Secret Service keyring (gnome-keyring) in a private D-Bus"
-    if not result["fast_path"]:
-        note += "; the cached session was NOT reused (new AccessKeyId)"
-    imports = ", ".join(f"{name} {ms(sec)}" for name, sec in result["top_imports"])
-    note += (
-        f"; the child alone: {ms(result['child'])} (bare python start {ms(result['python_startup'])}); "
-        f"top imports: {imports}"
+        return _failed(str(result["error"]))
+    keyring = "Secret Service keyring (gnome-keyring) in a private D-Bus"
+    child_note = (
+        f"strict A B, median of {result['child_rounds']} each; {keyring}; "
+        f"{'cache hit' if result['fast_path'] else 'the cached session was NOT reused (new AccessKeyId)'}; "
+        f"top imports: {_imports(result['top_imports'])}"
     )
-    if not passed:
-        note = f"over by {ratio / TARGET:.2f}x (+{ms(ours - peer)} per call: the credential-process child); " + note
+    assume_note = (
+        f"strict A B, median of {result['assume_rounds']} each; {keyring}; "
+        f"{'cache hit' if result['assume_cached'] else 'the cached session was NOT reused'}; "
+        f"{'imports botocore' if result['assume_botocore'] else 'no botocore'}; "
+        f"top imports: {_imports(result['assume_top_imports'])}"
+    )
+    aws_note = (
+        f"strict A B, median of {result['rounds']} each; the difference is the credential-process child "
+        f"({ms(result['child'])}) and the AWS CLI's own credential_process handling; {keyring}"
+    )
     imported = bool(result["botocore_imported"])
     return [
-        Row(FIGURE, ms(ours), f"env vars {ms(peer)}", f"{ratio:.2f}x", f"<= {TARGET}x", passed, note),
+        _ratio_row(CHILD_FIGURE, result["child"], result["python_startup"], "python", CHILD_TARGET, child_note),
+        _ratio_row(ASSUME_FIGURE, result["assume"], result["assume_python"], "python", ASSUME_TARGET, assume_note),
+        _ratio_row(AWS_FIGURE, result["ours"], result["peer"], "env vars", AWS_TARGET, aws_note),
         Row(
             IMPORT_FIGURE,
             "yes" if imported else "no",

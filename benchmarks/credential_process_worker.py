@@ -1,8 +1,14 @@
-"""The credential-process measurement, run by bench_credential_process inside a private D-Bus session.
+"""The command-line measurements, run by bench_credential_process inside a private D-Bus session.
 
 Expects HOME, STSDESK_CONFIG_DIR and PYTHON_KEYRING_BACKEND set by the caller (a throwaway home and a
-Secret Service keyring that lives only as long as that D-Bus session). Prints one JSON object on stdout:
-{"ours": s, "peer": s, "rounds": n, "botocore_imported": bool, "fast_path": bool} or {"error": "..."}.
+Secret Service keyring that lives only as long as that D-Bus session; benchmarks.harness.run_with_private_keyring).
+With a session cached (primed by one credential-process call), strict A B alternation of:
+
+- ``stsdesk credential-process P`` vs bare ``python -c pass`` (the floor: any Python child costs that);
+- ``stsdesk assume P`` vs bare ``python -c pass``;
+- ``aws sts get-caller-identity`` via credential_process vs the same call with the credentials in env vars.
+
+Prints one JSON object on stdout (see ``measure``) or {"error": "..."}.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.harness import side_by_side, top_imports
+from benchmarks.harness import rounds, side_by_side, top_imports
 from benchmarks.servers import PYTHON, REGION, stsdesk_emulator, write_aws_files
 
-ROUNDS = 12
+ROUNDS = 12  # the AWS CLI pair (~0.5 s a call)
+CHILD_ROUNDS = 60  # the stsdesk children vs python -c pass
 AWS = str(Path(PYTHON).with_name("aws"))
 
 
@@ -49,7 +56,15 @@ def measure() -> dict[str, object]:
         botocore_imported = "botocore" in timed.stderr
         child_cmd = [PYTHON, "-m", "stsdesk", "credential-process", "readonly"]
         bare_cmd = [PYTHON, "-c", "pass"]
-        child, bare = side_by_side(lambda: _run(child_cmd, base), lambda: _run(bare_cmd, base), ROUNDS, warmup=1)
+        n = rounds(CHILD_ROUNDS, 2)
+        child, bare = side_by_side(lambda: _run(child_cmd, base), lambda: _run(bare_cmd, base), n, warmup=2)
+        assume_cmd = [PYTHON, "-m", "stsdesk", "assume", "readonly"]
+        assumed = _run(assume_cmd, base).stdout
+        assume_cached = first["AccessKeyId"] in assumed
+        assume_timed = _run([PYTHON, "-X", "importtime", *assume_cmd[1:]], base)
+        assume, bare_assume = side_by_side(
+            lambda: _run(assume_cmd, base), lambda: _run(bare_cmd, base), rounds(CHILD_ROUNDS // 2, 2), warmup=2
+        )
         with_profile = dict(base, AWS_PROFILE="via-stsdesk")
         with_env = dict(
             base,
@@ -62,16 +77,25 @@ def measure() -> dict[str, object]:
         peer_arn = json.loads(_run(cmd, with_env).stdout)["Arn"]
         if ours_arn != peer_arn:
             raise RuntimeError(f"the two sides are different identities: {ours_arn} vs {peer_arn}")
-        ours, peer = side_by_side(lambda: _run(cmd, with_profile), lambda: _run(cmd, with_env), ROUNDS, warmup=1)
+        ours, peer = side_by_side(
+            lambda: _run(cmd, with_profile), lambda: _run(cmd, with_env), rounds(ROUNDS, 1), warmup=1
+        )
     return {
         "ours": ours,
         "peer": peer,
-        "rounds": ROUNDS,
+        "rounds": rounds(ROUNDS, 1),
         "botocore_imported": botocore_imported,
         "fast_path": fast_path,
         "child": child,
         "python_startup": bare,
+        "child_rounds": n,
         "top_imports": top_imports(timed.stderr),
+        "assume": assume,
+        "assume_python": bare_assume,
+        "assume_rounds": rounds(CHILD_ROUNDS // 2, 2),
+        "assume_cached": assume_cached,
+        "assume_top_imports": top_imports(assume_timed.stderr, 5),
+        "assume_botocore": "botocore" in assume_timed.stderr,
     }
 
 
