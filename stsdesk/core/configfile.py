@@ -23,6 +23,21 @@ from stsdesk.core.errors import ConfigError
 from stsdesk.core.profiles import describe_parse_error, display_path, profile_name_of_section
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# C0 controls (NUL, tab, VT, FF, CR, LF...), DEL, C1 controls (NEL) and the Unicode line/paragraph separators:
+# Python's str.splitlines() and other readers of these files break lines at several of them, so a value holding
+# one could start a new line, a section or a key (credential_process!) for some reader.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be written as a config value (completing "the value of KEY ..."), or None."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    char = found.group(0)
+    if char in "\r\n":
+        return "must be a single line"
+    return f"contains a control character (U+{ord(char):04X}); remove it"
 
 
 def _digest(data: bytes | None) -> str | None:
@@ -113,8 +128,10 @@ class ConfigFile:
         for key, value in values.items():
             if not _KEY.match(key):
                 raise ConfigError(f"'{key}' is not a valid config key (letters, digits, _ . - only)")
-            if value is not None and ("\n" in value or "\r" in value):
-                raise ConfigError(f"the value of {key} must be a single line")
+            if value is not None:
+                problem = value_problem(value)
+                if problem is not None:
+                    raise ConfigError(f"the value of {key} {problem}")
         section = self._find(profile)
         if section is None:
             if all(value is None for value in values.values()):

@@ -77,6 +77,22 @@ def _check_environment_value(name: str, value: str, shell: str) -> None:
         raise _refuse(name, shell, "a NUL character, which no environment variable can hold")
 
 
+# C0 controls, DEL, C1 controls (NEL among them) and the Unicode line/paragraph separators. No STS value holds
+# one; in text a person pastes into a terminal, a line break ends a PowerShell or cmd statement early, and ESC
+# sequences can end a bracketed paste or rewrite what the terminal shows. So every format that is evaluated
+# or pasted refuses them, whatever its quoting could carry (json escapes them and is read by programs).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_no_control(name: str, value: str, shell: str) -> None:
+    found = _CONTROL.search(value)
+    if found is not None:
+        code = f"U+{ord(found.group(0)):04X}"
+        raise _refuse(
+            name, shell, f"a control character ({code})", "credentials never contain one: check where they came from"
+        )
+
+
 def _posix_line(name: str, value: str | None) -> str:
     if value is None:
         return f"unset {name}"
@@ -162,8 +178,9 @@ def render_exports(
     ``shell`` is one of ``SHELLS``; ``json`` gives a flat object of the variables that are set. ``region``
     falls back to ``creds.region``. A stale session token, AWS_SECURITY_TOKEN and expiration are unset.
     Raises ValueError for an unknown shell, and ``UnrepresentableValue`` (a ValueError) when a value cannot
-    be written faithfully in that shell (cmd cannot carry %, !, " or line breaks; dotenv cannot carry
-    ``${``; no shell can carry NUL). The message names the variable, never the value.
+    be written faithfully or safely in that shell (cmd cannot carry %, ! or "; dotenv cannot carry ``${``; no
+    format but json carries NUL or any other control character, line breaks included). The message names the
+    variable, never the value.
     """
     if shell not in SHELLS:
         raise ValueError(f"unknown export format {shell!r}; choose one of {', '.join(SHELLS)}")
@@ -178,6 +195,7 @@ def render_exports(
     for name, value in variables:
         if value is not None:
             _check_environment_value(name, value, shell)
+            _check_no_control(name, value, shell)
         line: str | None
         if shell in ("bash", "zsh"):
             line = _posix_line(name, value)

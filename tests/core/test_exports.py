@@ -23,7 +23,8 @@ from stsdesk.core.exports import (
 )
 from stsdesk.core.model import CredentialKind, Credentials
 
-NASTY = "a'b\"c$d`e\\f!g h\ni%j^k&l|m<n>o ${HOME} $(echo pwned) \\' '' \t‘quoted’ ü -x \\"
+NASTY = "a'b\"c$d`e\\f!g h i%j^k&l|m<n>o ${HOME} $(echo pwned) \\' '' ‘quoted’ ü -x \\"
+# Control characters (line breaks, tabs, ESC...) are refused by every format but json: tests/security.
 EXPIRY = datetime(2036, 11, 26, 17, 28, 47, tzinfo=UTC)
 STALE = {"AWS_SESSION_TOKEN": "stale-token", "AWS_SECURITY_TOKEN": "stale-legacy", "AWS_REGION": "eu-west-3"}
 
@@ -69,7 +70,7 @@ SHELL_COMMANDS = {
 
 
 @pytest.mark.parametrize("shell", sorted(SHELL_COMMANDS))
-@pytest.mark.parametrize("secret", [NASTY, "plain", "'", "\\", "x\n", "\u2019'\u2018"])
+@pytest.mark.parametrize("secret", [NASTY, "plain", "'", "\\", "x\u00a0", "\u2019'\u2018"])
 def test_real_shell_round_trip(shell: str, secret: str, tmp_path: Path) -> None:
     argv = SHELL_COMMANDS[shell]
     if shutil.which(argv[0]) is None:
@@ -124,7 +125,7 @@ def test_powershell_text_doubles_every_single_quote_kind() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(secret=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1))
+@given(secret=st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1))
 def test_bash_round_trip_property(secret: str, tmp_path: Path) -> None:
     env = run_in_shell(SHELL_COMMANDS["bash"], render_exports(make_creds(secret=secret), "bash"), tmp_path)
     assert env["AWS_SECRET_ACCESS_KEY"].encode() == secret.encode()
