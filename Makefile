@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench fuzz package package-test clean
+.PHONY: run test lint typecheck pytest bench bench-smoke fuzz package package-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/stsdesk --demo
 
+# lint, types, the whole suite under coverage (CLI and emulator subprocesses included: coverage's .pth hook,
+# installed into the venv with the `test` extra), the coverage total and its floor (tools/coverage_floor.py).
 test: $(STAMP)
 	bash tools/test.sh
 
@@ -28,6 +30,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# every benchmark once, small, with no targets enforced: the benchmarks still run (CI calls it after `make test`)
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks --smoke
+
 fuzz: $(STAMP)
 	STSDESK_FUZZ_EXAMPLES=5000 bash tools/test.sh -m fuzz
 
@@ -38,4 +44,4 @@ package-test: package
 	bash packaging/smoke_test.sh
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage-data

@@ -1,4 +1,5 @@
-"""Suite-wide settings: Qt runs offscreen unless a test asks for a display; no test touches the real HOME."""
+"""Suite-wide settings: Qt runs offscreen unless a test asks for a display; no test touches the real HOME; the
+`keyring` and `display` markers are applied here and gated in one place (tests/helpers/gates.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import gates
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -40,3 +42,47 @@ def _collect_qt_garbage_on_the_main_thread() -> Iterator[None]:
     yield
     if "PySide6" in sys.modules:
         gc.collect()
+
+
+# A test that uses one of these fixtures needs what its marker says, whatever its file forgot to mark.
+_MARK_BY_FIXTURE = {"secret_service": "keyring", "xvfb_with_tray": "display"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark keyring/display tests by the fixtures they use; leave out `child_only` tests outside their child
+    run (they run inside the child pytest another test starts, and would only be skipped here)."""
+    in_child = os.environ.get("STSDESK_TRAY_CHILD") == "1"
+    kept, dropped = [], []
+    for item in items:
+        for fixture, marker in _MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        if item.get_closest_marker("child_only") is not None and not in_child:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _machine_gates(request: pytest.FixtureRequest) -> None:
+    """The one gate: a `keyring` test needs the disposable test keyring, a `display` test an X server; without
+    it the test is skipped with the reason, or fails when CI=true."""
+    if request.node.get_closest_marker("keyring") is not None:
+        gates.require_secret_service()
+    if request.node.get_closest_marker("display") is not None:
+        gates.require_display()
+
+
+@pytest.fixture
+def secret_service(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The real Secret Service of this run's disposable test keyring (the test is marked `keyring`); keyring's
+    backend is chosen afresh for the test. Returns the backend's name for PYTHON_KEYRING_BACKEND."""
+    gates.require_secret_service()
+    import keyring.core
+
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    return gates.SECRET_SERVICE_BACKEND

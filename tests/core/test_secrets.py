@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -204,37 +201,8 @@ def test_misconfigured_backend_is_a_warning_not_a_crash(
 # -- the real Secret Service (gnome-keyring under dbus-run-session) ------------------------------------------
 
 
-_PROBE = """
-import uuid, keyring
-backend = keyring.get_keyring()
-assert type(backend).__module__ == "keyring.backends.SecretService", type(backend)
-probe = f"probe-{uuid.uuid4()}"
-backend.set_password("stsdesk:test-probe", probe, "x")
-assert backend.get_password("stsdesk:test-probe", probe) == "x"
-backend.delete_password("stsdesk:test-probe", probe)
-"""
-
-
-def _secret_service_works() -> bool:
-    """Whether keyring picks a Secret Service here and a set/get works.
-
-    Probed in a child process: keyring's SecretService backend leaks its D-Bus socket when the collection is
-    locked, and that ResourceWarning would fail an unrelated test here (filterwarnings=error).
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
-    try:
-        probe = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, timeout=20)
-    except subprocess.TimeoutExpired:  # an unlock prompt nobody answers
-        return False
-    return probe.returncode == 0
-
-
-@pytest.mark.keyring
-def test_real_secret_service_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
-    monkeypatch.setattr(keyring.core, "_keyring_backend", None)  # let keyring detect the backend afresh
-    if not _secret_service_works():
-        pytest.skip("no D-Bus session with a working Secret Service (gnome-keyring)")
+def test_real_secret_service_round_trip(secret_service: str) -> None:
+    # keyring detects its backend afresh (the fixture): on this run's D-Bus session, the test keyring.
     store = SecretStore(service_name(f"test-{uuid.uuid4().hex[:8]}"))
     key = session_key("profile:real")
     store.set(key, SECRET)

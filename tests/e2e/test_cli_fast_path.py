@@ -137,9 +137,6 @@ def _python(script: str, env: dict[str, str], *args: str) -> tuple[dict[str, obj
 
 
 @pytest.mark.keyring
-@pytest.mark.skipif(
-    not os.environ.get("STSDESK_TEST_SECRET_SERVICE"), reason="needs gnome-keyring under dbus-run-session"
-)
 def test_cached_credential_process_reads_the_secret_service_without_keyring(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)

@@ -9,7 +9,6 @@ QApplication is offscreen and a process gets one platform plugin."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.gates import require_display, unavailable
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
@@ -247,7 +247,8 @@ def test_summary_click_shows_window_and_no_tray_means_window_first(
 
 # -- under Xvfb with trayer (child process) ----------------------------------------------------------------
 
-child = pytest.mark.skipif(not CHILD, reason="runs inside test_under_xvfb_with_tray_host's child process")
+# Runs only inside test_under_xvfb_with_tray_host's child pytest (tests/conftest.py leaves it out elsewhere).
+child = pytest.mark.child_only
 
 
 def _shot(name: str, widget_rect: tuple[int, int, int, int] | None = None) -> None:
@@ -328,9 +329,7 @@ def test_child_real_tray(qtbot: QtBot, qapp: QApplication, fake: FakeApp, clock:
 
 @pytest.fixture
 def xvfb_with_tray() -> Iterator[str]:
-    missing = [tool for tool in ("Xvfb", "trayer") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"needs {' and '.join(missing)} (apt-get install xvfb trayer) for a real tray host")
+    require_display("trayer")  # the one display gate: skipped with the reason, or failed under CI=true
     read_fd, write_fd = os.pipe()
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
@@ -342,7 +341,7 @@ def xvfb_with_tray() -> Iterator[str]:
     if not number:
         xvfb.kill()
         xvfb.wait()
-        pytest.skip("Xvfb did not start")
+        unavailable("display", "Xvfb did not start")
     display = f":{number}"
     env = dict(os.environ, DISPLAY=display)
     trayer = subprocess.Popen(
