@@ -69,6 +69,37 @@ def _sibling_console_url(federation_endpoint: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, base + "/console", "", ""))
 
 
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    import ipaddress  # small; only for a non-AWS endpoint
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def federation_endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a console federation endpoint (one line), or None when it can.
+
+    The getSigninToken request carries the secret access key in its query, so it goes over https, or over
+    plain http only to this machine: the host is parsed and compared exactly (``localhost``, 127.0.0.0/8,
+    ``::1``), so ``http://localhost.evil.example`` or ``http://127.0.0.1@evil.example`` are refused.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an https:// URL (http:// only for a local emulator)"
+    if parts.scheme == "http" and not _is_loopback_host(host):
+        return "plain http is allowed only to this machine (localhost, 127.0.0.1, [::1]); use https://"
+    return None
+
+
 def federation_target(
     partition: str,
     region: str | None,
@@ -80,11 +111,16 @@ def federation_target(
     With a region the console opens on that region's home page. ``federation_endpoint`` replaces the
     partition's endpoint (the emulator's ``<endpoint>/federation``); the console URL is then the ``/console``
     page beside it. ``destination`` replaces the console URL in every case. Raises ConsoleError for an
-    unknown partition without an override, or an override or destination that is not an http(s) URL.
+    unknown partition without an override, an override or destination that is not an http(s) URL, or an
+    override over plain http to another machine (``federation_endpoint_problem``).
     """
     for label, url in (("federation endpoint", federation_endpoint), ("console destination", destination)):
         if url is not None and urlsplit(url).scheme not in ("http", "https"):
             raise ConsoleError(f"the {label} must be an http(s) URL, got {url!r}")
+    if federation_endpoint is not None:
+        problem = federation_endpoint_problem(federation_endpoint)
+        if problem is not None:
+            raise ConsoleError(f"the federation endpoint {federation_endpoint!r}: {problem}")
     if federation_endpoint is not None:
         federation_url = federation_endpoint
         console_url = _sibling_console_url(federation_endpoint)

@@ -174,8 +174,12 @@ class SettingsDialog(QDialog):
         if not region or " " in region:
             return "Default region: e.g. us-east-1"
         endpoint = self.federation.text().strip()
-        if endpoint and not endpoint.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            return "Federation endpoint: an https:// URL (http only for a local emulator)"
+        if endpoint:
+            from stsdesk.core.console import federation_endpoint_problem  # the one check, host compared exactly
+
+            problem = federation_endpoint_problem(endpoint)
+            if problem is not None:
+                return f"Federation endpoint: {problem}"
         return None
 
     def _validate(self) -> None:
