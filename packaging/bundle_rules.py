@@ -48,6 +48,22 @@ HIDDEN_IMPORTS: tuple[str, ...] = (
     "PySide6.QtDBus",
 )
 
+
+def cli_command_modules(parser_py: Path) -> tuple[str, ...]:
+    """``stsdesk.cli.<name>`` for each name in COMMAND_MODULES of stsdesk/cli/parser.py, read without importing
+    it: the parser imports its command modules by name, which PyInstaller's import scan cannot see.
+    ValueError when the file has no literal COMMAND_MODULES."""
+    tree = ast.parse(parser_py.read_text(encoding="utf-8"), filename=str(parser_py))
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "COMMAND_MODULES" for t in targets):
+                return tuple(f"stsdesk.cli.{name}" for name in ast.literal_eval(node.value))
+    raise ValueError(f"{parser_py}: no COMMAND_MODULES")
+
+
+HIDDEN_IMPORTS += cli_command_modules(Path(__file__).resolve().parents[1] / "stsdesk" / "cli" / "parser.py")
+
 # Distributions whose metadata is read at run time (importlib.metadata entry points / versions).
 METADATA: tuple[str, ...] = ("keyring",)
 

@@ -24,11 +24,11 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from stsdesk.core.cache_entry import CachedSession as CachedSession  # re-exported: its old home
 from stsdesk.core.cache_index import (
     INDEX_NAME,
     INDEX_VERSION,
@@ -47,31 +47,6 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "sessions.lock"
 _VERSION = INDEX_VERSION
-
-
-@dataclass(frozen=True)
-class CachedSession:
-    """What the index knows about one cached session: metadata only, never a secret.
-
-    ``memory_only`` is set by the cache when the keyring refused the secret: only the process that stored it
-    can use the session (other processes ignore it).
-    """
-
-    cache_key: str
-    profile: str
-    access_key_id: str
-    kind: CredentialKind
-    expiration: datetime
-    identity_arn: str | None
-    mfa_serial: str | None
-    mfa_authenticated_at: datetime | None
-    source_fingerprint: str  # fingerprint of the profile settings + config files the session was made from
-    created: datetime
-    memory_only: bool = False
-
-    def seconds_left(self, now: datetime | None = None) -> float:
-        """Seconds until the session expires, from the wall clock (negative once expired)."""
-        return (self.expiration - (now or datetime.now(UTC))).total_seconds()
 
 
 # -- (de)serialisation -----------------------------------------------------------------------------

@@ -17,12 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from stsdesk.core.cache_entry import CachedSession
 from stsdesk.core.model import Credentials
-
-if TYPE_CHECKING:
-    from stsdesk.core.cache import CachedSession
 
 # A writer thread with nothing to do exits after this long; the next store starts another (~0.1 ms).
 IDLE_EXIT_SECONDS = 5.0

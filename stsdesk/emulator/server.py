@@ -31,6 +31,7 @@ from typing import Any
 from stsdesk.emulator import xmlout
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.scenario import ScenarioError, load_scenario
+from stsdesk.emulator.services import install_services
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts import ACTIONS as STS_ACTIONS
 from stsdesk.emulator.sts import handle_sts
@@ -83,8 +84,6 @@ class EmulatorServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.endpoint = f"http://{shown}:{self.port}"
         self.route("/_stsdesk/advance", self._advance)
-        from stsdesk.emulator.app import install_services  # app imports this module: import late
-
         install_services(self)
 
     # ------------------------------------------------------------------------------- configuration

@@ -1,0 +1,101 @@
+"""stsdesk's command line: one argparse entry point; ``stsdesk`` with no command opens the GUI.
+
+Layout: :mod:`.environment` (streams, variables, config dir: injectable in tests), :mod:`.parser` (the
+argument definition, assembled from the command modules listed in ``COMMAND_MODULES``), one module per
+command group (:mod:`.credentials`, :mod:`.profiles`, :mod:`.decode`, :mod:`.emulator`), :mod:`.engine` (the
+Broker a command works with) and :mod:`.fast_path` (the cached ``credential-process`` answer).
+
+Only the standard library is imported at module level so that ``--help``, ``list`` and the cached
+``credential-process`` answer stay fast; the engine (botocore, keyring) is imported by the commands that need
+it. Expected failures print one line on stderr and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stsdesk.cli.environment import Environment, UsageError
+from stsdesk.cli.fast_path import CREDENTIAL_PROCESS_MIN_TTL
+from stsdesk.cli.fast_path import credential_process_fast as _credential_process_fast
+from stsdesk.cli.fast_path import plain_credential_process as _plain_credential_process
+from stsdesk.core.errors import StsdeskError
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+__all__ = ["CREDENTIAL_PROCESS_MIN_TTL", "Environment", "build_parser", "entry_point", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (DESIGN.md "Command line"); see :func:`stsdesk.cli.parser.build_parser`."""
+    from stsdesk.cli.parser import build_parser as build  # argparse: not on the plain credential-process path
+
+    return build()
+
+
+def _open_gui(env: Environment, args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        app = importlib.import_module("stsdesk.gui.app")  # lazy: Qt only for the GUI
+    except ImportError as exc:
+        return env.fail(f"the GUI is not available ({exc}); use a command, see stsdesk --help")
+    result = app.main(args)
+    return int(result or 0)
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run stsdesk with ``argv`` (default: sys.argv[1:]) in ``env`` (default: this process's streams and
+    environment).
+
+    Returns the exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage (argparse exits with
+    SystemExit(2)), 130 interrupted."""
+    import sys
+
+    env = Environment() if env is None else env
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    quick = _plain_credential_process(arguments)
+    if quick is not None:
+        # Building the full parser costs ~10 ms (argparse's help formatter imports shutil, gettext, locale):
+        # too much for a call the AWS CLI makes before every command. The fast path needs only two values.
+        env.use_config_dir(quick.config_dir)
+        try:
+            if _credential_process_fast(quick, env):
+                return 0
+        except StsdeskError as exc:
+            return env.fail(str(exc))
+        except KeyboardInterrupt:
+            env.stderr.write("\n")
+            return 130
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if quick is not None:
+        args.fast_path_tried = True
+        args.bridge_asked = getattr(quick, "bridge_asked", False)
+    env.use_config_dir(args.config_dir)  # one source of truth for every later lookup
+    try:
+        if args.command is None:
+            return _open_gui(env, args)
+        status: int = args.handler(env, args)
+        return status
+    except UsageError as exc:
+        parser.error(str(exc))  # exits 2 with the usage line
+    except StsdeskError as exc:
+        return env.fail(str(exc))
+    except KeyboardInterrupt:
+        env.stderr.write("\n")
+        return 130
+    except Exception as exc:
+        from stsdesk.emulator.scenario import ScenarioError
+
+        if isinstance(exc, ScenarioError):
+            return env.fail(str(exc))
+        raise
+
+
+def entry_point() -> None:
+    """Console-script wrapper: exits with main()'s status."""
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Commands that hand out a profile's credentials: assume, exec, credential-process, console, whoami."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from stsdesk.cli.parser import SHELL_CHOICES, add_mfa_option
+
+if TYPE_CHECKING:
+    from stsdesk.cli.environment import Environment
+    from stsdesk.core.model import Identity
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add assume, exec, credential-process, console and whoami to ``sub``."""
+    p = sub.add_parser("assume", help="print exports for a profile's credentials")
+    p.add_argument("profile")
+    p.add_argument("--format", choices=SHELL_CHOICES, default="bash")
+    p.add_argument("--duration", type=int, metavar="S")
+    add_mfa_option(p)
+    p.set_defaults(handler=cmd_assume)
+
+    p = sub.add_parser("exec", help="run CMD with the credentials in its environment")
+    p.add_argument("profile")
+    p.add_argument("--duration", type=int, metavar="S")
+    add_mfa_option(p)
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    p.set_defaults(handler=cmd_exec)
+
+    p = sub.add_parser("credential-process", help="Version 1 JSON for credential_process in ~/.aws/config")
+    p.add_argument("profile")
+    add_mfa_option(p)
+    p.set_defaults(handler=cmd_credential_process)
+
+    p = sub.add_parser("console", help="print (or open) a console sign-in URL")
+    p.add_argument("profile")
+    p.add_argument("--open", action="store_true", help="open it in the web browser")
+    p.add_argument("--duration", type=int, metavar="S")
+    p.add_argument("--destination", metavar="URL")
+    add_mfa_option(p)
+    p.set_defaults(handler=cmd_console)
+
+    p = sub.add_parser("whoami", help="GetCallerIdentity, readable")
+    p.add_argument("profile")
+    add_mfa_option(p)
+    p.set_defaults(handler=cmd_whoami)
+
+
+def cmd_assume(env: Environment, args: argparse.Namespace) -> int:
+    """Print the exports of ``args.profile``'s credentials in ``args.format``."""
+    import asyncio
+
+    from stsdesk.cli.engine import credentials, export_region, make_engine
+    from stsdesk.core.exports import render_exports
+
+    engine = make_engine(env)
+    creds = asyncio.run(credentials(env, engine, args))
+    env.stdout.write(render_exports(creds, args.format, export_region(engine, args.profile, creds), args.profile))
+    return 0
+
+
+def cmd_exec(env: Environment, args: argparse.Namespace) -> int:
+    """Run ``args.cmd`` with the credentials in its environment; returns its exit status (128+N when killed
+    by signal N). ConfigError when the command cannot be started."""
+    import asyncio
+    import subprocess
+
+    from stsdesk.cli.engine import credentials, export_region, make_engine
+    from stsdesk.cli.environment import UsageError
+    from stsdesk.core.errors import ConfigError
+    from stsdesk.core.exports import exec_environment
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("exec needs a command: stsdesk exec PROFILE -- CMD [ARG...]")
+    engine = make_engine(env)
+    creds = asyncio.run(credentials(env, engine, args))
+    child_env = exec_environment(env.environ, creds, export_region(engine, args.profile, creds))
+    env.stdout.flush()
+    env.stderr.flush()
+    try:
+        completed = subprocess.run(command, env=child_env, check=False)
+    except FileNotFoundError:
+        raise ConfigError(f"command not found: {command[0]}") from None
+    except PermissionError:
+        raise ConfigError(f"command not executable: {command[0]}") from None
+    code = completed.returncode
+    return 128 - code if code < 0 else code  # killed by signal N -> 128+N, like a shell
+
+
+def cmd_credential_process(env: Environment, args: argparse.Namespace) -> int:
+    """Print credential_process Version 1 JSON: the cache or the GUI first (no botocore), else the engine;
+    then note the keyring backend so the next call can skip importing keyring."""
+    import asyncio
+
+    from stsdesk.cli.engine import credentials, make_engine
+    from stsdesk.cli.fast_path import CREDENTIAL_PROCESS_MIN_TTL, credential_process_fast, record_keyring_backend
+    from stsdesk.core.exports import credential_process_json
+
+    if not args.mfa_code and not getattr(args, "fast_path_tried", False) and credential_process_fast(args, env):
+        return 0
+    engine = make_engine(env)
+    creds = asyncio.run(credentials(env, engine, args, CREDENTIAL_PROCESS_MIN_TTL))
+    env.stdout.write(credential_process_json(creds))
+    env.stdout.flush()
+    record_keyring_backend(env)
+    return 0
+
+
+def cmd_console(env: Environment, args: argparse.Namespace) -> int:
+    """Print (or open with ``--open``) a console sign-in URL for ``args.profile``."""
+    import asyncio
+
+    from stsdesk.cli.engine import make_engine
+
+    engine = make_engine(env)
+
+    async def run() -> str:
+        if args.mfa_code:
+            await engine.broker.credentials_for(args.profile, mfa_code=args.mfa_code)  # primes the cache
+        return await engine.broker.console_url(args.profile, duration=args.duration, destination=args.destination)
+
+    url = asyncio.run(run())
+    engine.broker.cache.flush()  # sessions made on the way are written behind
+    if args.open:
+        import webbrowser
+
+        if not webbrowser.open(url):
+            env.out(url)
+            env.warn("no web browser could be opened; the URL above signs in (valid 15 minutes)")
+        return 0
+    env.out(url)
+    return 0
+
+
+def cmd_whoami(env: Environment, args: argparse.Namespace) -> int:
+    """Print GetCallerIdentity for ``args.profile``'s credentials."""
+    import asyncio
+
+    from stsdesk.cli.engine import make_engine
+
+    engine = make_engine(env)
+
+    async def run() -> Identity:
+        if args.mfa_code:
+            await engine.broker.credentials_for(args.profile, mfa_code=args.mfa_code)
+        return await engine.broker.whoami(args.profile)
+
+    identity = asyncio.run(run())
+    engine.broker.cache.flush()  # sessions made on the way are written behind
+    env.out(f"Account: {identity.account}\nArn:     {identity.arn}\nUserId:  {identity.user_id}")
+    return 0

@@ -1,0 +1,126 @@
+"""The engine a CLI command works with: a Broker over the AWS files, the session cache and the keyring, with
+the terminal MFA prompt; and the running GUI, asked first through the terminal bridge.
+
+Imports botocore's side of stsdesk (broker, sts): import this module inside a command handler only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stsdesk.cli.environment import Environment
+from stsdesk.core.broker import Broker, MfaRequest
+from stsdesk.core.errors import InvalidMfaCode, MfaCancelled, MfaRequired
+from stsdesk.core.model import Credentials
+from stsdesk.core.secrets import SecretStore
+
+MFA_TTY_TRIES = 3
+
+
+def _tty_code(env: Environment, request: MfaRequest) -> str:
+    """Read a 6-digit code on the terminal (re-asking on a malformed one). Raises MfaCancelled after
+    MFA_TTY_TRIES malformed codes."""
+    role = f" for {request.role_arn}" if request.role_arn else ""
+    if request.error:
+        env.warn(request.error)
+    for _ in range(MFA_TTY_TRIES):
+        code = env.getpass(f"MFA code for {request.mfa_serial}{role} (profile {request.profile}): ").strip()
+        if len(code) == 6 and code.isdigit():
+            return code
+        env.warn("an MFA code is 6 digits")
+    raise MfaCancelled("no valid MFA code entered")
+
+
+def cli_mfa_prompt(env: Environment) -> Callable[[MfaRequest], Awaitable[str]]:
+    """The CLI's MFA prompt when no GUI answered for it: the terminal, else fail saying what to do
+    (MfaRequired, or InvalidMfaCode when the code given was refused)."""
+
+    async def prompt(request: MfaRequest) -> str:
+        if env.tty_available():
+            return await asyncio.get_running_loop().run_in_executor(None, _tty_code, env, request)
+        if request.error:
+            raise InvalidMfaCode(request.error, "AccessDenied")
+        raise MfaRequired(f"profile {request.profile} needs an MFA code: pass --mfa-code or run in a terminal")
+
+    return prompt
+
+
+@dataclass
+class Engine:
+    """One command's Broker, the SecretStore it uses and stsdesk's config directory."""
+
+    broker: Broker
+    secrets: SecretStore
+    directory: Path
+
+
+def make_engine(env: Environment, with_prompt: bool = True) -> Engine:
+    """The engine for ``env``'s config directory and AWS files. Raises ConfigError for unreadable AWS files,
+    OSError when the config directory cannot be created."""
+    from stsdesk.core.cache import SessionCache
+    from stsdesk.core.paths import keyring_namespace
+    from stsdesk.core.profiles import aws_config_paths, load_profiles
+    from stsdesk.core.secrets import service_name
+    from stsdesk.core.sts import StsClient
+
+    directory = env.config_dir()
+    secrets = SecretStore(service_name(keyring_namespace(directory)))
+    tree = load_profiles(*aws_config_paths(env.environ))
+    cache = SessionCache(directory, secrets)
+    prompt = cli_mfa_prompt(env) if with_prompt else None
+    return Engine(Broker(tree, StsClient(), cache, secrets, prompt), secrets, directory)
+
+
+def warn_keyring(env: Environment, secrets: SecretStore) -> None:
+    """Print the keyring's warning (sessions kept in memory only...), if it has one."""
+    warning = secrets.warning
+    if warning:
+        env.warn(warning)
+
+
+def export_region(engine: Engine, profile: str, creds: Credentials) -> str | None:
+    """The region exported with ``profile``'s credentials."""
+    from stsdesk.core.broker_sources import sts_target
+
+    chain = engine.broker.tree.chain(profile)
+    return creds.region or sts_target(chain, engine.broker.default_region).region
+
+
+def _from_gui(engine: Engine, args: argparse.Namespace) -> Credentials | None:
+    """The running GUI's credentials for ``args.profile`` (terminal bridge: its cache, sessions and MFA
+    prompt), or None when no GUI serves this config dir, an MFA code was given on the command line, or the
+    fast path already asked. Raises BridgeError with the GUI's one-line error."""
+    if args.mfa_code or getattr(args, "bridge_asked", False):
+        return None
+    from stsdesk.core.bridge import bridge_directory, bridge_request
+
+    return bridge_request(
+        bridge_directory(engine.directory),
+        args.profile,
+        getattr(args, "duration", None),
+        fmt=getattr(args, "format", None) or args.command,
+    )
+
+
+async def credentials(
+    env: Environment, engine: Engine, args: argparse.Namespace, min_ttl: float | None = None
+) -> Credentials:
+    """Credentials from the running GUI if there is one, else from this process's own broker. Raises the
+    engine's StsdeskErrors (ProfileNotFound, MfaRequired, StsCallError, BridgeError...)."""
+    # Blocking on purpose, in the main thread: nothing else runs on this loop yet, and Ctrl-C must interrupt
+    # the wait (an executor thread would keep asyncio.run from returning until the bridge timed out).
+    creds = _from_gui(engine, args)
+    if creds is not None:
+        return creds
+    creds = await engine.broker.credentials_for(
+        args.profile, duration=getattr(args, "duration", None), mfa_code=args.mfa_code, min_ttl=min_ttl
+    )
+    # The session is written behind; make it durable before the output is used (and before the keyring
+    # warning, which only a refused write reveals).
+    engine.broker.cache.flush()
+    warn_keyring(env, engine.secrets)
+    return creds

@@ -1,0 +1,229 @@
+"""Commands about profiles and what stsdesk keeps for them: list, add-user, import-credentials, forget."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from stsdesk.cli.environment import Environment
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add list, add-user, import-credentials and forget to ``sub``."""
+    p = sub.add_parser("list", help="profiles as a tree, with state and time left")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("add-user", help="long-term keys into the keyring (secret from stdin or a prompt)")
+    p.add_argument("profile")
+    p.add_argument("--access-key-id", required=True, metavar="ID")
+    p.add_argument("--mfa-serial", metavar="ARN")
+    p.add_argument("--region")
+    p.set_defaults(handler=cmd_add_user)
+
+    p = sub.add_parser("import-credentials", help="move keys from ~/.aws/credentials into the keyring")
+    p.add_argument("profiles", nargs="*", metavar="PROFILE")
+    p.set_defaults(handler=cmd_import_credentials)
+
+    p = sub.add_parser("forget", help="drop cached sessions")
+    p.add_argument("profile", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(handler=cmd_forget)
+
+
+def list_rows(env: Environment) -> tuple[list[dict[str, Any]], Path]:
+    """One row per profile, depth first (name, depth, kind, account, source, state, expiration, seconds_left,
+    error), and the config file they come from. Raises ConfigError for an unreadable AWS file."""
+    from datetime import UTC, datetime
+
+    from stsdesk.cli.engine import make_engine
+    from stsdesk.core.model import Profile
+
+    engine = make_engine(env, with_prompt=False)
+    tree = engine.broker.tree
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+
+    def walk(profile: Profile, depth: int) -> None:
+        meta = engine.broker.session_state(profile.name)
+        left = meta.seconds_left(now) if meta is not None else None
+        state = (
+            "error"
+            if profile.error
+            else "none"
+            if meta is None
+            else "active"
+            if left and left > 0
+            else "expired"
+        )
+        rows.append(
+            {
+                "name": profile.name,
+                "depth": depth,
+                "kind": profile.kind.value,
+                "account": profile.account_id,
+                "source": profile.source,
+                "state": state,
+                "expiration": meta.expiration.isoformat() if meta is not None else None,
+                "seconds_left": int(left)
+                if left is not None and left > 0
+                else (0 if meta is not None else None),
+                "error": profile.error,
+            }
+        )
+        for child in tree.children(profile.name):
+            walk(child, depth + 1)
+
+    for root in tree.roots():
+        walk(root, 0)
+    return rows, tree.config_file
+
+
+def cmd_list(env: Environment, args: argparse.Namespace) -> int:
+    """Print the profile tree with state and time left (``--json``: the rows as JSON)."""
+    import json
+
+    rows, config_file = list_rows(env)
+    if args.json:
+        env.out(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        env.out(f"no profiles in {config_file}")
+        return 0
+    width = max(len("PROFILE"), *(2 * r["depth"] + len(r["name"]) for r in rows))
+    env.out(f"{'PROFILE':<{width}}  {'KIND':<18} {'ACCOUNT':<12}  {'STATE':<8} TIME LEFT")
+    for r in rows:
+        left = r["seconds_left"]
+        shown = "-" if left is None else f"{left // 3600}h{left % 3600 // 60:02d}m" if left else "0"
+        name = "  " * r["depth"] + r["name"]
+        env.out(
+            f"{name:<{width}}  {r['kind']:<18} {r['account'] or '-':<12}  {r['state']:<8} {shown}"
+            + (f"  ({r['error']})" if r["error"] else "")
+        )
+    return 0
+
+
+def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
+    """Store an IAM user's secret key in the keyring and its key id (and MFA serial, region) in the AWS
+    config. ConfigError for a bad name, key id or serial or no secret; KeyringUnavailable when the keyring
+    refuses (then nothing is written)."""
+    from stsdesk.cli.engine import make_engine
+    from stsdesk.core.configfile import ConfigFile, validate_mfa_serial, validate_profile_name
+    from stsdesk.core.errors import ConfigError, KeyringUnavailable
+    from stsdesk.core.profiles import aws_config_paths
+    from stsdesk.core.secrets import user_key
+
+    for problem in (
+        validate_profile_name(args.profile),
+        args.mfa_serial and validate_mfa_serial(args.mfa_serial),
+    ):
+        if problem:
+            raise ConfigError(problem)
+    akid = args.access_key_id.strip()
+    if not (16 <= len(akid) <= 128 and akid.isalnum()):
+        raise ConfigError(f"'{akid}' does not look like an access key id (AKIA... , 20 characters)")
+    if env.stdin_is_tty:
+        secret = env.getpass(f"Secret access key for {akid}: ").strip()
+    else:
+        secret = env.stdin.readline().strip()
+    if not secret:
+        raise ConfigError("no secret access key given (pipe it on stdin or type it at the prompt)")
+    config_path, _credentials_path = aws_config_paths(env.environ)
+    config = ConfigFile.open(config_path)  # parse before touching the keyring: a broken file stops here
+    secrets = make_engine(env, with_prompt=False).secrets
+    try:
+        secrets.set(user_key(args.profile, akid), secret)
+    except KeyringUnavailable as exc:
+        raise KeyringUnavailable(f"{exc} Nothing was written.") from None
+    values: dict[str, str | None] = {"stsdesk_access_key_id": akid}
+    if args.mfa_serial:
+        values["mfa_serial"] = args.mfa_serial
+    if args.region:
+        values["region"] = args.region
+    config.set_profile(args.profile, values)
+    config.save()
+    env.out(f"profile {args.profile}: access key {akid} stored in the keyring; {config_path} updated")
+    return 0
+
+
+def cmd_import_credentials(env: Environment, args: argparse.Namespace) -> int:
+    """Move long-term key pairs from the AWS credentials file into the keyring (all, or ``args.profiles``).
+    Refuses (KeyringUnavailable) when the keyring would not keep them: nothing is removed then."""
+    from stsdesk.cli.engine import make_engine
+    from stsdesk.core.configfile import ConfigFile
+    from stsdesk.core.errors import ConfigError, KeyringUnavailable
+    from stsdesk.core.profiles import aws_config_paths
+    from stsdesk.core.secrets import user_key
+
+    config_path, credentials_path = aws_config_paths(env.environ)
+    credentials = ConfigFile.open(credentials_path, credentials=True)
+    config = ConfigFile.open(config_path)
+    wanted = args.profiles or credentials.profiles()
+    secrets = make_engine(env, with_prompt=False).secrets
+    if not secrets.persistent:
+        raise KeyringUnavailable(
+            f"{secrets.warning} Refusing to remove keys from {credentials_path}: they would be lost."
+        )
+    moved: list[str] = []
+    for name in wanted:
+        values = credentials.get(name)
+        if values is None:
+            raise ConfigError(f"no profile '{name}' in {credentials_path}")
+        akid, secret = values.get("aws_access_key_id"), values.get("aws_secret_access_key")
+        if not akid or not secret or values.get("aws_session_token"):
+            if args.profiles:
+                raise ConfigError(f"profile '{name}' in {credentials_path} has no long-term key pair to import")
+            continue
+        try:
+            secrets.set(user_key(name, akid), secret)
+        except KeyringUnavailable as exc:  # the files are saved only after the loop: nothing removed yet
+            raise KeyringUnavailable(f"{exc} Nothing was removed from {credentials_path}.") from None
+        if secrets.get(user_key(name, akid)) != secret:
+            raise KeyringUnavailable(f"the keyring did not keep the secret of '{name}'; nothing removed")
+        config.set_profile(name, {"stsdesk_access_key_id": akid})
+        credentials.set_profile(name, {"aws_access_key_id": None, "aws_secret_access_key": None})
+        if not credentials.get(name):
+            credentials.remove_profile(name)
+        moved.append(name)
+    config.save()
+    credentials.save()
+    if moved:
+        _drop_backup(env, credentials_path)
+    for name in moved:
+        env.out(f"profile {name}: key moved into the keyring")
+    if not moved:
+        env.out(f"no long-term keys to import in {credentials_path}")
+    return 0
+
+
+def _drop_backup(env: Environment, path: Path) -> None:
+    """Remove ``<path>.bak``: ConfigFile.save keeps the previous content there, which would leave the keys
+    just moved into the keyring in plaintext on disk."""
+    import os
+    from pathlib import Path
+
+    backup = Path(os.path.realpath(path))
+    backup = backup.with_name(backup.name + ".bak")
+    try:
+        backup.unlink(missing_ok=True)
+    except OSError as exc:
+        env.warn(f"could not remove {backup} ({exc.strerror}); it still holds the imported keys: delete it")
+
+
+def cmd_forget(env: Environment, args: argparse.Namespace) -> int:
+    """Drop the cached sessions of ``args.profile`` (ProfileNotFound for a typo) or, with --all, every one."""
+    from stsdesk.cli.engine import make_engine
+    from stsdesk.cli.environment import UsageError
+
+    if not args.all and not args.profile:
+        raise UsageError("forget needs a PROFILE or --all")
+    engine = make_engine(env, with_prompt=False)
+    if args.profile and not args.all:
+        engine.broker.tree.get(args.profile)  # ProfileNotFound for a typo
+    dropped = engine.broker.forget(None if args.all else args.profile)
+    engine.broker.cache.flush()  # forgetting is written behind, like storing
+    env.out(f"forgot {len(dropped)} cached session(s)")
+    return 0
