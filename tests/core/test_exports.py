@@ -1,4 +1,7 @@
-"""Exports are evaluated in the real shells and read back byte for byte from the child's environment."""
+"""Exports are evaluated in the real shells and read back byte for byte from the child's environment: bash,
+zsh and fish here; python-dotenv for dotenv. PowerShell and cmd.exe cannot run on this machine (no registry we
+reach has PowerShell; cmd.exe is Windows-only): their text is evaluated by the spec-based oracles of
+tests/helpers/shell_oracles.py, and by the real pwsh when one is installed."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import dotenv
 import pytest
+from helpers.shell_oracles import OracleRefused, powershell_verbatim, run_cmd, run_powershell
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +123,111 @@ def test_powershell_round_trip(tmp_path: Path) -> None:
     assert result.stdout.decode("utf-8") == NASTY
 
 
+PS_STALE = {**STALE, "PATH": "/usr/bin"}
+
+
+PS_SECRETS = [NASTY, "plain", "'", "''", "\u2019'\u2018", "`$(x)`n @\u00a0", "\u201a\u201b\"\u201c"]
+
+
+@pytest.mark.parametrize("secret", PS_SECRETS)
+def test_powershell_oracle_round_trip(secret: str) -> None:
+    creds = make_creds(secret=secret, token=secret + "-token", region="us-west-2")
+    env = run_powershell(render_exports(creds, "powershell", profile_name="dev"), PS_STALE)
+    assert env["AWS_SECRET_ACCESS_KEY"] == secret
+    assert env["AWS_SESSION_TOKEN"] == secret + "-token"
+    assert env["AWS_ACCESS_KEY_ID"] == "ASIAEXAMPLE000000001"
+    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2036-11-26T17:28:47Z"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-west-2"
+    assert "AWS_SECURITY_TOKEN" not in env
+    assert env["PATH"] == "/usr/bin"
+
+
+def test_powershell_oracle_long_term_keys_unset_the_stale_ones() -> None:
+    env = run_powershell(render_exports(make_creds(token=None, expiration=None), "powershell"), PS_STALE)
+    assert "AWS_SESSION_TOKEN" not in env and "AWS_SECURITY_TOKEN" not in env
+    assert "AWS_CREDENTIAL_EXPIRATION" not in env
+    assert env["AWS_REGION"] == "eu-west-3"
+
+
+# Control characters are refused by every evaluated format (tests/security); everything else must round-trip.
+PRINTABLE = ("Cs", "Cc", "Zl", "Zp")
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=st.text(st.characters(blacklist_categories=PRINTABLE), min_size=1))
+def test_powershell_oracle_round_trip_property(secret: str) -> None:
+    env = run_powershell(render_exports(make_creds(secret=secret), "powershell"), PS_STALE)
+    assert env["AWS_SECRET_ACCESS_KEY"] == secret
+
+
+@given(
+    secret=st.text(alphabet=st.sampled_from("ab$`\"; '\u2018\u2019\u201a\u201b"), min_size=1, max_size=12)
+)
+@settings(max_examples=300, deadline=None)
+def test_powershell_oracle_quote_heavy_property(secret: str) -> None:
+    env = run_powershell(render_exports(make_creds(secret=secret), "powershell"), PS_STALE)
+    assert env["AWS_SECRET_ACCESS_KEY"] == secret
+
+
+def test_powershell_oracle_follows_the_grammar() -> None:
+    # The oracle itself, on literals written by hand from the spec: a doubled quote of any of the five kinds
+    # stands for the second one; a single one ends the string; nothing else is special.
+    assert powershell_verbatim("'it''s'", 0) == ("it's", 7)
+    assert powershell_verbatim("\u2018a\u2019\u2018b\u201b", 0) == ("a\u2018b", 6)
+    assert powershell_verbatim("'$x `n \"\\'", 0) == ("$x `n \"\\", 10)
+    with pytest.raises(OracleRefused):
+        powershell_verbatim("'never ends", 0)
+    # Undoubled quotes would end the string early and leave code behind: the oracle refuses that text, so the
+    # round trips above do test the doubling.
+    with pytest.raises(OracleRefused):
+        run_powershell("$Env:X = 'it's'\n", {})
+    with pytest.raises(OracleRefused):
+        run_powershell("$Env:X = 'a\u2019; Remove-Item C:\\ -Recurse'\n", {})
+    assert run_powershell("$Env:X = 'a'; $Env:Y = ''\n", {"Y": "old"}) == {"X": "a"}
+
+
+CMD_SAFE = "a^b&c|d<e>f (g) h ü ‘’ 'x' \\ / = ~ ` $ {HOME} nbsp\u00a0"
+CMD_MODES = [(batch, delayed) for batch in (True, False) for delayed in (False, True)]
+
+
+@pytest.mark.parametrize(("batch", "delayed"), CMD_MODES)
+@pytest.mark.parametrize("secret", [CMD_SAFE, "plain", "^", "^^", "a=b=c", "&&", ")"])
+def test_cmd_oracle_round_trip(secret: str, batch: bool, delayed: bool) -> None:
+    creds = make_creds(secret=secret, token=secret + "-token", region="us-west-2")
+    text = render_exports(creds, "cmd", profile_name="dev")
+    env = run_cmd(text, {**STALE, "PATH": "C:\\Windows"}, batch=batch, delayed=delayed)
+    assert env["AWS_SECRET_ACCESS_KEY"] == secret
+    assert env["AWS_SESSION_TOKEN"] == secret + "-token"
+    assert env["AWS_CREDENTIAL_EXPIRATION"] == "2036-11-26T17:28:47Z"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-west-2"
+    assert "AWS_SECURITY_TOKEN" not in env
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(
+        st.characters(blacklist_categories=PRINTABLE, blacklist_characters='%!"'), min_size=1
+    )
+)
+def test_cmd_oracle_round_trip_property(secret: str) -> None:
+    text = render_exports(make_creds(secret=secret), "cmd")
+    for batch, delayed in CMD_MODES:
+        assert run_cmd(text, {}, batch=batch, delayed=delayed)["AWS_SECRET_ACCESS_KEY"] == secret
+
+
+def test_cmd_oracle_shows_why_the_refused_characters_are_refused() -> None:
+    # What cmd.exe would do with the values render_exports refuses (so the refusals are not overcautious):
+    assert run_cmd('set "K=50%PATH%off"', {"PATH": "C:\\W"}, batch=False, delayed=False)["K"] == "50C:\\Woff"
+    assert run_cmd('set "K=50%%off"', {}, batch=True, delayed=False)["K"] == "50%off"
+    assert run_cmd('set "K=50%%off"', {}, batch=False, delayed=False)["K"] == "50%%off"  # no escape works both ways
+    assert run_cmd('set "K=hi!"', {}, batch=True, delayed=True)["K"] == "hi"
+    assert run_cmd('set "K=a"b"', {}, batch=True, delayed=False)["K"] == 'a"b'
+    with pytest.raises(OracleRefused):  # an odd quote leaves & unquoted: a second command
+        run_cmd('set "K=a"b&c"', {}, batch=True, delayed=False)
+    with pytest.raises(OracleRefused):  # without the quotes, & would run the rest as a command
+        run_cmd("set K=a&calc", {}, batch=True, delayed=False)
+
+
 def test_powershell_text_doubles_every_single_quote_kind() -> None:
     out = render_exports(make_creds(secret="it's ‘a’ \u201atest\u201b $x `n"), "powershell")
     assert "$Env:AWS_SECRET_ACCESS_KEY = 'it''s ‘‘a’’ \u201a\u201atest\u201b\u201b $x `n'" in out.splitlines()
@@ -177,7 +287,6 @@ def test_nul_is_refused_everywhere_but_json() -> None:
 
 
 def test_dotenv_round_trip_with_python_dotenv() -> None:
-    dotenv = pytest.importorskip("dotenv")
     secret = NASTY.replace("${HOME}", "$ {HOME}").replace("$d", "$-d").replace("$(", "$ (")
     assert "$" in secret
     out = render_exports(make_creds(secret=secret, region="ap-south-1"), "dotenv")
