@@ -184,12 +184,18 @@ def render_exports(
     """
     if shell not in SHELLS:
         raise ValueError(f"unknown export format {shell!r}; choose one of {', '.join(SHELLS)}")
-    variables = credential_variables(creds, region)
+    return render_variables(credential_variables(creds, region), shell, _comment(shell, creds, profile_name))
+
+
+def render_variables(variables: list[tuple[str, str | None]], shell: str, comment: str | None = None) -> str:
+    """Text that, evaluated in ``shell``, sets (value) or unsets (None) each variable, in order; ``comment``
+    (already prefixed for the shell) goes first. Raises as render_exports() does."""
+    if shell not in SHELLS:
+        raise ValueError(f"unknown export format {shell!r}; choose one of {', '.join(SHELLS)}")
     if shell == "json":
         return json.dumps({k: v for k, v in variables if v is not None}, indent=2) + "\n"
 
     lines: list[str] = []
-    comment = _comment(shell, creds, profile_name)
     if comment is not None:
         lines.append(comment)
     for name, value in variables:
