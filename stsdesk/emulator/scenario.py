@@ -13,13 +13,17 @@ import json
 import re
 import secrets
 import tomllib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.policy import Policy, parse_policy
+
+if TYPE_CHECKING:
+    from stsdesk.emulator.sso_scenario import IdentityCenter
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -53,10 +57,16 @@ class Account:
     id: str
     alias: str | None = None
     root_access_key: AccessKey | None = None
+    name: str | None = None  # the account name Identity Center lists (alias, else the id, when absent)
+    email: str | None = None
 
     @property
     def root_arn(self) -> str:
         return f"arn:aws:iam::{self.id}:root"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.alias or self.id
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ class Scenario:
     saml_providers: list[SamlProvider] = field(default_factory=list)
     oidc_providers: list[OidcProvider] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    identity_center: IdentityCenter | None = None
     source: str = "<scenario>"
     generated_keys: list[tuple[str, AccessKey]] = field(default_factory=list)  # (owner ARN, key) made at load
     _keys: dict[str, tuple[str, AccessKey]] = field(default_factory=dict, repr=False)  # akid -> (owner ARN, key)
@@ -245,7 +256,9 @@ def scenario_from_dict(data: Any, label: str = "<scenario>") -> Scenario:
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{label}: the top level must be a table/object")
     sc = Scenario(source=label)
-    known_top = {"region", "accounts", "users", "roles", "saml_providers", "oidc_providers", "faults"}
+    known_top = {
+        "region", "accounts", "users", "roles", "saml_providers", "oidc_providers", "faults", "identity_center"
+    }
     for key in data:
         if key not in known_top:
             raise ScenarioError(f"{label}: unknown top-level key '{key}' (known: {', '.join(sorted(known_top))})")
@@ -257,7 +270,10 @@ def scenario_from_dict(data: Any, label: str = "<scenario>") -> Scenario:
         if acct_id in sc.accounts:
             raise ScenarioError(f"{where}: account {acct_id} is declared twice")
         root = _access_key(entry.get("root_access_key"), f"{where}: root_access_key")
-        sc.accounts[acct_id] = Account(acct_id, _opt_str(entry, "alias", where), root)
+        sc.accounts[acct_id] = Account(
+            acct_id, _opt_str(entry, "alias", where), root, _opt_str(entry, "name", where),
+            _opt_str(entry, "email", where),
+        )
 
     def account_of(entry: Mapping[str, Any], where: str) -> str:
         acct = _str(entry, "account", where, pattern=_ACCOUNT_RE, pattern_hint="12 digits")
@@ -343,6 +359,10 @@ def scenario_from_dict(data: Any, label: str = "<scenario>") -> Scenario:
         fault_values[key] = value
     sc.faults = Faults(**fault_values)
 
+    if "identity_center" in data:
+        from stsdesk.emulator.sso_scenario import parse_identity_center  # it imports this module
+
+        sc.identity_center = parse_identity_center(data["identity_center"], label, sc)
     _check_unique(sc, label)
     sc.index()
     return sc
@@ -357,7 +377,7 @@ def _check_unique(sc: Scenario, label: str) -> None:
             raise ScenarioError(f"{label}: access key {key.id} is used by both {seen[key.id]} and {owner}")
         seen[key.id] = owner
     for kind, arns in (("user", [u.arn for u in sc.users]), ("role", [r.arn for r in sc.roles])):
-        dupes = {a for a in arns if arns.count(a) > 1}
+        dupes = {a for a, n in Counter(arns).items() if n > 1}  # Counter: thousands of SSO roles
         if dupes:
             raise ScenarioError(f"{label}: {kind} {sorted(dupes)[0]} is declared twice")
     serials = [u.mfa.serial for u in sc.users if u.mfa]

@@ -18,6 +18,7 @@ from stsdesk.emulator.federation import (
     handle_oidc_token,
     handle_saml_assertion,
 )
+from stsdesk.emulator.sso import install_identity_center
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.wire import Request, Response
 
@@ -68,3 +69,4 @@ def install_services(server: ServiceRegistry) -> None:
     server.route("/console", lambda request: handle_console(state, request))
     server.route("/_stsdesk/saml-assertion", lambda request: handle_saml_assertion(state, request))
     server.route("/_stsdesk/oidc-token", lambda request: handle_oidc_token(state, request))
+    install_identity_center(server)  # sso-oidc, the portal and the sign-in pages (stsdesk.emulator.sso)
