@@ -1,5 +1,13 @@
-"""The GUI: startup to first paint vs a bare PySide6 window, boto3 before first paint, and the app at scale
-(5,000 profiles, 200 concurrent assumes, 500 ticking sessions; see benchmarks.gui_worker). Offscreen Qt.
+"""The GUI against bare PySide6/qasync peers, all offscreen Qt, each peer measured in the same run:
+
+- start to first paint (--demo) vs a bare PySide6 window; boto3 before first paint;
+- launch to profiles visible (--demo: the tree with the demo's rows painted) vs a bare PySide6 window painting
+  the same rows from a static list (benchmarks.gui_launch_worker, benchmarks.peer_qt_rows);
+- 5,000 profiles: load + tree painted (fresh processes, gui_load_worker) vs botocore's own parse of the same
+  files (botocore_parse_worker), alternating;
+- the app at scale (benchmarks.gui_worker): filter keystroke vs a bare proxy, RSS, longest event-loop stall
+  under 200 concurrent assumes vs the same burst through a bare qasync loop, idle CPU with 500 sessions vs a bare
+  Qt app with a 1 Hz timer.
 """
 
 from __future__ import annotations
@@ -9,20 +17,23 @@ import os
 import statistics
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Row, ms, side_by_side, top_imports
+from benchmarks.harness import Row, failed_row, ms, rounds, side_by_side, top_imports
 from benchmarks.servers import PYTHON, REPO
 
 STARTUP_ROUNDS = 10
 STARTUP_TARGET = 2.0
-LOAD_TARGET = 0.300
-LOAD_ROUNDS = 5
-KEYSTROKE_TARGET = 0.030
+LAUNCH_ROUNDS = 10
+LAUNCH_TARGET = 1.6  # launch to profiles visible vs the bare window painting the same rows
+LOAD_TARGET = 2.0  # vs botocore's parse of the same files
+LOAD_ROUNDS = 7
+KEYSTROKE_TARGET = 1.5  # vs the bare proxy
 RSS_TARGET_MB = 200
-GAP_TARGET = 0.050
-CPU_TARGET = 2.0
+GAP_TARGET = 1.5  # vs the bare qasync burst
+CPU_TARGET = 3.0  # vs the bare Qt app with a 1 Hz timer
 PEER = Path(__file__).resolve().parent / "peer_qt_window.py"
 
 
@@ -44,7 +55,9 @@ def _startup_rows(tmp: Path) -> list[Row]:
     env = _env(tmp / "home")
     ours_cmd = [PYTHON, "-m", "stsdesk", "--config-dir", str(tmp / "cfg"), "--demo", "--exit-after-first-paint"]
     peer_cmd = [PYTHON, str(PEER)]
-    ours, peer = side_by_side(lambda: _run(ours_cmd, env), lambda: _run(peer_cmd, env), STARTUP_ROUNDS, warmup=1)
+    ours, peer = side_by_side(
+        lambda: _run(ours_cmd, env), lambda: _run(peer_cmd, env), rounds(STARTUP_ROUNDS, 1), warmup=1
+    )
     ratio = ours / peer
     passed = ratio <= STARTUP_TARGET
     timed = _run([PYTHON, "-X", "importtime", *ours_cmd[1:]], env)
@@ -84,45 +97,147 @@ def _startup_rows(tmp: Path) -> list[Row]:
     ]
 
 
-def _cold_loads(tmp: Path) -> list[dict[str, float]]:
-    """LOAD_ROUNDS fresh processes, each timing load_engine plus the tree's first paint (5,000 profiles)."""
+def _stamp(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    """Seconds from just before starting ``cmd`` to the paint stamp it prints (benchmarks.paint_stamp)."""
+    t0 = time.time()
+    done = _run(cmd, env)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["painted_at"] - t0, result
+
+
+def _launch_row(tmp: Path) -> Row:
+    env = _env(tmp / "home")
+    rows_file = tmp / "demo-rows.json"
+    ours_cmd = [PYTHON, "-m", "benchmarks.gui_launch_worker", str(rows_file)]
+    ours_cmd += ["--config-dir", str(tmp / "cfg"), "--demo"]
+    peer_cmd = [PYTHON, "-m", "benchmarks.peer_qt_rows", str(rows_file)]
+    _stamp(ours_cmd, env)  # warm-up; writes the rows stsdesk showed, for the peer
+    _stamp(peer_cmd, env)
+    ours: list[float] = []
+    peer: list[float] = []
+    steps: list[dict[str, float]] = []
+    for _ in range(rounds(LAUNCH_ROUNDS, 1)):
+        seconds, result = _stamp(ours_cmd, env)
+        ours.append(seconds)
+        start = result["painted_at"] - seconds
+        steps.append({k: v - start for k, v in result["marks"].items()})
+        peer.append(_stamp(peer_cmd, env)[0])
+    o, p = statistics.median(ours), statistics.median(peer)
+    ratio = o / p
+
+    def step(name: str) -> float:
+        return statistics.median(s[name] for s in steps)
+
+    note = (
+        f"process start to the tree's first paint with rows, wall clock; strict A B, median of {len(ours)} each; "
+        f"peer: the same {len(json.loads(rows_file.read_text()))} top-level rows (and children, expanded alike) "
+        "from a static list; stsdesk's steps (median, from process start): "
+        f"window built {ms(step('build_window_end'))}, "
+        f"first paint {ms(step('first_paint'))}, demo emulator started {ms(step('start_demo_start'))} to "
+        f"{ms(step('start_demo_end'))}, load_engine {ms(step('load_engine_start'))} to {ms(step('load_engine_end'))}"
+    )
+    passed = ratio <= LAUNCH_TARGET
+    if not passed:
+        note = f"over by {ratio / LAUNCH_TARGET:.2f}x (+{ms(o - p)}; the target is {ms(p * LAUNCH_TARGET)}); " + note
+    return Row(
+        "launch to profiles visible (--demo)",
+        ms(o),
+        f"bare PySide6 + rows {ms(p)}",
+        f"{ratio:.2f}x",
+        f"<= {LAUNCH_TARGET}x",
+        passed,
+        note,
+    )
+
+
+def _cold_loads(tmp: Path) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """LOAD_ROUNDS fresh processes each of stsdesk (load_engine plus the tree's first paint, 5,000 profiles) and of
+    botocore parsing the same files, alternating."""
     from benchmarks.gui_worker import write_config
 
     aws = tmp / "aws-5000"
     aws.mkdir()
     config, credentials = write_config(aws, "http://127.0.0.1:9")  # never called: loading only
     env = dict(_env(tmp / "home"), AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials))
-    runs = []
-    for _ in range(LOAD_ROUNDS):
+    ours, peer = [], []
+    for _ in range(rounds(LOAD_ROUNDS, 1)):
         done = _run([PYTHON, "-m", "benchmarks.gui_load_worker"], env)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return runs
+        ours.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        done = _run([PYTHON, "-m", "benchmarks.botocore_parse_worker"], env)
+        peer.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return ours, peer
 
 
-def _load_row(loads: list[dict[str, float]], in_app: float) -> Row:
+def _load_row(loads: list[dict[str, float]], parses: list[dict[str, float]], in_app: float) -> Row:
     load = statistics.median(run["load"] for run in loads)
     read = statistics.median(run["read"] for run in loads)
-    ok = load < LOAD_TARGET
+    parse = statistics.median(run["parse"] for run in parses)
+    ratio = load / parse
+    ok = ratio <= LOAD_TARGET
     note = (
-        f"app.load_engine up to the tree's first paint, fresh process (imports botocore), median of {len(loads)}; "
-        f"load_profiles (botocore's config parser + the profile tree) {ms(read)}; inside the full app run {ms(in_app)}"
+        f"fresh processes, alternating, median of {len(loads)} each; stsdesk: app.load_engine up to the tree's first "
+        f"paint (imports the engine); of which load_profiles (botocore's raw parser + the profile tree) {ms(read)}; "
+        f"inside the full app run {ms(in_app)}; peer: botocore.session.Session().available_profiles + the "
+        f"credentials file, botocore.session's import counted"
     )
     if not ok:
-        note = f"over by {load / LOAD_TARGET:.2f}x; " + note
-    return Row("5,000 profiles: config load + tree painted", ms(load), "-", "-", f"< {ms(LOAD_TARGET)}", ok, note)
-
-
-def _scale_rows(result: dict[str, Any], loads: list[dict[str, float]]) -> list[Row]:
-    rows = [_load_row(loads, result["load_in_app"])]
-    key, worst = result["keystroke_median"], result["keystroke_max"]
-    ok = key < KEYSTROKE_TARGET
-    note = (
-        f"median of {result['keystrokes']} keystrokes (typed then deleted), each through filter, "
-        f"re-layout and a synchronous repaint; slowest {ms(worst)} ({result['keystroke_slowest']})"
+        note = f"over by {ratio / LOAD_TARGET:.2f}x (+{ms(load - parse)}); " + note
+    return Row(
+        "5,000 profiles: config load + tree painted",
+        ms(load),
+        f"botocore parse {ms(parse)}",
+        f"{ratio:.2f}x",
+        f"<= {LOAD_TARGET}x",
+        ok,
+        note,
     )
+
+
+def _ratio_row(figure: str, ours: float, peer: float, peer_name: str, target: float, note: str,
+               fmt: Any = ms) -> Row:
+    ratio = ours / peer if peer > 0 else float("inf")
+    ok = ratio <= target
     if not ok:
-        note = f"over by {key / KEYSTROKE_TARGET:.2f}x; " + note
-    rows.append(Row("5,000 profiles: filter keystroke", ms(key), "-", "-", f"< {ms(KEYSTROKE_TARGET)}", ok, note))
+        note = f"over by {ratio / target:.2f}x; " + note
+    return Row(figure, fmt(ours), f"{peer_name} {fmt(peer)}", f"{ratio:.2f}x", f"<= {target}x", ok, note)
+
+
+def _burst_row(result: dict[str, Any], phase: str, figure: str, how: str) -> Row:
+    ours, peers = result[f"burst_{phase}"], result[f"burst_{phase}_peer"]
+    gap = statistics.median(r["gap"] for r in ours)
+    peer_gap = statistics.median(r["gap"] for r in peers)
+    completed = min(r["completed"] for r in ours)
+    peer_completed = min(r["completed"] for r in peers)
+    full = [r["longest_full_collection"] for r in ours if r["full_collections"]]
+    note = (
+        f"{how}; median of {len(ours)} bursts each, alternating (peer in a fresh process); stsdesk "
+        f"{completed}/200 completed in {statistics.median(r['seconds'] for r in ours):.2f} s, "
+        f"full collections in the window: {sum(r['full_collections'] for r in ours)} in {len(ours)} bursts"
+        f"{f', longest {ms(max(full))}' if full else ''}; longest SessionCache.store on the loop "
+        f"{ms(max(r['store_longest'] for r in ours))}; peer {peer_completed}/200, its own full collections: "
+        f"{sum(r['full_collections'] for r in peers)}; 5 ms precise QTimer probe; worst stall "
+        f"{ms(max(r['gap'] for r in ours))} vs {ms(max(r['gap'] for r in peers))}"
+    )
+    errors = sorted({e for r in ours + peers for e in r["errors"]})
+    if errors:
+        note += f"; errors: {'; '.join(errors[:3])}"
+    row = _ratio_row(figure, gap, peer_gap, "bare qasync", GAP_TARGET, note)
+    if completed < 200 or peer_completed < 200:
+        row.passed = False
+        row.note = "not every request completed; " + row.note
+    return row
+
+
+def _scale_rows(result: dict[str, Any], loads: list[dict[str, float]], parses: list[dict[str, float]]) -> list[Row]:
+    rows = [_load_row(loads, parses, result["load_in_app"])]
+    note = (
+        f"median of {result['keystrokes']} keystrokes each (typed then deleted), alternating stsdesk / peer, each "
+        f"through filter, re-layout and a synchronous repaint; peer: a bare QSortFilterProxyModel (fixed string, "
+        f"every column, case-insensitive) over 5,000 plain rows of a QStandardItemModel; slowest "
+        f"{ms(result['keystroke_max'])} ({result['keystroke_slowest']}) vs {ms(result['keystroke_peer_max'])}"
+    )
+    rows.append(_ratio_row("5,000 profiles: filter keystroke", result["keystroke_median"],
+                           result["keystroke_peer_median"], "bare proxy", KEYSTROKE_TARGET, note))
     rss = result["rss_after_start"] / 1024 / 1024
     rows.append(
         Row(
@@ -135,81 +250,56 @@ def _scale_rows(result: dict[str, Any], loads: list[dict[str, float]]) -> list[R
             "psutil RSS once the tree is shown and the engine is loaded",
         )
     )
-    gap, completed = result["burst_longest_gap"], result["burst_completed"]
-    ok = gap < GAP_TARGET and completed == 200
-    note = (
-        f"{completed}/200 completed in {result['burst_seconds']:.2f} s; 5 ms precise QTimer probe; "
-        f"longest SessionCache.store on the loop {ms(result['burst_store_longest'])}, "
-        f"{ms(result['burst_store_total'])} in all"
-    )
-    if result["burst_errors"]:
-        note += f"; errors: {'; '.join(result['burst_errors'])}"
-    if gap >= GAP_TARGET:
-        note = f"over by {gap / GAP_TARGET:.2f}x; " + note
-    rows.append(
-        Row(
-            "200 concurrent assumes (50 ms latency): longest event-loop gap",
-            ms(gap),
-            "-",
-            "-",
-            f"< {ms(GAP_TARGET)}, 200/200",
-            ok,
-            note,
-        )
-    )
-    cpu = result["idle_cpu_percent"]
-    rows.append(
-        Row(
-            "500 sessions ticking: idle CPU",
-            f"{cpu:.2f}% of a core",
-            "-",
-            "-",
-            f"< {CPU_TARGET:.0f}%",
-            cpu < CPU_TARGET,
-            f"{result['live_sessions']} live sessions, psutil cpu_times over {result['idle_seconds']:.0f} s",
-        )
-    )
+    rows.append(_burst_row(
+        result, "due", "200 concurrent assumes (50 ms latency): longest event-loop stall, full collection due",
+        "before each burst the app's collector is where an app open for hours is just before a full collection "
+        "(last one > 30 s ago, generation 2 past its threshold): one lands in the window; the heap load_engine "
+        "froze stays frozen"))
+    rows.append(_burst_row(
+        result, "unfrozen", "200 concurrent assumes: longest event-loop stall, worst case (heap unfrozen)",
+        "as above after gc.unfreeze(): the full collection scans the whole heap (5,000 profiles, botocore's "
+        "models), as after a config reload built a new tree"))
+    rows.append(_ratio_row(
+        "500 sessions ticking: idle CPU", result["idle_cpu_percent"], result["idle_peer_cpu_percent"],
+        "bare Qt 1 Hz", CPU_TARGET,
+        f"{result['live_sessions']} live sessions; both processes measured over the same "
+        f"{result['idle_seconds']:.0f} s "
+        "(per-thread schedstat, ns resolution); peer: an offscreen window whose one 1 Hz timer sets a label's text",
+        fmt=lambda v: f"{v:.2f}% of a core"))
     return rows
 
 
 SCALE_FIGURES = [
-    "5,000 profiles: config load + tree painted",
-    "5,000 profiles: filter keystroke",
-    "5,000 profiles: RSS after start",
-    "200 concurrent assumes (50 ms latency): longest event-loop gap",
-    "500 sessions ticking: idle CPU",
+    ("5,000 profiles: config load + tree painted", f"<= {LOAD_TARGET}x"),
+    ("5,000 profiles: filter keystroke", f"<= {KEYSTROKE_TARGET}x"),
+    ("5,000 profiles: RSS after start", f"< {RSS_TARGET_MB} MB"),
+    ("200 concurrent assumes (50 ms latency): longest event-loop stall, full collection due", f"<= {GAP_TARGET}x"),
+    ("200 concurrent assumes: longest event-loop stall, worst case (heap unfrozen)", f"<= {GAP_TARGET}x"),
+    ("500 sessions ticking: idle CPU", f"<= {CPU_TARGET}x"),
 ]
 
 
 def run() -> list[Row]:
-    try:
-        import stsdesk.gui.app  # noqa: F401 - only to learn whether the GUI has landed
-    except ImportError as exc:
-        return [Row("GUI", "-", "-", "-", "-", None, f"not available yet: {exc}")]
+    import stsdesk.gui.app  # noqa: F401 - the GUI must import; a failure here fails the suite
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="stsdesk-bench-gui-") as tmp:
         (Path(tmp) / "home").mkdir()
         try:
             rows += _startup_rows(Path(tmp))
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            rows.append(
-                Row(
-                    "GUI start to first paint (--demo)",
-                    "-",
-                    "-",
-                    "-",
-                    f"<= {STARTUP_TARGET:.0f}x",
-                    False,
-                    f"failed: {exc}",
-                )
-            )
+        except Exception as exc:
+            rows += [failed_row("GUI start to first paint (--demo)", f"<= {STARTUP_TARGET:.0f}x", exc),
+                     failed_row("boto3/botocore imported before first paint", "no", exc)]
         try:
-            loads = _cold_loads(Path(tmp))
-            done = _run([PYTHON, "-m", "benchmarks.gui_worker"], _env(Path(tmp) / "home"), timeout=300)
+            rows.append(_launch_row(Path(tmp)))
+        except Exception as exc:
+            rows.append(failed_row("launch to profiles visible (--demo)", f"<= {LAUNCH_TARGET}x", exc))
+        try:
+            loads, parses = _cold_loads(Path(tmp))
+            done = _run([PYTHON, "-m", "benchmarks.gui_worker"], _env(Path(tmp) / "home"), timeout=600)
             result = json.loads(done.stdout.strip().splitlines()[-1])
             if "error" in result:
                 raise RuntimeError(result["error"])
-            rows += _scale_rows(result, loads)
-        except (RuntimeError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError) as exc:
-            rows += [Row(f, "-", "-", "-", "-", False, f"failed: {exc}") for f in SCALE_FIGURES]
+            rows += _scale_rows(result, loads, parses)
+        except Exception as exc:
+            rows += [failed_row(figure, target, exc) for figure, target in SCALE_FIGURES]
     return rows

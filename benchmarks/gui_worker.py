@@ -5,13 +5,19 @@ Runs the real app entry point, stsdesk.gui.app.main, on a generated AWS config o
 scenario with 50 ms of injected latency. A task started beside the app measures, then closes the window:
 
 - config load + tree model ready, once, as the app runs it after the first paint (bench_gui also times it in
-  fresh processes with gui_load_worker);
+  fresh processes with gui_load_worker, against botocore's own parse);
 - filter keystrokes: QTest key clicks into the filter box, each timed through filtering, re-layout and a
-  synchronous repaint of the tree's viewport;
+  synchronous repaint of the tree's viewport, alternating with the same keystroke in a bare
+  QSortFilterProxyModel window over 5,000 plain rows (BareFilterWindow);
 - RSS once the tree is shown;
-- responsiveness: 200 concurrent Controller.assume calls; a 5 ms precise QTimer records the longest gap
-  between its ticks (the longest the event loop went without turning);
-- countdown cost: with 500 live sessions, CPU time of this process over IDLE_SECONDS.
+- responsiveness: 200 concurrent Controller.assume(force=True) calls; a 5 ms precise QTimer records the longest
+  gap between its ticks (the longest the event loop went without turning). Before each burst the app's
+  collector is put where an app open for hours is just before a full collection (full_collection_due), so one
+  lands in the window; then the same again with gc.unfreeze() (the
+  worst case: the whole heap scanned, as after a config reload built a new tree). Each burst alternates with
+  the same 200 requests through a bare qasync loop in a fresh process (benchmarks.peer_qasync_burst);
+- countdown cost: with 500 live sessions, CPU time of this process over IDLE_SECONDS, and over the same
+  seconds of a bare Qt app with one 1 Hz timer (benchmarks.peer_qt_idle).
 
 Prints one JSON object on stdout. Secrets go to keyring's in-memory fallback (never the user's keyring).
 """
@@ -20,16 +26,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import time_calls
+from benchmarks.harness import rounds, smoke, time_calls
 from benchmarks.servers import ALICE_KEY_ID, ALICE_SECRET, REGION, stsdesk_emulator
 
 ACCOUNTS, ROLES = 500, 10
@@ -38,6 +47,7 @@ CONCURRENT = 200
 SESSIONS = 500
 LATENCY_MS = 50
 IDLE_SECONDS = 20.0
+BURST_ROUNDS = 3  # per phase: with a full collection due, then with the heap unfrozen
 TYPED = "acct0421-role7"
 IDENTITY_ACCOUNT = "111111111111"
 
@@ -129,10 +139,214 @@ class GapProbe:
 
 
 
-async def measure(gui: Any, app_module: Any, load_times: list[float], result: dict[str, Any]) -> None:
-    import psutil  # type: ignore[import-untyped]
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` so far, in nanosecond resolution (/proc/PID/task/*/schedstat; psutil's
+    cpu_times counts 10 ms clock ticks, too coarse for an idle peer that uses a few ms in 20 s)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that ended meanwhile
+            total += int(stat.read_text().split()[0])
+    return total / 1e9
+
+
+class BareFilterWindow:
+    """The filter peer: a QLineEdit over a QTreeView of a bare QSortFilterProxyModel on 5,000 plain rows (the same
+    names, kinds and account ids), filtering on every column, case-insensitive, at each text change."""
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        from PySide6.QtCore import QSortFilterProxyModel, Qt
+        from PySide6.QtGui import QStandardItem, QStandardItemModel
+        from PySide6.QtWidgets import QLineEdit, QTreeView, QVBoxLayout, QWidget
+
+        self.window = QWidget()
+        self.model = QStandardItemModel(0, 5, self.window)
+        self.model.setHorizontalHeaderLabels(["Name", "Kind", "Account", "State", "Time left"])
+        for name, kind, account in rows:
+            self.model.appendRow([QStandardItem(name), QStandardItem(kind), QStandardItem(account),
+                                  QStandardItem(""), QStandardItem("")])
+        self.proxy = QSortFilterProxyModel(self.window)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.edit = QLineEdit()
+        self.edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.tree = QTreeView()
+        self.tree.setUniformRowHeights(True)
+        self.tree.setModel(self.proxy)
+        layout = QVBoxLayout(self.window)
+        layout.addWidget(self.edit)
+        layout.addWidget(self.tree)
+        self.window.resize(1100, 640)
+        self.window.show()
+
+
+async def keystrokes(gui: Any, result: dict[str, Any]) -> None:
+    """TYPED typed then deleted, one keystroke in stsdesk's filter box then the same in the bare peer's."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
+
+    rows = [(profile_name(a, r), "role", account_id(a)) for a in range(ACCOUNTS) for r in range(ROLES)]
+    bare = BareFilterWindow(rows)
+    await asyncio.sleep(0.2)
+    typed = TYPED if not smoke() else TYPED[:3]
+    keys = [*typed, *([Qt.Key.Key_Backspace] * len(typed))]
+    sides = ((gui.window.filter_edit, gui.window.tree.viewport()), (bare.edit, bare.tree.viewport()))
+    times: tuple[list[float], list[float]] = ([], [])
+    for edit, _ in sides:
+        edit.setFocus()
+    for key in keys:
+        for (edit, viewport), out in zip(sides, times, strict=True):
+            t0 = time.perf_counter()
+            QTest.keyClick(edit, key)
+            viewport.repaint()
+            out.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.01)
+    if bare.proxy.rowCount() != ACCOUNTS * ROLES:
+        raise RuntimeError(f"the bare filter shows {bare.proxy.rowCount()} rows after deleting the text")
+    bare.window.close()
+    ours, peer = times
+    result["keystroke_median"] = statistics.median(ours)
+    result["keystroke_peer_median"] = statistics.median(peer)
+    result["keystroke_max"] = max(ours)
+    result["keystroke_peer_max"] = max(peer)
+    result["keystrokes"] = len(ours)
+    slowest = ours.index(max(ours))
+    typing = slowest < len(typed)
+    shown = typed[: slowest + 1] if typing else typed[: 2 * len(typed) - slowest - 1]
+    result["keystroke_slowest"] = f"{'typing' if typing else 'deleting'} to '{shown}'"
+
+
+class FullCollections:
+    """Counts full (generation 2) garbage collections and their durations while installed."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                self._started = time.perf_counter()
+            else:
+                self.durations.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def collector_of_app() -> Any:
+    """The app's GuiThreadCollector (a child of the QApplication)."""
+    from PySide6.QtWidgets import QApplication
+
+    from stsdesk.gui.gc_guard import GuiThreadCollector
+
+    found = QApplication.instance().findChildren(GuiThreadCollector)  # type: ignore[union-attr]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one GuiThreadCollector in the app, found {len(found)}")
+    return found[0]
+
+
+async def our_burst(gui: Any, names: list[str], store_times: list[float]) -> dict[str, Any]:
+    first_store = len(store_times)
+    probe = GapProbe()
+    with FullCollections() as full:
+        probe.start()
+        t0 = time.perf_counter()
+        done = await asyncio.gather(*(gui.controller.assume(n, force=True) for n in names))
+        seconds = time.perf_counter() - t0
+        gap = probe.stop()
+    stores = store_times[first_store:]
+    errors = {gui.model.error(n) for n in names if gui.model.error(n)}
+    return {
+        "gap": gap,
+        "seconds": seconds,
+        "completed": sum(1 for creds in done if creds is not None),
+        "full_collections": len(full.durations),
+        "longest_full_collection": max(full.durations, default=0.0),
+        "store_longest": max(stores, default=0.0),
+        "store_total": sum(stores),
+        "errors": sorted(str(e) for e in errors)[:3],
+    }
+
+
+def peer_burst(endpoint: str, names_arns: list[str]) -> dict[str, Any]:
+    """One burst of the bare qasync peer (benchmarks.peer_qasync_burst) in a fresh process; this one waits."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.peer_qasync_burst", endpoint, *names_arns],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    try:
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError(f"the qasync peer exited {done.returncode}: {done.stderr.strip()[-300:]}") from None
+    return result
+
+
+def full_collection_due(collector: Any) -> None:
+    """Put the app's collector where an app open for hours is just before a full collection: its last full
+    collection long ago (more than FULL_COLLECTION_EVERY_S) and a full collection's worth of younger ones done
+    (generation 2's count past its threshold). Its next check, 0.5 s at most into the burst, collects everything
+    not frozen."""
+    collector._last_full = time.monotonic() - 3600.0  # the clock, not the collector's logic, is faked
+    while gc.get_count()[2] <= gc.get_threshold()[2]:
+        gc.collect(1)  # each one adds one to generation 2's count, as the collector's own would
+
+
+async def bursts(gui: Any, endpoint: str, result: dict[str, Any]) -> None:
+    """BURST_ROUNDS of (stsdesk burst, bare qasync burst) with a full collection due, then the same with the
+    heap unfrozen (the worst case). Results under burst_due, burst_due_peer, burst_unfrozen, burst_unfrozen_peer."""
+    names = [profile_name(a, r) for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)][:CONCURRENT]
+    arns = [f"arn:aws:iam::{account_id(a)}:role/Role{r}" for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)]
+    arns = arns[:CONCURRENT]
+    warm = profile_name(ASSUMABLE_ACCOUNTS - 1, ROLES - 1)  # outside the burst: the client and connection exist
+    if await gui.controller.assume(warm) is None:
+        raise RuntimeError(f"the warm-up assume failed: {gui.model.error(warm)}")
+    collector = collector_of_app()
+    store_times = time_calls(type(gui.controller.broker.cache), "store")
+    for phase in ("due", "unfrozen"):
+        if phase == "unfrozen":
+            gc.unfreeze()  # what load_engine froze is scanned again, as after a config reload built a new tree
+        ours_runs, peer_runs = [], []
+        for _ in range(rounds(BURST_ROUNDS, 1)):
+            await asyncio.sleep(0.5)
+            full_collection_due(collector)
+            ours_runs.append(await our_burst(gui, names, store_times))
+            peer_runs.append(peer_burst(endpoint, arns))
+            await asyncio.sleep(0.2)
+        result[f"burst_{phase}"] = ours_runs
+        result[f"burst_{phase}_peer"] = peer_runs
+
+
+async def idle(gui: Any, result: dict[str, Any]) -> None:
+    """CPU over IDLE_SECONDS of this process (500 live sessions) and, over the same seconds, of the bare Qt peer."""
+    now = time.time()
+    result["live_sessions"] = sum(1 for _, expiry in gui.model.sessions() if expiry > now)
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.peer_qt_idle"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert peer.stdout is not None
+        if peer.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the idle peer did not start (exit {peer.poll()})")
+        await asyncio.sleep(2.0)  # the burst's after-effects (status messages, GC) settle; the peer too
+        seconds = rounds(int(IDLE_SECONDS), 1)
+        ours0, peer0, t0 = cpu_seconds(os.getpid()), cpu_seconds(peer.pid), time.perf_counter()
+        await asyncio.sleep(seconds)
+        ours1, peer1, wall = cpu_seconds(os.getpid()), cpu_seconds(peer.pid), time.perf_counter() - t0
+    finally:
+        peer.terminate()
+        peer.wait(10)
+    result["idle_cpu_percent"] = 100.0 * (ours1 - ours0) / wall
+    result["idle_peer_cpu_percent"] = 100.0 * (peer1 - peer0) / wall
+    result["idle_seconds"] = wall
+
+
+async def measure(gui: Any, load_times: list[float], result: dict[str, Any], endpoint: str) -> None:
+    import psutil  # type: ignore[import-untyped]
 
     while gui.controller.broker is None or not load_times:
         await asyncio.sleep(0.01)
@@ -140,51 +354,12 @@ async def measure(gui: Any, app_module: Any, load_times: list[float], result: di
     result["profiles"] = len(gui.model.profile_names())
     result["load_in_app"] = load_times[0]
     await asyncio.sleep(0.2)
-    process = psutil.Process()
-    result["rss_after_start"] = process.memory_info().rss
-
-    edit, viewport = gui.window.filter_edit, gui.window.tree.viewport()
-    edit.setFocus()
-    keystrokes: list[float] = []
-    keys = [*TYPED, *([Qt.Key.Key_Backspace] * len(TYPED))]
-    for key in keys:
-        t0 = time.perf_counter()
-        QTest.keyClick(edit, key)
-        viewport.repaint()
-        keystrokes.append(time.perf_counter() - t0)
-        await asyncio.sleep(0.01)
-    result["keystroke_median"] = statistics.median(keystrokes)
-    result["keystroke_max"] = max(keystrokes)
-    result["keystrokes"] = len(keystrokes)
-    slowest = keystrokes.index(max(keystrokes))
-    typing = slowest < len(TYPED)
-    shown = TYPED[: slowest + 1] if typing else TYPED[: 2 * len(TYPED) - slowest - 1]
-    result["keystroke_slowest"] = f"{'typing' if typing else 'deleting'} to '{shown}'"
-
+    result["rss_after_start"] = psutil.Process().memory_info().rss
+    await keystrokes(gui, result)
+    await bursts(gui, endpoint, result)
     names = [profile_name(a, r) for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)]
-    store_times = time_calls(type(gui.controller.broker.cache), "store")
-    probe = GapProbe()
-    probe.start()
-    t0 = time.perf_counter()
-    done = await asyncio.gather(*(gui.controller.assume(n) for n in names[:CONCURRENT]))
-    result["burst_seconds"] = time.perf_counter() - t0
-    result["burst_longest_gap"] = probe.stop()
-    result["burst_store_longest"] = max(store_times, default=0.0)
-    result["burst_store_total"] = sum(store_times)
-    result["burst_completed"] = sum(1 for creds in done if creds is not None)
-    errors = {gui.model.error(n) for n in names[:CONCURRENT] if gui.model.error(n)}
-    result["burst_errors"] = sorted(str(e) for e in errors)[:3]
-
     await asyncio.gather(*(gui.controller.assume(n) for n in names[CONCURRENT:SESSIONS]))
-    now = time.time()
-    result["live_sessions"] = sum(1 for _, expiry in gui.model.sessions() if expiry > now)
-    await asyncio.sleep(2.0)  # let the burst's after-effects (status messages, GC) settle
-    before, t0 = process.cpu_times(), time.perf_counter()
-    await asyncio.sleep(IDLE_SECONDS)
-    after, wall = process.cpu_times(), time.perf_counter() - t0
-    used = (after.user - before.user) + (after.system - before.system)
-    result["idle_cpu_percent"] = 100.0 * used / wall
-    result["idle_seconds"] = wall
+    await idle(gui, result)
 
 
 def main() -> int:
@@ -218,7 +393,7 @@ def main() -> int:
 
                 async def drive() -> None:
                     try:
-                        await measure(gui, app_module, load_times, result)
+                        await measure(gui, load_times, result, endpoint)
                     except Exception as exc:  # reported by the parent as the rows' note
                         result["error"] = f"{type(exc).__name__}: {exc}"
                     finally:

@@ -1,0 +1,79 @@
+"""The "launch to profiles visible" measurement of stsdesk: ``stsdesk --demo`` through its real entry point
+(stsdesk.cli.main), stopped right after the tree has painted the demo's profiles (benchmarks.paint_stamp).
+
+``python -m benchmarks.gui_launch_worker ROWS_OUT --config-dir DIR --demo``: everything after ROWS_OUT goes to
+stsdesk's command line. The only hook: the window factory is wrapped to watch the tree's viewport. After the
+stamp (outside the figure) the rows shown are written to ROWS_OUT, for the peer to paint the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _rows(view: Any, model: Any, parent: Any) -> list[dict[str, Any]]:
+    out = []
+    for r in range(model.rowCount(parent)):
+        index = model.index(r, 0, parent)
+        cols = [str(model.index(r, c, parent).data() or "") for c in range(model.columnCount(parent))]
+        out.append({"cols": cols, "expanded": view.isExpanded(index), "children": _rows(view, model, index)})
+    return out
+
+
+def main() -> int:
+    rows_out, argv = Path(sys.argv[1]), sys.argv[2:]
+    import time
+
+    from benchmarks.paint_stamp import RowsPainted, print_and_exit
+    from stsdesk.gui import app as app_module
+    from stsdesk.gui import demo_session
+
+    original_run = app_module.run
+    watches: list[RowsPainted] = []
+    marks: dict[str, float] = {}  # wall-clock times of the steps, for the note (where the time goes)
+
+    def timed(owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            marks[f"{name}_start"] = time.time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                marks[f"{name}_end"] = time.time()
+
+        setattr(owner, name, wrapper)
+
+    timed(demo_session, "start_demo")  # run() imports it at call time
+    timed(app_module, "load_engine")
+
+    def factory(*args: Any) -> Any:
+        marks["build_window_start"] = time.time()
+        gui = app_module.build_window(*args)
+        marks["build_window_end"] = time.time()
+        gui.window.first_painted.connect(lambda: marks.setdefault("first_paint", time.time()))
+        view = gui.window.tree
+
+        def painted(rows: int) -> None:
+            shown = _rows(view, view.model(), view.rootIndex())
+            if not rows_out.exists():
+                rows_out.write_text(json.dumps(shown))
+            print_and_exit(rows, {"profiles": len(gui.model.profile_names()), "marks": marks})
+
+        watches.append(RowsPainted(view, painted))
+        return gui
+
+    async def run_with_factory(run_args: Any) -> int:
+        return await original_run(run_args, gui_factory=factory)
+
+    setattr(app_module, "run", run_with_factory)  # noqa: B010 - main() looks run up at call time
+    from stsdesk.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
