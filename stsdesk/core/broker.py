@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from stsdesk.core.broker_sources import StsTarget, role_matches, sts_target
 from stsdesk.core.cache import CachedSession, SessionCache
-from stsdesk.core.errors import ConfigError
+from stsdesk.core.errors import ConfigError, DurationError
 from stsdesk.core.fingerprint import source_fingerprint
+from stsdesk.core.mfa_rule import mfa_cache_key
 from stsdesk.core.mfa_session import (
     BrokerRequest,
     MfaPrompt,
@@ -27,7 +28,6 @@ from stsdesk.core.mfa_session import (
     SessionMaker,
     SessionResult,
     cache_key_for,
-    mfa_cache_key,
 )
 from stsdesk.core.model import Credentials, Identity, Profile, ProfileKind
 from stsdesk.core.secrets import SecretStore
@@ -36,6 +36,7 @@ from stsdesk.core.sts import StsClient
 if TYPE_CHECKING:
     from stsdesk.core.decode import Verdict
     from stsdesk.core.profiles import ProfileTree
+    from stsdesk.core.sso.service import SsoService
 
 __all__ = ["Broker", "MfaPrompt", "MfaRequest", "cache_key_for", "mfa_cache_key"]
 
@@ -55,8 +56,10 @@ class Broker(SessionMaker):
         mfa_prompt: MfaPrompt | None = None,
         min_ttl: float = 300.0,
         default_region: str = "us-east-1",
+        sso: SsoService | None = None,
     ) -> None:
         self.tree = tree
+        self._sso = sso
         self.sts = sts
         self.cache = cache
         self.secrets = secrets
@@ -250,6 +253,38 @@ class Broker(SessionMaker):
         # In memory at once; the keyring and index write happens behind, on the cache's writer thread (an
         # unwritable index is logged there and costs other processes a miss, never this answer).
         self.cache.store(meta, creds)
+
+    # -- IAM Identity Center -------------------------------------------------------------------------------
+
+    @property
+    def sso(self) -> SsoService:
+        """The Identity Center service (made on first use with this broker's config dir and keyring)."""
+        if self._sso is None:
+            from stsdesk.core.sso.service import SsoService
+
+            self._sso = SsoService(self.cache.directory, self.secrets)
+        return self._sso
+
+    async def _fresh(
+        self,
+        profile: Profile,
+        chain: list[Profile],
+        target: StsTarget,
+        duration: int | None,
+        request: BrokerRequest,
+    ) -> SessionResult:
+        if profile.kind is not ProfileKind.SSO:
+            return await super()._fresh(profile, chain, target, duration, request)
+        if duration is not None:
+            raise DurationError(
+                f"profile '{profile.name}' is an IAM Identity Center role: its session length is set by the "
+                "permission set, so --duration cannot be used"
+            )
+        sso_target = self.sso.target(self.tree, profile.name)
+        creds = await asyncio.get_running_loop().run_in_executor(
+            None, self.sso.role_credentials, sso_target, target.region
+        )
+        return SessionResult(creds)
 
     # -- things done with credentials ----------------------------------------------------------------------
 

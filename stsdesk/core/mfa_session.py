@@ -23,6 +23,7 @@ from stsdesk.core.broker_sources import (
     web_identity_token,
 )
 from stsdesk.core.errors import ConfigError, DurationError, InvalidMfaCode, MfaRequired
+from stsdesk.core.mfa_rule import CHAINED_MAX, mfa_cache_key, reuses_mfa_session
 from stsdesk.core.model import Credentials, Profile, ProfileKind
 from stsdesk.core.secrets import SecretStore
 from stsdesk.core.sts import StsClient, default_sts_endpoint, resolve_endpoint
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CHAINED_MAX = 3600  # AssumeRole from temporary credentials (role chaining) is capped at one hour
 MFA_TRIES = 3
-_ROLE_KINDS = (ProfileKind.ROLE, ProfileKind.SAML_ROLE, ProfileKind.WEB_IDENTITY_ROLE)
+# Kinds whose credentials are a role session: a role assumed from them is role chaining.
+_ROLE_KINDS = (ProfileKind.ROLE, ProfileKind.SAML_ROLE, ProfileKind.WEB_IDENTITY_ROLE, ProfileKind.SSO)
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,6 @@ class BrokerRequest:
 def cache_key_for(profile: str) -> str:
     """The session cache key of a profile's own session."""
     return f"profile:{profile}"
-
-
-def mfa_cache_key(access_key_id: str, mfa_serial: str) -> str:
-    """The session cache key of an MFA session (GetSessionToken) of a long-term key and device."""
-    return f"mfa:{access_key_id}:{mfa_serial}"
 
 
 class SessionMaker:
@@ -199,7 +195,7 @@ class SessionMaker:
         mfa_request = MfaRequest(request.profile, role_arn, serial or "")
         if source.kind is ProfileKind.IAM_USER or source is profile:
             keys = self._long_term(source)
-            if serial and (wanted or CHAINED_MAX) <= CHAINED_MAX:
+            if serial and reuses_mfa_session(wanted):  # the rule the tray predicts with (core/mfa_rule)
                 session = await self._mfa_session(source, keys, serial, mfa_request, request, target)
                 creds, arn = await self.sts.assume_role(session.creds, duration=wanted, **base)
                 return SessionResult(creds, arn, serial, session.mfa_at)

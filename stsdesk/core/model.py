@@ -51,7 +51,8 @@ class ProfileKind(enum.Enum):
     WEB_IDENTITY_ROLE = "web-identity-role"
     FEDERATED_USER = "federated-user"  # GetFederationToken from an IAM user's keys
     CREDENTIAL_PROCESS = "credential-process"  # an external credential_process (read-only to us)
-    OTHER = "other"  # sso, or nothing we can use
+    SSO = "sso"  # IAM Identity Center: GetRoleCredentials with a sign-in token
+    OTHER = "other"  # nothing we can use
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,21 @@ class Profile:
     federation_endpoint: str | None = None  # stsdesk_federation_endpoint
     federation_policy: str | None = None  # stsdesk_federation_policy (GetFederationToken)
     federation_name: str | None = None  # stsdesk_federation_name
+    sso_session: str | None = None  # IAM Identity Center: [sso-session NAME] ...
+    sso_account_id: str | None = None
+    sso_role_name: str | None = None
+    sso_start_url: str | None = None  # ... or the legacy form with start URL and region on the profile
+    sso_region: str | None = None
     chain: tuple[str, ...] = ()
     error: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def account_id(self) -> str | None:
-        """The account this profile's credentials belong to, when the config says (role ARN)."""
+        """The account this profile's credentials belong to, when the config says (role ARN, SSO account)."""
         arn = self.role_arn
+        if not arn:
+            return self.sso_account_id
         if arn:
             parts = arn.split(":")
             if len(parts) >= 6 and parts[4].isdigit():

@@ -23,12 +23,14 @@ import botocore.exceptions
 
 from stsdesk.core.errors import ConfigError, ProfileCycleError, ProfileNotFound
 from stsdesk.core.model import Profile, ProfileKind
+from stsdesk.core.sso.config import profile_sso, sso_session_sections
+from stsdesk.core.sso.errors import SsoConfigError
 
 # Config key -> Profile field, for the keys whose value is copied verbatim.
 _VERBATIM = (
     "region", "role_arn", "mfa_serial", "external_id", "role_session_name", "source_identity", "endpoint_url",
     "sts_regional_endpoints", "credential_process", "web_identity_token_file", "saml_principal_arn",
-    "saml_assertion_file",
+    "saml_assertion_file", "sso_session", "sso_account_id", "sso_role_name", "sso_start_url", "sso_region",
 )  # fmt: skip
 _FIELD_FOR_KEY = {
     **{key: key for key in _VERBATIM},
@@ -182,6 +184,8 @@ def _kind(has: Mapping[str, str]) -> ProfileKind:
         if "saml_principal_arn" in has or "stsdesk_saml_provider" in has:
             return ProfileKind.SAML_ROLE
         return ProfileKind.ROLE
+    if "sso_role_name" in has or "sso_account_id" in has:
+        return ProfileKind.SSO  # botocore's SSO provider comes before static keys in its chain
     if "stsdesk_federation_policy" in has or "stsdesk_federation_name" in has:
         return ProfileKind.FEDERATED_USER
     if "aws_access_key_id" in has or "stsdesk_access_key_id" in has:
@@ -323,6 +327,7 @@ class ProfileTree:
     config_file: Path
     credentials_file: Path
     errors: list[str] = field(default_factory=list)
+    sso_sessions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [sso-session NAME] values
     _children: Mapping[str, list[Profile]] = field(default_factory=dict, repr=False)
     _roots: list[Profile] = field(default_factory=list, repr=False)
     _cycles: frozenset[str] = field(default_factory=frozenset, repr=False)
@@ -361,14 +366,29 @@ class ProfileTree:
         return [self.profiles[link] for link in profile.chain]
 
 
+def _sso_problem(name: str, values: Mapping[str, Any], sessions: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why an SSO profile cannot be used (as botocore would refuse it), or None."""
+    try:
+        profile_sso(name, values, sessions)
+    except SsoConfigError as exc:
+        return str(exc)
+    return None
+
+
 def build_tree(
     raw_profiles: Mapping[str, Mapping[str, Any]],
     config_file: Path,
     credentials_file: Path,
     has_credentials: bool = False,
+    sso_sessions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProfileTree:
-    """A ProfileTree from merged profile values (name -> key -> value, as botocore reads them), in order."""
+    """A ProfileTree from merged profile values (name -> key -> value, as botocore reads them), in order;
+    ``sso_sessions`` are the ``[sso-session NAME]`` sections' values by name."""
+    sessions = dict(sso_sessions or {})
     drafts = {name: _draft(name, values) for name, values in raw_profiles.items()}
+    for draft in drafts.values():
+        if draft.kind is ProfileKind.SSO and draft.error is None:
+            draft.error = _sso_problem(draft.name, raw_profiles[draft.name], sessions)
     for draft in drafts.values():
         # GetFederationToken only works with an IAM user's long-term keys.
         source = drafts.get(draft.source) if draft.source else None
@@ -403,6 +423,7 @@ def build_tree(
         config_file=config_file,
         credentials_file=credentials_file,
         errors=errors,
+        sso_sessions=MappingProxyType(sessions),
         _children=children,
         _roots=roots,
         _cycles=frozenset(name for name, state in resolved.items() if state.cycle),
@@ -428,7 +449,13 @@ def load_profiles(config_file: Path | None = None, credentials_file: Path | None
         config = _read_ini(config_path)
         credentials = _read_ini(credentials_path)
         merged = _merge(config, credentials)
-        return build_tree(merged, config_path, credentials_path, has_credentials=bool(credentials))
+        return build_tree(
+            merged,
+            config_path,
+            credentials_path,
+            has_credentials=bool(credentials),
+            sso_sessions=sso_session_sections(config),
+        )
     finally:
         if collecting:
             gc.enable()

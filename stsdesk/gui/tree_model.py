@@ -42,6 +42,7 @@ _KIND_LABELS = {
     ProfileKind.WEB_IDENTITY_ROLE: "web identity",
     ProfileKind.FEDERATED_USER: "federated user",
     ProfileKind.CREDENTIAL_PROCESS: "credential process",
+    ProfileKind.SSO: "Identity Center",
     ProfileKind.OTHER: "other",
 }
 _URGENCY_COLOURS = {

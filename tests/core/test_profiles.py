@@ -144,7 +144,11 @@ def test_credentials_values_win_over_config(home: Path) -> None:
             ProfileKind.IAM_USER,
         ),
         ("credential_process = /bin/get-creds", ProfileKind.CREDENTIAL_PROCESS),
-        ("sso_session = corp\nsso_account_id = 1\nsso_role_name = r", ProfileKind.OTHER),
+        (
+            "sso_session = corp\nsso_account_id = 111122223333\nsso_role_name = r\n"
+            "[sso-session corp]\nsso_start_url = https://d-1.awsapps.com/start\nsso_region = us-east-1",
+            ProfileKind.SSO,
+        ),
         ("region = us-east-1", ProfileKind.OTHER),
     ],
 )
