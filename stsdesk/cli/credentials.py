@@ -56,7 +56,7 @@ def cmd_assume(env: Environment, args: argparse.Namespace) -> int:
 
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args))
-    env.stdout.write(render_exports(creds, args.format, export_region(engine, args.profile, creds), args.profile))
+    env.stdout.write(render_exports(creds, args.format, export_region(env, engine, args.profile, creds), args.profile))
     return 0
 
 
@@ -78,7 +78,7 @@ def cmd_exec(env: Environment, args: argparse.Namespace) -> int:
         raise UsageError("exec needs a command: stsdesk exec PROFILE -- CMD [ARG...]")
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args))
-    child_env = exec_environment(env.environ, creds, export_region(engine, args.profile, creds))
+    child_env = exec_environment(env.environ, creds, export_region(env, engine, args.profile, creds))
     env.stdout.flush()
     env.stderr.flush()
     try:
@@ -126,9 +126,9 @@ def cmd_console(env: Environment, args: argparse.Namespace) -> int:
     url = asyncio.run(run())
     engine.broker.cache.flush()  # sessions made on the way are written behind
     if args.open:
-        import webbrowser
+        from stsdesk.core.console_fetch import open_signin_url  # never on the browser's command line
 
-        if not webbrowser.open(url):
+        if not open_signin_url(url):
             env.out(url)
             env.warn("no web browser could be opened; the URL above signs in (valid 15 minutes)")
         return 0

@@ -1,10 +1,22 @@
 """Fetch a console sign-in URL: getSigninToken over HTTP, then the login URL (core/console.py builds both).
 
 Blocking (urllib); the broker runs it in an executor. The request URL carries the secret key, and the result
-is a bearer credential for 15 minutes: neither ever appears in a message.
+is a bearer credential for 15 minutes: neither ever appears in a message, and the result never appears on a
+browser's command line (``open_signin_url``).
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from stsdesk.core.broker_sources import StsTarget, get_url, is_aws_host
 from stsdesk.core.console import (
@@ -16,6 +28,7 @@ from stsdesk.core.console import (
     signin_token_request_url,
 )
 from stsdesk.core.model import Credentials
+from stsdesk.core.paths import ensure_private_directory
 
 
 def federation_endpoint_for(target: StsTarget, sts_endpoint: str) -> str | None:
@@ -52,3 +65,132 @@ def console_sign_in(
             ) from None
         raise
     return login_url(fed, token)
+
+
+# -- handing the URL to a browser --------------------------------------------------------------------------
+# A browser started with the sign-in URL as an argument shows it to every local user in /proc/<pid>/cmdline
+# (and the SigninToken in it is a bearer credential for 15 minutes). So the browser gets a file: URL of a 0600
+# page in a 0700 directory that forwards to the sign-in URL, and the page is removed shortly after.
+
+SIGNIN_PAGE_LIFETIME = 90.0  # seconds: long enough for a browser to cold-start and read the page
+
+
+def _signin_page_html(url: str) -> str:
+    import html
+    import json
+
+    # In the attribute: HTML-escaped. In the script: a JSON string with <, > and & as \u escapes, so the URL
+    # can neither close the <script> element nor open an HTML comment in it, whatever it contains.
+    script_url = json.dumps(url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+        '<meta name="referrer" content="no-referrer">\n'
+        f'<meta http-equiv="refresh" content="0;url={html.escape(url, quote=True)}">\n'
+        "<title>Signing in to the AWS console…</title>\n"
+        f"<script>window.location.replace({script_url});</script>\n"
+        "</head><body><p>Signing in to the AWS console…</p></body></html>\n"
+    )
+
+
+def signin_pages_directory() -> Path:
+    """A private (0700, ours, not a link) directory for sign-in pages: ``$XDG_RUNTIME_DIR/stsdesk-console``
+    when the runtime dir is private, else a fresh ``mkdtemp`` directory (created 0700 under a random name).
+    Raises UnsafeDirectory when the runtime dir's ``stsdesk-console`` is not ours or not private."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime:
+        try:
+            st = os.lstat(runtime)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            directory = Path(runtime) / "stsdesk-console"
+            ensure_private_directory(directory, what="opening the console in a browser")
+            return directory
+    return Path(tempfile.mkdtemp(prefix="stsdesk-console-"))
+
+
+def write_signin_page(url: str, directory: Path | None = None) -> Path:
+    """Write a page that forwards a browser to ``url``: mode 0600, created exclusively (never through a link)
+    in ``directory`` (default ``signin_pages_directory()``). Pages there older than SIGNIN_PAGE_LIFETIME are
+    removed on the way. Raises OSError when the directory is not writable, UnsafeDirectory when it is unsafe.
+    """
+    directory = signin_pages_directory() if directory is None else directory
+    _sweep(directory)
+    fd, name = tempfile.mkstemp(prefix="signin-", suffix=".html", dir=directory)  # O_EXCL, 0600
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as page:
+            page.write(_signin_page_html(url))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _sweep(directory: Path) -> None:
+    cutoff = time.time() - SIGNIN_PAGE_LIFETIME
+    with contextlib.suppress(OSError):
+        for old in directory.glob("signin-*.html"):
+            with contextlib.suppress(OSError):
+                if old.lstat().st_mtime < cutoff:
+                    old.unlink()
+
+
+def _remove_later(page: Path, delay: float) -> None:
+    """Remove ``page`` (and its directory when it is a private mkdtemp one) after ``delay`` seconds, even when
+    this process exits first (the CLI does): a detached ``sh`` does it; without one, a daemon timer."""
+    directory = page.parent
+    remove_dir = directory.name.startswith("stsdesk-console-")
+    shell = shutil.which("sh") if os.name == "posix" else None
+    if shell is not None:
+        # The outer sh starts the remover in the background and exits at once (waited for here), so the
+        # remover is nobody's child and outlives this process. The page's path is not secret.
+        script = '(sleep "$1"; rm -f -- "$2"; [ "$3" = 1 ] && rmdir -- "$4") >/dev/null 2>&1 & exit 0'
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                [shell, "-c", script, "sh", f"{delay:g}", str(page), "1" if remove_dir else "0", str(directory)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, timeout=10, check=True,
+            )
+            return
+
+    def remove() -> None:
+        with contextlib.suppress(OSError):
+            page.unlink()
+            if remove_dir:
+                directory.rmdir()
+
+    timer = threading.Timer(delay, remove)
+    timer.daemon = True
+    timer.start()
+
+
+def open_signin_url(
+    url: str, opener: Callable[[str], bool] | None = None, lifetime: float = SIGNIN_PAGE_LIFETIME
+) -> bool:
+    """Open the console sign-in ``url`` in a browser without it appearing on any command line.
+
+    Writes the forwarding page (``write_signin_page``), hands ``opener`` (default: ``webbrowser.open``; the
+    GUI passes QDesktopServices.openUrl) its ``file://`` URL, and removes the page after ``lifetime`` seconds.
+    Returns what ``opener`` returned (False: no browser could be started; the page is removed at once).
+    Raises ConsoleError when the page cannot be written, UnsafeDirectory when no private place for it exists.
+    """
+    if opener is None:
+        import webbrowser
+
+        opener = webbrowser.open
+    try:
+        page = write_signin_page(url)
+    except OSError as exc:
+        raise ConsoleError(f"could not write the sign-in page for the browser ({exc.strerror or exc})") from None
+    try:
+        opened = bool(opener(page.as_uri()))
+    except BaseException:
+        page.unlink(missing_ok=True)
+        raise
+    if not opened:
+        page.unlink(missing_ok=True)
+        return False
+    _remove_later(page, lifetime)
+    return True

@@ -352,8 +352,7 @@ class Controller(QObject):
         creds = await self.assume(name)
         if creds is None:
             return None
-        profile = self.model.profile(name)
-        region = (profile.region if profile else None) or self.prefs.default_region
+        region = self._export_region(name, creds.region)
         try:
             text = render_exports(creds, shell or self.window.shell_combo.currentText(), region, name)
         except ValueError as exc:
@@ -361,6 +360,18 @@ class Controller(QObject):
             return None
         self.copy_secret(text, f"{shell or self.window.shell_combo.currentText()} exports for {name}")
         return text
+
+    def _export_region(self, name: str, session_region: str | None) -> str:
+        """The region exported with ``name``'s credentials: the same rule as the CLI's and the bridge's."""
+        from stsdesk.core.errors import StsdeskError
+        from stsdesk.core.region import export_region
+
+        if self.broker is None:
+            return session_region or self.prefs.default_region
+        try:
+            return export_region(self.broker.tree, name, self.broker.default_region, session_region)
+        except StsdeskError:  # a profile broken since it was assumed: the session's own region will do
+            return session_region or self.broker.default_region
 
     @asyncSlot()
     async def on_copy_exports(self) -> None:
@@ -387,7 +398,20 @@ class Controller(QObject):
         name = self.current_profile()
         url = await self.console_url(name) if name else None
         if url:
-            QDesktopServices.openUrl(QUrl(url))
+            self.open_signin_in_browser(url)
+
+    def open_signin_in_browser(self, url: str) -> None:
+        """Open a console sign-in URL through a private forwarding page, so the token in it never appears on
+        the browser's command line (core ``open_signin_url``); failures go to the status bar."""
+        from stsdesk.core.console_fetch import open_signin_url
+
+        try:
+            opened = open_signin_url(url, lambda page: bool(QDesktopServices.openUrl(QUrl(page))))
+        except StsdeskError as exc:
+            self.window.show_message(f"Open console failed: {user_message(exc)}", 15000)
+            return
+        if not opened:
+            self.window.show_message("No web browser could be opened; use Copy console URL instead", 15000)
 
     @asyncSlot()
     async def on_copy_console_url(self) -> None:

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMenu
 
 from stsdesk.core.reminders import WatchedSession
@@ -29,7 +28,6 @@ from stsdesk.gui.tray import TrayController
 log = logging.getLogger(__name__)
 
 RECENT_LIMIT = 5
-MFA_SESSION_MAX = 3600  # role sessions up to this long reuse the cached MFA session (AWS role-chaining cap)
 FAVOURITES_KEY = "tray/favourites"
 RECENT_KEY = "tray/recent"
 RECENT_SAVE_MS = 1000  # the recent list is written at most this often
@@ -105,9 +103,7 @@ class ControllerTrayApp(QObject):
         would vouch for it (None: a fresh code every time, or no MFA). Depends only on the profile tree, so
         it is remembered until the broker's tree is replaced (a reload).
 
-        Mirrors the broker: a role hop with ``mfa_serial`` needs a code (an IAM user's own ``mfa_serial`` only
-        for the user profile itself); a hop assumed straight from an IAM user for up to an hour reuses the
-        MFA session cached under (that user's key, the hop's serial)."""
+        The rule is the broker's own: :func:`stsdesk.core.mfa_rule.mfa_requirement`."""
         broker = self.controller.broker
         if broker.tree is not self._rules_tree:
             self._rules_tree, self._rules = broker.tree, {}
@@ -117,26 +113,15 @@ class ControllerTrayApp(QObject):
         return rule
 
     def _compute_mfa_rule(self, name: str) -> tuple[bool, str | None]:
-        from stsdesk.core.broker import mfa_cache_key
         from stsdesk.core.errors import StsdeskError
-        from stsdesk.core.model import ProfileKind
+        from stsdesk.core.mfa_rule import mfa_requirement
 
         try:
             chain = self.controller.broker.tree.chain(name)
         except StsdeskError:  # a broken profile: nothing to refresh anyway
             return False, None
-        last = len(chain) - 1
-        hop = next((i for i, p in enumerate(chain)
-                    if p.mfa_serial and (p.kind is not ProfileKind.IAM_USER or i == last)), None)
-        if hop is None:
-            return False, None
-        profile = chain[hop]
-        user = profile if profile.kind is ProfileKind.IAM_USER else chain[hop - 1] if hop else None
-        if user is None or user.kind is not ProfileKind.IAM_USER or not user.access_key_id:
-            return True, None  # chained from a role session: a fresh code every time
-        if user is not profile and (profile.duration_seconds or 0) > MFA_SESSION_MAX:
-            return True, None  # longer than an hour: assumed from the long-term keys with a fresh code
-        return True, mfa_cache_key(user.access_key_id, str(profile.mfa_serial))
+        rule = mfa_requirement(chain)
+        return rule.needed, rule.session_key
 
     def quick_profiles(self) -> Sequence[str]:
         """Favourites first, then the recently assumed, each once; only profiles that exist."""
@@ -167,7 +152,7 @@ class ControllerTrayApp(QObject):
     async def _open_console(self, profile: str) -> None:
         url = await self.controller.console_url(profile)
         if url:
-            QDesktopServices.openUrl(QUrl(url))
+            self.controller.open_signin_in_browser(url)
 
     def show_window(self) -> None:
         window = self.controller.window

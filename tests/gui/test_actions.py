@@ -112,8 +112,13 @@ def test_open_console_and_copy_console_url(gui: GuiApp, loop: asyncio.AbstractEv
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
 
-    def open_url(url: QUrl) -> bool:  # never a real browser
-        opened.append(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+    def open_url(url: QUrl) -> bool:  # never a real browser; it gets a private page that forwards to the sign-in
+        import html
+        import re
+
+        assert url.isLocalFile() and "SigninToken" not in url.toString()
+        page = Path(url.toLocalFile()).read_text()
+        opened.append(html.unescape(re.findall(r'content="0;url=([^"]+)"', page)[0]))
         return True
 
     monkeypatch.setattr(QDesktopServices, "openUrl", open_url)

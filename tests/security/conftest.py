@@ -70,3 +70,7 @@ def shared_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# The e2e emulator and world (a HOME with AWS config for it), for attacks on whole CLI flows.
+from tests.e2e.conftest import emulator, world  # noqa: E402, F401
