@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple
 
+from stsdesk.emulator.wildcard import Glob, StepCounter, compile_glob
+
 ContextValue = str | list[str]
 """A request-context value: numbers, dates and booleans travel as strings; multi-valued keys as lists."""
 
@@ -84,78 +86,56 @@ def _variable_value(var: _Var, ctx: Context) -> str:
     return value
 
 
-def _translate(text: str, colons_before: int, arn: bool) -> str:
-    """Regex source for wildcard text; in ARN mode ``*`` stays within one of the first five components."""
-    out: list[str] = []
-    colons = colons_before
-    for ch in text:
-        if ch == "*":
-            out.append("[^:]*" if arn and colons < 5 else ".*")
-        elif ch == "?":
-            out.append("[^:]" if arn and colons < 5 else ".")
-        else:
-            if ch == ":":
-                colons += 1
-            out.append(re.escape(ch))
-    return "".join(out)
-
-
 @functools.lru_cache(maxsize=2048)
-def _compiled(source: str, flags: int) -> re.Pattern[str]:
-    return re.compile(source, flags)
+def _compiled(parts: tuple[tuple[str, bool], ...], arn: bool, ignore_case: bool) -> Glob:
+    return compile_glob(parts, arn=arn, ignore_case=ignore_case)
 
 
 class Pattern:
     """A policy string compiled once: ``*``/``?`` wildcards (unless mode is exact) and ``${var}`` variables.
 
-    Text that comes from a variable is matched literally, as IAM does.
+    Text that comes from a variable is matched literally, as IAM does. Matching is linear-time
+    (:mod:`stsdesk.emulator.wildcard`): no pattern can make a request slow.
     """
 
-    __slots__ = ("_flags", "_mode", "_regex", "_segments", "ignore_case", "text")
+    __slots__ = ("_glob", "_mode", "_segments", "ignore_case", "text")
 
     def __init__(self, text: str, mode: PatternMode, *, ignore_case: bool = False, variables: bool = True):
         self.text = text
         self.ignore_case = ignore_case
         self._mode: PatternMode = mode
-        self._flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
         self._segments = _segments(text, variables)
-        self._regex: re.Pattern[str] | None = None
+        self._glob: Glob | None = None
         if mode != "exact" and all(isinstance(s, str) for s in self._segments):
-            self._regex = _compiled(self._source(list(self._segments)), self._flags)
+            self._glob = self._compile(list(self._segments))
 
     def _resolved(self, ctx: Context) -> list[_Segment]:
         # Variable values become literal segments; pattern text stays as it is.
         return [_Literal(_variable_value(s, ctx)) if isinstance(s, _Var) else s for s in self._segments]
 
-    def _source(self, parts: list[_Segment]) -> str:
-        arn = self._mode == "arn"
-        if arn and sum(str(p[0] if isinstance(p, tuple) else p).count(":") for p in parts) < 5:
-            arn = False  # not an ARN-shaped pattern ("*", say): plain wildcard matching
-        colons = 0
-        src: list[str] = []
-        for part in parts:
-            if isinstance(part, str):
-                src.append(_translate(part, colons, arn))
-                colons += part.count(":")
-            else:
-                src.append(re.escape(part[0]))
-                colons += part[0].count(":")
-        return "".join(src)
+    def _compile(self, parts: list[_Segment]) -> Glob:
+        pairs = tuple((p, True) if isinstance(p, str) else (p[0], False) for p in parts)
+        return _compiled(pairs, self._mode == "arn", self.ignore_case)
+
+    def glob(self, ctx: Context) -> Glob:
+        """The compiled wildcard matcher, variables substituted. Raises UnresolvedVariable; ValueError in
+        exact mode (no wildcards there)."""
+        if self._mode == "exact":
+            raise ValueError("an exact pattern has no wildcards")
+        return self._glob if self._glob is not None else self._compile(self._resolved(ctx))
 
     def resolve(self, ctx: Context) -> str:
         """The text with variables substituted. Raises UnresolvedVariable for a missing one."""
         return "".join(s if isinstance(s, str) else (s.text if isinstance(s, _Literal) else
                        _variable_value(s, ctx)) for s in self._segments)
 
-    def matches(self, value: str, ctx: Context) -> bool:
-        """Whether ``value`` matches. Raises UnresolvedVariable when a variable cannot be substituted."""
+    def matches(self, value: str, ctx: Context, counter: StepCounter | None = None) -> bool:
+        """Whether ``value`` matches. Raises UnresolvedVariable when a variable cannot be substituted.
+        ``counter`` (tests) counts the character comparisons made."""
         if self._mode == "exact":
             wanted = self.resolve(ctx)
             return wanted.casefold() == value.casefold() if self.ignore_case else wanted == value
-        regex = self._regex
-        if regex is None:
-            regex = _compiled(self._source(self._resolved(ctx)), self._flags)
-        return regex.fullmatch(value) is not None
+        return self.glob(ctx).matches(value, counter)
 
 
 # A positive per-value test: does one request value match any of the policy values?

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import os
 import secrets
 import zlib
 from collections.abc import Mapping
@@ -21,6 +19,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from stsdesk.emulator.private_files import ensure_private_dir, read_or_create_key
 
 KEY_FILE_NAME = "sealing.key"
 KEY_BYTES = 32
@@ -66,18 +66,17 @@ class Sealer:
         """The sealer keyed by ``<state_dir>/sealing.key``, creating the key file (mode 0600) if missing.
 
         With ``state_dir`` None the key is random and lives in memory only, so tokens do not survive a
-        restart. Raises SealError if the key file exists but does not hold a 32-byte key, OSError if the
-        directory or file cannot be read or written.
+        restart. The directory must be private (see ``private_files``): a key planted by another user is
+        never used. Raises StateDirError (an OSError) for a directory or key file that is not private,
+        SealError if the key file does not hold a 32-byte key, OSError if it cannot be read or written.
         """
         if state_dir is None:
             return cls(secrets.token_bytes(KEY_BYTES))
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path = state_dir / KEY_FILE_NAME
-        if not path.exists():
-            _create_key_file(path)
-        key = path.read_bytes()
-        if len(key) != KEY_BYTES:
-            raise SealError(f"{path} does not hold a {KEY_BYTES}-byte sealing key; remove it to start afresh")
+        ensure_private_dir(state_dir)
+        try:
+            key = read_or_create_key(state_dir, KEY_FILE_NAME, KEY_BYTES)
+        except ValueError as exc:
+            raise SealError(str(exc)) from None
         return cls(key)
 
     def seal(self, purpose: str, payload: Mapping[str, Any]) -> str:
@@ -171,29 +170,3 @@ def _inflate(data: bytes, zdict: bytes = b"") -> bytes:
     if inflater.unconsumed_tail or not inflater.eof:
         raise SealError("token holds oversized or truncated compressed data")
     return body
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a fresh key to ``path`` atomically: readers see no file or the whole key, never part of one.
-
-    If another process creates the file first, its key wins and ours is discarded.
-    """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            # link() fails if the key already exists, unlike rename(), so a concurrent creator is never
-            # overwritten.
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        except OSError:
-            # Filesystems without hard links: fall back to an atomic rename.
-            os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)

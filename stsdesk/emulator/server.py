@@ -30,7 +30,9 @@ from typing import Any
 
 from stsdesk.emulator import xmlout
 from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.private_files import StateDirError
 from stsdesk.emulator.scenario import ScenarioError, load_scenario
+from stsdesk.emulator.sealing import SealError
 from stsdesk.emulator.services import install_services
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts import ACTIONS as STS_ACTIONS
@@ -499,7 +501,7 @@ def run_emulator(
         scenario = load_scenario(scenario_path)
         state = EmulatorState(scenario, Path(state_dir) if state_dir else None, allow_time_travel)
         server = EmulatorServer(state, host, port)
-    except ScenarioError as exc:
+    except (ScenarioError, StateDirError, SealError) as exc:
         print(f"stsdesk emulator: {exc}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:

@@ -16,6 +16,7 @@ from stsdesk.emulator.caller import Caller, Session, caller_for_key, caller_for_
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.idp_keys import KeyStore
 from stsdesk.emulator.mfa import MfaVerifier
+from stsdesk.emulator.private_files import ensure_private_dir
 from stsdesk.emulator.scenario import Scenario, random_access_key
 from stsdesk.emulator.sealing import Sealer, SealError
 from stsdesk.emulator.sigv4 import SignedRequest, verify_request
@@ -67,7 +68,8 @@ def _invalid_token() -> EmulatorError:
 class EmulatorState:
     """Everything the request handlers share. Thread-safe: handlers run on many threads.
 
-    Raises OSError when ``state_dir`` cannot be created or read.
+    Raises StateDirError (an OSError) when ``state_dir`` is not private to this user, OSError when it cannot
+    be created or read.
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class EmulatorState:
         self.scenario = scenario
         self.state_dir = state_dir
         if state_dir is not None:
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_private_dir(state_dir)  # refuses a directory other users can reach (planted keys)
         self.clock = Clock(scenario.faults.clock_offset_seconds)
         self.sealer = Sealer.load_or_create(state_dir)
         self.mfa = MfaVerifier(state_dir / "mfa-used.json" if state_dir is not None else None)

@@ -31,6 +31,9 @@ ARN_CHARS = r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\U
 PACKED_POLICY_LIMIT = 2048
 MAX_POLICY_ARNS = 10
 MAX_TAGS = 50
+# AssumeRole's Policy has no maximum length in the model (whitespace does not count once packed), but a text
+# this many times the packed limit cannot fit however it is compacted: refused before it is parsed.
+_PARSE_LIMIT = 16 * PACKED_POLICY_LIMIT
 
 
 @functools.cache
@@ -128,6 +131,13 @@ def _members(params: Params, prefix: str) -> dict[int, dict[str, str]]:
     return found
 
 
+def _too_large(percent: int) -> EmulatorError:
+    return EmulatorError(
+        "PackedPolicyTooLarge",
+        f"Packed policy consumes {percent}% of allotted space, please use smaller policy for this request.",
+    )
+
+
 @dataclass(frozen=True)
 class SessionPolicy:
     """What a caller passed to narrow a session: the inline policy, managed policy ARNs, tags."""
@@ -161,6 +171,9 @@ def session_policy(params: Params, *, policy_max_len: int | None, allow_tags: bo
         raise validation_error(
             str(len(tags)), "tags", f"Member must have length less than or equal to {MAX_TAGS}"
         )
+    if raw is not None and len(raw) > _PARSE_LIMIT:
+        # Bound the work (and parse_cached's memory) per request: no compaction brings this under the limit.
+        raise _too_large(math.ceil(len(raw) * 100 / PACKED_POLICY_LIMIT))
     policy = parse_cached(raw) if raw is not None else None
     compact = policy.to_json() if policy is not None else None
     if raw is None and not arns and not tags:
@@ -170,9 +183,5 @@ def session_policy(params: Params, *, policy_max_len: int | None, allow_tags: bo
     size += sum(len(t.get("Key", "")) + len(t.get("Value", "")) for t in tags.values())
     percent = max(1, math.ceil(size * 100 / PACKED_POLICY_LIMIT))
     if percent > 100:
-        raise EmulatorError(
-            "PackedPolicyTooLarge",
-            f"Packed policy consumes {percent}% of allotted space, "
-            "please use smaller policy for this request.",
-        )
+        raise _too_large(percent)
     return SessionPolicy(policy, compact, arns, len(tags), percent)

@@ -222,6 +222,7 @@ def test_key_file_mode_is_0600(tmp_path: Path) -> None:
 def test_existing_key_file_is_not_replaced(tmp_path: Path) -> None:
     key = bytes(range(100, 132))
     (tmp_path / KEY_FILE_NAME).write_bytes(key)
+    (tmp_path / KEY_FILE_NAME).chmod(0o600)
     token = Sealer(key).seal("session", {"a": 1})
     assert Sealer.load_or_create(tmp_path).unseal("session", token) == {"a": 1}
     assert (tmp_path / KEY_FILE_NAME).read_bytes() == key
@@ -229,6 +230,7 @@ def test_existing_key_file_is_not_replaced(tmp_path: Path) -> None:
 
 def test_corrupt_key_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / KEY_FILE_NAME).write_bytes(b"too short")
+    (tmp_path / KEY_FILE_NAME).chmod(0o600)
     with pytest.raises(SealError, match="32-byte"):
         Sealer.load_or_create(tmp_path)
 

@@ -8,6 +8,7 @@ still answers a valid GetCallerIdentity afterwards.
 
 from __future__ import annotations
 
+import json
 import string
 from urllib.parse import urlencode
 
@@ -49,7 +50,26 @@ PARAM_NAMES = [
 URL_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200)
 
+# Pattern-shaped values (issue 18: a backtracking wildcard matcher hung on these): wildcard runs as session
+# names, ARNs and inside session policies whose conditions, actions and resources are all wildcards.
+wildcard_runs = st.builds(
+    lambda prefix, stars, tail: prefix + "a*" * stars + tail,
+    st.sampled_from(["*:", "*", "?*", "arn:aws:iam::*:role/", "ec2:"]), st.integers(1, 40),
+    st.sampled_from(["b", "?b", "*b*", ""]),
+)
+pattern_policies = st.builds(
+    lambda pattern, op, key: json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["ec2:" + pattern.replace(":", ""), "sts:*"], "Resource": [pattern, "*"],
+        "Condition": {op: {key: pattern}},
+    }]}),
+    wildcard_runs, st.sampled_from(["StringLike", "StringNotLike", "ArnLike", "ForAnyValue:StringLike"]),
+    st.sampled_from(["aws:userid", "aws:PrincipalArn", "sts:RoleSessionName", "aws:username"]),
+)
+
 values = st.one_of(
+    wildcard_runs,
+    pattern_policies,
+    st.builds(lambda n: "a" * n, st.integers(2, 64)),
     st.text(max_size=80),
     st.sampled_from([*ROLES, "arn:aws:iam::111111111111:mfa/alice", "2011-06-15", "2016-11-15", "*", ""]),
     st.integers(-(2**70), 2**70).map(str),
