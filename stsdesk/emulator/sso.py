@@ -16,7 +16,8 @@ from typing import Protocol
 from stsdesk.emulator.sso_oidc import OidcApi, oidc_error_response
 from stsdesk.emulator.sso_pages import SignInPages, page
 from stsdesk.emulator.sso_portal import Portal, PortalError, portal_error_response
-from stsdesk.emulator.sso_state import OidcError, SsoState
+from stsdesk.emulator.sso_records import OidcError
+from stsdesk.emulator.sso_state import SsoState
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.wire import Request, Response
 

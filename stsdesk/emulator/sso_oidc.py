@@ -12,15 +12,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from stsdesk.emulator.sso_records import OidcError, Registration, TokenGrant, invalid_request
 from stsdesk.emulator.sso_scenario import IdentityCenter
-from stsdesk.emulator.sso_state import (
-    DEVICE_GRANT,
-    OidcError,
-    Registration,
-    SsoState,
-    TokenGrant,
-    invalid_request,
-)
+from stsdesk.emulator.sso_state import DEVICE_GRANT, SsoState
 from stsdesk.emulator.wire import Request, Response
 
 GRANT_TYPES = (DEVICE_GRANT, "authorization_code", "refresh_token")

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from stsdesk.emulator.sso_oidc import redirect_matches
-from stsdesk.emulator.sso_state import AuthorizeRequest, OidcError, SsoState
+from stsdesk.emulator.sso_records import AuthorizeRequest, OidcError
+from stsdesk.emulator.sso_state import SsoState
 from stsdesk.emulator.wire import Request, Response
 
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")

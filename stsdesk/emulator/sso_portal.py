@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from stsdesk.emulator.sealing import SealError
+from stsdesk.emulator.sso_records import SignIn
 from stsdesk.emulator.sso_scenario import SSO_SCOPE
-from stsdesk.emulator.sso_state import SignIn, SsoState
+from stsdesk.emulator.sso_state import SsoState
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts_common import assumed_role_arn
 from stsdesk.emulator.wire import Request, Response

@@ -24,6 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from stsdesk.emulator.sealing import Sealer, SealError
+from stsdesk.emulator.sso_records import (
+    AuthCode,
+    AuthorizeRequest,
+    DeviceAuthorization,
+    OidcError,
+    Registration,
+    SignIn,
+    TokenGrant,
+    invalid_client,
+    invalid_grant,
+    invalid_request,
+)
 from stsdesk.emulator.sso_scenario import SSO_SCOPE, IdentityCenter
 from stsdesk.emulator.state import Clock
 
@@ -34,99 +46,6 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_GRANTS = (DEVICE_GRANT, "refresh_token")
 AUTH_CODE_SECONDS = 300
 _USER_CODE_CHARS = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels (no words), no look-alikes
-
-
-class OidcError(Exception):
-    """An sso-oidc error: ``code`` is the exception name botocore reports (``AuthorizationPendingException``),
-    ``error`` the OAuth error string of the body, ``status`` the HTTP status from the service model."""
-
-    def __init__(self, code: str, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.error = error
-        self.description = description
-        self.status = status
-
-
-def invalid_request(description: str) -> OidcError:
-    return OidcError("InvalidRequestException", "invalid_request", description)
-
-
-def invalid_grant(description: str) -> OidcError:
-    return OidcError("InvalidGrantException", "invalid_grant", description)
-
-
-def invalid_client(description: str = "Invalid client credentials") -> OidcError:
-    return OidcError("InvalidClientException", "invalid_client", description, 401)
-
-
-@dataclass
-class Registration:
-    client_id: str
-    secret_digest: str  # sha256 of the client secret: the secret itself is never kept
-    name: str
-    scopes: list[str]
-    grant_types: list[str]
-    redirect_uris: list[str]
-    issued_at: int
-    expires_at: int
-
-
-@dataclass
-class SignIn:
-    """One sign-in session: who, through which client, with which scopes, until when."""
-
-    sid: str
-    user: str
-    client_id: str
-    scopes: list[str]
-    expires_at: int  # the refresh token's (and so the sign-in's) end
-    refresh_id: str = ""  # the current refresh token; older ones are refused when tokens rotate
-
-
-@dataclass
-class DeviceAuthorization:
-    device_code: str
-    user_code: str
-    client_id: str
-    expires_at: float
-    interval: int
-    last_poll: float | None = None  # monotonic
-    status: str = "pending"  # pending, approved, denied, used
-    user: str | None = None
-
-
-@dataclass
-class AuthorizeRequest:
-    """A PKCE /authorize request waiting for a person (or /_stsdesk/sso-approve) to allow or deny it."""
-
-    request_id: str
-    client_id: str
-    client_name: str
-    redirect_uri: str
-    state: str
-    challenge: str
-    scopes: list[str]
-    expires_at: float
-    done: bool = False
-
-
-@dataclass
-class AuthCode:
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    user: str
-    scopes: list[str]
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class TokenGrant:
-    access_token: str
-    expires_in: int
-    refresh_token: str | None
 
 
 @dataclass
@@ -368,14 +287,16 @@ class SsoState:
             self._save()
         return grant
 
-    def _tokens(self, sign_in: SignIn, refreshable: bool) -> TokenGrant:
+    def _tokens(self, sign_in: SignIn, refreshable: bool, presented: str | None = None) -> TokenGrant:
         now = int(self.now())
         center = self.center
         seconds = center.access_token_seconds if SSO_SCOPE in sign_in.scopes else center.unscoped_token_seconds
         seconds = max(1, min(seconds, sign_in.expires_at - now))  # never outlives the sign-in
         access = "aoa" + self.sealer.seal(ACCESS_PURPOSE, {"sid": sign_in.sid, "exp": now + seconds})
         refresh = None
-        if refreshable:
+        if presented is not None and not self.center.rotate_refresh_tokens:
+            refresh = presented  # the same refresh token serves the whole sign-in
+        elif refreshable:
             if not sign_in.refresh_id or self.center.rotate_refresh_tokens:
                 sign_in.refresh_id = secrets.token_urlsafe(12)
             refresh = "aor" + self.sealer.seal(
@@ -404,7 +325,7 @@ class SsoState:
                 or sign_in.expires_at <= self.now()
             ):
                 raise invalid_grant("Invalid refresh token provided")
-            grant = self._tokens(sign_in, True)
+            grant = self._tokens(sign_in, True, refresh_token)
             self._save()
         return grant
 
