@@ -15,23 +15,14 @@ import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.demo_world import DemoWorld, close_broker, demo_world
 
-from stsdesk.core.broker import Broker
-from stsdesk.core.cache import SessionCache
 from stsdesk.core.errors import ConfigError, StsdeskError
 from stsdesk.core.model import CredentialKind, Credentials
-from stsdesk.core.profiles import load_profiles
-from stsdesk.core.secrets import SecretStore, user_key
-from stsdesk.core.sts import StsClient
-from stsdesk.demo import ALICE_KEY_ID, demo_scenario_path, write_demo_files
-from stsdesk.emulator.app import build_server
-from stsdesk.emulator.scenario import load_scenario
-from stsdesk.emulator.server import EmulatorServer
-from stsdesk.emulator.state import EmulatorState
+from stsdesk.demo import ALICE_KEY_ID
 
 REPO = Path(__file__).resolve().parents[2]
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -46,51 +37,10 @@ EXPECTED = {
 }
 
 
-@dataclass
-class Demo:
-    server: EmulatorServer
-    directory: Path
-    config: Path
-    credentials: Path
-    alice_secret: str
-
-    @property
-    def endpoint(self) -> str:
-        return self.server.endpoint
-
-
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    scenario = load_scenario(demo_scenario_path())
-    alice = next(user for user in scenario.users if user.name == "alice")
-    server = build_server(EmulatorState(scenario, tmp_path / "emulator-state"), "127.0.0.1", 0)
-    server.start()
-    try:
-        config, credentials = write_demo_files(tmp_path / "demo", server.endpoint)
-        yield Demo(server, tmp_path / "demo", config, credentials, alice.access_keys[0].secret)
-    finally:
-        server.stop()
-
-
-class MemorySecrets(SecretStore):
-    """A SecretStore that keeps everything in this process (never the OS keyring)."""
-
-    def __init__(self) -> None:
-        super().__init__("stsdesk:e2e-sources")
-        self.items: dict[str, str] = {}
-
-    @property
-    def persistent(self) -> bool:
-        return False
-
-    def get(self, key: str) -> str | None:
-        return self.items.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.items[key] = value
-
-    def delete(self, key: str) -> None:
-        self.items.pop(key, None)
+def demo(tmp_path: Path) -> Iterator[DemoWorld]:
+    with demo_world(tmp_path) as world:
+        yield world
 
 
 def caller_arn(endpoint: str, creds: Credentials) -> str:
@@ -111,19 +61,9 @@ def caller_arn(endpoint: str, creds: Credentials) -> str:
         client.close()
 
 
-def make_broker(demo: Demo, tmp_path: Path) -> tuple[Broker, StsClient]:
-    secrets = MemorySecrets()
-    secrets.set(user_key("alice", ALICE_KEY_ID), demo.alice_secret)
-    sts = StsClient()
-    sts.backoff_base = 0
-    tree = load_profiles(demo.config, demo.credentials)
-    broker = Broker(tree, sts, SessionCache(tmp_path / "state", secrets), secrets)
-    return broker, sts
-
-
 @pytest.mark.parametrize("profile", sorted(EXPECTED))
-def test_broker_gets_working_credentials(demo: Demo, tmp_path: Path, profile: str) -> None:
-    broker, sts = make_broker(demo, tmp_path)
+def test_broker_gets_working_credentials(demo: DemoWorld, tmp_path: Path, profile: str) -> None:
+    broker = demo.broker(tmp_path / "state")
 
     async def twice() -> tuple[Credentials, Credentials, str]:
         first = await broker.credentials_for(profile)
@@ -134,8 +74,7 @@ def test_broker_gets_working_credentials(demo: Demo, tmp_path: Path, profile: st
     try:
         first, second, whoami_arn = asyncio.run(twice())
     finally:
-        broker.cache.flush()
-        sts.close()
+        close_broker(broker)
     prefix, kind = EXPECTED[profile]
     assert first.kind is kind
     assert first.session_token and first.expiration is not None
@@ -145,7 +84,7 @@ def test_broker_gets_working_credentials(demo: Demo, tmp_path: Path, profile: st
     assert broker.session_state(profile) is not None
 
 
-def test_saml_assertion_from_a_file(demo: Demo, tmp_path: Path) -> None:
+def test_saml_assertion_from_a_file(demo: DemoWorld, tmp_path: Path) -> None:
     form = urllib.parse.urlencode({"provider": SAML_PROVIDER, "role": SAML_ROLE, "subject": "file-user"}).encode()
     with urllib.request.urlopen(f"{demo.endpoint}/_stsdesk/saml-assertion", data=form, timeout=10) as reply:
         assertion = reply.read().decode().strip()
@@ -156,18 +95,17 @@ def test_saml_assertion_from_a_file(demo: Demo, tmp_path: Path) -> None:
         + f"\n[profile saml-file]\nregion = us-east-1\nendpoint_url = {demo.endpoint}\nrole_arn = {SAML_ROLE}\n"
         f"saml_principal_arn = {SAML_PROVIDER}\nsaml_assertion_file = {saved}\n"
     )
-    broker, sts = make_broker(demo, tmp_path)
+    broker = demo.broker(tmp_path / "state")
     try:
         creds = asyncio.run(broker.credentials_for("saml-file"))
     finally:
-        broker.cache.flush()
-        sts.close()
+        close_broker(broker)
     assert caller_arn(demo.endpoint, creds) == "arn:aws:sts::222222222222:assumed-role/SamlDeveloper/file-user"
 
 
-def test_bad_sources_are_one_line_errors(demo: Demo, tmp_path: Path) -> None:
+def test_bad_sources_are_one_line_errors(demo: DemoWorld, tmp_path: Path) -> None:
     token = Path(demo.directory / "aws" / "ci-web-identity-token")
-    broker, sts = make_broker(demo, tmp_path)
+    broker = demo.broker(tmp_path / "state")
     try:
         token.write_text("")
         with pytest.raises(ConfigError, match="is empty"):
@@ -180,14 +118,13 @@ def test_bad_sources_are_one_line_errors(demo: Demo, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="cannot read"):
             asyncio.run(broker.credentials_for("ci-deployer"))
     finally:
-        broker.cache.flush()
-        sts.close()
+        close_broker(broker)
 
 
 # -- the CLI, as a subprocess ---------------------------------------------------------------------------------
 
 
-def cli_env(demo: Demo, home: Path) -> dict[str, str]:
+def cli_env(demo: DemoWorld, home: Path) -> dict[str, str]:
     """A `stsdesk` environment on the demo files; alice's secret in the credentials file (no keyring)."""
     demo.credentials.write_text(
         f"[alice]\naws_access_key_id = {ALICE_KEY_ID}\naws_secret_access_key = {demo.alice_secret}\n"
@@ -218,7 +155,7 @@ def stsdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.parametrize("profile", sorted(EXPECTED))
-def test_cli_assume_exports_work_in_the_aws_cli(demo: Demo, tmp_path: Path, profile: str) -> None:
+def test_cli_assume_exports_work_in_the_aws_cli(demo: DemoWorld, tmp_path: Path, profile: str) -> None:
     home = tmp_path / "home"
     home.mkdir()
     env = cli_env(demo, home)
@@ -253,7 +190,7 @@ def test_cli_assume_exports_work_in_the_aws_cli(demo: Demo, tmp_path: Path, prof
     assert demo.alice_secret not in assumed.stderr + process.stderr + whoami.stdout + whoami.stderr
 
 
-def test_cli_saml_without_an_identity_provider_says_what_to_do(demo: Demo, tmp_path: Path) -> None:
+def test_cli_saml_without_an_identity_provider_says_what_to_do(demo: DemoWorld, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     env = cli_env(demo, home)
