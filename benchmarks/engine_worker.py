@@ -9,6 +9,10 @@ Expects HOME, STSDESK_CONFIG_DIR and PYTHON_KEYRING_BACKEND (the SecretService b
   the next bare call;
 - the peer: a reused boto3 client calling assume_role on the same emulator.
 
+Then two floors of a durable store, each alternating with the bare boto3 call again: ``keyring.set_password``
+of a secret of the same size (what SessionCache's write costs through keyring), and the Secret Service daemon's
+own cost for it (``daemon_floor``).
+
 Prints one JSON object on stdout (see ``measure``) or {"error": "..."}.
 """
 
@@ -27,6 +31,33 @@ from benchmarks.harness import alternate, rounds, time_calls
 from benchmarks.servers import READONLY_ROLE, sts_client, stsdesk_emulator, write_aws_files
 
 ROUNDS = 300
+
+
+def secrets_payload(broker: Any, cache: Any) -> str:
+    """A session secret of the size stsdesk stores (the JSON of a real STS session's keys and token)."""
+    from stsdesk.core.cache import _secret_json
+
+    session = cache.lookup("profile:readonly", 0.0)
+    if session is None:
+        raise RuntimeError("no cached session to size the keyring floor by")
+    return str(_secret_json(session[1]))
+
+
+def daemon_floor(payload: str) -> Any:
+    """The Secret Service's own floor for one write: CreateItem (replace) over one D-Bus connection and one
+    collection kept open (secretstorage, keyring's own library), so neither the connection, the session
+    negotiation nor keyring's lookups are counted; what is left is the daemon storing the item."""
+    import secretstorage
+
+    connection = secretstorage.dbus_init()
+    collection = secretstorage.get_default_collection(connection)
+    attributes = {"service": "stsdesk-bench-floor", "username": "session:daemon"}
+    secret = payload.encode()
+
+    def write() -> None:
+        collection.create_item("stsdesk bench floor", attributes, secret, replace=True)
+
+    return write
 
 
 def measure() -> dict[str, Any]:
@@ -63,7 +94,16 @@ def measure() -> dict[str, Any]:
             def boto() -> None:
                 bare.assume_role(RoleArn=READONLY_ROLE, RoleSessionName="bench")
 
+            engine()  # one session stored: the floor's secret has its size
+            payload = secrets_payload(broker, cache)
+
+            def floor() -> None:  # the keyring write alone, as SessionCache makes it: the least a durable store costs
+                keyring.set_password("stsdesk-bench-floor", "session:floor", payload)
+
+            daemon = daemon_floor(payload)
             ours, peer = alternate(engine, boto, n, warmup=rounds(10, 1))
+            keyring_only, peer_again = alternate(floor, boto, rounds(ROUNDS // 3, 2), warmup=2)
+            daemon_only, _ = alternate(daemon, boto, rounds(ROUNDS // 3, 2), warmup=2)
             # What stays in the keyring: the session's secret, read back the way another process would.
             session = cache.peek("profile:readonly")
             durable = session is not None and not session.memory_only
@@ -77,6 +117,9 @@ def measure() -> dict[str, Any]:
         "secret_set": statistics.median(set_times[-n:]) if set_times else None,
         "backend": backend,
         "durable": durable,
+        "keyring_set": statistics.median(keyring_only),
+        "keyring_set_boto3": statistics.median(peer_again),
+        "daemon_write": statistics.median(daemon_only),
         "ours_p90": sorted(ours)[int(0.9 * (len(ours) - 1))],
         "peer_p90": sorted(peer)[int(0.9 * (len(peer) - 1))],
     }

@@ -47,7 +47,7 @@ CONCURRENT = 200
 SESSIONS = 500
 LATENCY_MS = 50
 IDLE_SECONDS = 20.0
-BURST_ROUNDS = 3  # per phase: with a full collection due, then with the heap unfrozen
+BURST_ROUNDS = 5  # per phase: with a full collection due, then with the heap unfrozen
 TYPED = "acct0421-role7"
 IDENTITY_ACCOUNT = "111111111111"
 
