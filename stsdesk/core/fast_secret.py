@@ -181,10 +181,42 @@ def _call(connection: Any, message: Any) -> Any:
     return unwrap_msg(connection.send_and_get_reply(message, timeout=_CALL_TIMEOUT))
 
 
-def _lookup(connection: Any, service: str, username: str) -> str | None:
+def _peer_uid(sock: Any) -> int | None:
+    """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED), or None when the
+    socket is not a Unix socket or the platform cannot tell."""
+    import socket
+    import struct
+
+    if getattr(sock, "family", None) != getattr(socket, "AF_UNIX", object()) or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+def trusted_service_owner(connection: Any) -> str | None:
+    """The unique bus name of the Secret Service when both the bus and the service run as this user, else None.
+
+    keyring trusts whoever owns ``org.freedesktop.secrets`` on whatever bus ``DBUS_SESSION_BUS_ADDRESS`` names;
+    this path does not: the bus daemon must be our uid (SO_PEERCRED on the connected socket, so a TCP bus or a
+    socket served by another user is refused), and so must the connection that owns the name
+    (``GetConnectionUnixUser``, asked of the bus). Calls then go to that unique name, so the name changing
+    hands between the check and the lookup cannot redirect them. Raises what jeepney raises on a failed call.
+    """
+    from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+
+    uid = os.getuid()
+    if _peer_uid(connection.sock) != uid:
+        return None
+    (owner,) = _call(connection, message_bus.GetNameOwner(_BUS_NAME))  # no owner: an error, so no activation
+    (owner_uid,) = _call(connection, message_bus.GetConnectionUnixUser(owner))
+    return str(owner) if owner_uid == uid else None
+
+
+def _lookup(connection: Any, service: str, username: str, owner: str = _BUS_NAME) -> str | None:
     from jeepney import DBusAddress, Properties, new_method_call  # type: ignore[import-untyped]
 
-    collection = DBusAddress(_DEFAULT_COLLECTION, _BUS_NAME, _IFACE + "Collection")
+    collection = DBusAddress(_DEFAULT_COLLECTION, owner, _IFACE + "Collection")
     ((_signature, locked),) = _call(connection, Properties(collection).get("Locked"))
     if locked is not False:
         return None  # keyring would prompt to unlock: leave that to it
@@ -194,9 +226,9 @@ def _lookup(connection: Any, service: str, username: str) -> str | None:
     )
     if not paths:
         return None
-    secrets_service = DBusAddress(_SERVICE_PATH, _BUS_NAME, _IFACE + "Service")
+    secrets_service = DBusAddress(_SERVICE_PATH, owner, _IFACE + "Service")
     _output, session = _call(connection, new_method_call(secrets_service, "OpenSession", "sv", ("plain", ("s", ""))))
-    item = DBusAddress(paths[0], _BUS_NAME, _IFACE + "Item")  # keyring returns the first item found, too
+    item = DBusAddress(paths[0], owner, _IFACE + "Item")  # keyring returns the first item found, too
     # A locked item answers with an IsLocked error (no prompt): handled as doubt by the caller.
     ((_session, _parameters, value, _content_type),) = _call(
         connection, new_method_call(item, "GetSecret", "o", (session,))
@@ -206,8 +238,9 @@ def _lookup(connection: Any, service: str, username: str) -> str | None:
 
 def read_secret(service: str, username: str) -> str | None:
     """The secret keyring's SecretService backend would return for (``service``, ``username``), or None on
-    any doubt: no session bus, no Secret Service, no default collection, a locked collection or item, a
-    service that refuses a plain session, no such item, a slow answer, a secret that is not UTF-8.
+    any doubt: no session bus, no Secret Service, a bus or a service that is not this user's own
+    (``trusted_service_owner``), no default collection, a locked collection or item, a service that refuses a
+    plain session, no such item, a slow answer, a secret that is not UTF-8.
 
     Never prompts, never writes, never raises for those (only for bugs such as a non-string argument).
     """
@@ -222,7 +255,10 @@ def read_secret(service: str, username: str) -> str | None:
     except Exception:  # no/unreachable bus: KeyError (no address), OSError, jeepney's AuthenticationError
         return None
     try:
-        return _lookup(connection, service, username)
+        owner = trusted_service_owner(connection)
+        if owner is None:
+            return None  # someone else's bus or service: keyring decides (and may refuse or prompt)
+        return _lookup(connection, service, username, owner)
     except Exception:  # DBusErrorResponse (locked, unknown object, not supported), TimeoutError, bad replies
         return None
     finally:
