@@ -109,7 +109,8 @@ class Portal:
         account = _account_id(params)
         roles = self.sso.center.roles_of.get((sign_in.user, account), [])
         page, next_token = self._page(roles, params, sign_in, f"roles/{account}")
-        return _with_next({"roleList": [{"roleName": r.name, "accountId": account} for r, _ in page]}, next_token)
+        # roleName is the permission set's name ("ReadOnly"); the IAM role behind it is AWSReservedSSO_*.
+        return _with_next({"roleList": [{"roleName": p.name, "accountId": account} for _, p in page]}, next_token)
 
     def _credentials(self, sign_in: SignIn, params: dict[str, str]) -> dict[str, Any]:
         account = _account_id(params)

@@ -85,9 +85,10 @@ class IdentityCenter:
         return normalize_start_url(url) == normalize_start_url(self.start_url)
 
     def role_for(self, user: str, account: str, role_name: str) -> tuple[Role, PermissionSet] | None:
-        """The assigned role named ``role_name`` for ``user`` in ``account``, or None (not assigned)."""
+        """The role of the permission set ``role_name`` (the portal names roles by permission set, and
+        profiles say ``sso_role_name = <permission set>``) assigned to ``user`` in ``account``, or None."""
         for role, pset in self.roles_of.get((user, account), ()):
-            if role.name == role_name:
+            if pset.name == role_name:
                 return role, pset
         return None
 
