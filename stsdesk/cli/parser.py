@@ -13,7 +13,7 @@ import importlib
 from stsdesk import __version__
 
 # stsdesk.cli.<name> for each; a new command group is one more name here.
-COMMAND_MODULES: tuple[str, ...] = ("profiles", "credentials", "decode", "emulator")
+COMMAND_MODULES: tuple[str, ...] = ("profiles", "credentials", "decode", "emulator", "sso", "serve")
 
 SHELL_CHOICES = ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from stsdesk.core.broker_sources import StsTarget, role_matches, sts_target
 from stsdesk.core.cache import CachedSession, SessionCache
-from stsdesk.core.errors import ConfigError, DurationError
+from stsdesk.core.errors import ConfigError, DurationError, Remedy, StsdeskError
 from stsdesk.core.fingerprint import source_fingerprint
 from stsdesk.core.mfa_rule import mfa_cache_key
 from stsdesk.core.mfa_session import (
@@ -68,7 +68,7 @@ class Broker(SessionMaker):
         self.default_region = default_region
         self._flights: dict[str, asyncio.Future[Any]] = {}
         self._device_locks: dict[str, asyncio.Lock] = {}
-        self._errors: dict[str, str] = {}
+        self._errors: dict[str, Exception] = {}
         self._subscribers: list[Callable[[str], None]] = []
 
     # -- tree, events, state -----------------------------------------------------------------------------
@@ -99,7 +99,13 @@ class Broker(SessionMaker):
 
     def last_error(self, profile: str) -> str | None:
         """The message of the last failed credentials_for(profile), cleared by the next success."""
-        return self._errors.get(profile)
+        error = self._errors.get(profile)
+        return None if error is None else str(error)
+
+    def last_remedy(self, profile: str) -> Remedy | None:
+        """What to do about the last failed credentials_for(profile) (None: nothing to suggest), as data."""
+        error = self._errors.get(profile)
+        return error.remedy if isinstance(error, StsdeskError) else None
 
     def fingerprint(self, profile: str) -> str:
         """The cheap source fingerprint stored with ``profile``'s session (see core/fingerprint.py)."""
@@ -178,7 +184,7 @@ class Broker(SessionMaker):
         try:
             result = await self._obtain(profile, duration, request)
         except Exception as exc:
-            self._errors[profile] = str(exc)
+            self._errors[profile] = exc
             self._emit(profile)
             raise
         if self._errors.pop(profile, None) is not None:
@@ -265,6 +271,11 @@ class Broker(SessionMaker):
             self._sso = SsoService(self.cache.directory, self.secrets)
         return self._sso
 
+    @sso.setter
+    def sso(self, service: SsoService) -> None:
+        """Use ``service`` (the CLI's, with its environment; the GUI's, with the demo endpoints)."""
+        self._sso = service
+
     async def _fresh(
         self,
         profile: Profile,
@@ -284,7 +295,17 @@ class Broker(SessionMaker):
         creds = await asyncio.get_running_loop().run_in_executor(
             None, self.sso.role_credentials, sso_target, target.region
         )
-        return SessionResult(creds)
+        # GetRoleCredentials does not say who signed in or which AWSReservedSSO_* role this is; one
+        # GetCallerIdentity does (for `sso status`, the GUI, role checks). Best effort: never fails the fetch.
+        arn: str | None = None
+        try:
+            identity = await asyncio.wait_for(
+                self.sts.get_caller_identity(creds, **self._call_args(target)), _IDENTITY_TIMEOUT
+            )
+            arn = identity.arn
+        except Exception as exc:  # anything at all: the credentials are good without it
+            log.info("GetCallerIdentity after GetRoleCredentials for %s: %s", profile.name, type(exc).__name__)
+        return SessionResult(creds, arn)
 
     # -- things done with credentials ----------------------------------------------------------------------
 
@@ -338,5 +359,6 @@ class Broker(SessionMaker):
         )
 
 
+_IDENTITY_TIMEOUT = 5.0
 # Effective permissions of a federation token are the intersection with the user's own policies.
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
