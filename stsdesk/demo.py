@@ -6,6 +6,7 @@ directory (the demo's isolated config dir), so a demo never touches the user's o
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,15 +82,19 @@ def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:re
 
 def write_demo_files(directory: Path, endpoint: str) -> tuple[Path, Path]:
     """Write the demo's AWS config (and an empty credentials file) under ``directory``; returns both paths."""
+    # 0700 / 0600 whatever the umask and whatever an older run left
+    from stsdesk.core.paths import ensure_private_directory, open_private_file, write_private_file
+
     aws = directory / "aws"
-    aws.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_directory(aws, what="the demo", tighten=True)
     token_file = aws / "ci-web-identity-token"
     try:
-        token_file.write_text(fetch_demo_oidc_token(endpoint))
+        token = fetch_demo_oidc_token(endpoint)
     except OSError:
-        token_file.write_text("")  # the profile then fails with a readable error; the rest of the demo works
+        token = ""  # the profile then fails with a readable error; the rest of the demo works
+    write_private_file(token_file, token.encode())
     config = aws / "config"
     credentials = aws / "credentials"
-    config.write_text(demo_config_text(endpoint, token_file))
-    credentials.touch(mode=0o600)
+    write_private_file(config, demo_config_text(endpoint, token_file).encode())
+    os.close(open_private_file(credentials))
     return config, credentials

@@ -128,7 +128,11 @@ def write_backend_record(directory: Path, backend: str, env: Mapping[str, str] |
             return  # the usual case: nothing changed, no write
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        tmp.write_bytes(payload)
+        # 0600 whatever the umask (not secret, but it says which keyring holds the secrets: nobody else's business)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(payload)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -5,12 +5,14 @@ On the fast ``stsdesk credential-process`` path: imports nothing heavy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from stsdesk.core.errors import StsdeskError
 
@@ -33,7 +35,7 @@ class UnsafeDirectory(StsdeskError):
     """A directory stsdesk was to create or use is a symlink, someone else's, or open to other users."""
 
 
-def ensure_private_directory(directory: Path, *, what: str = "stsdesk") -> bool:
+def ensure_private_directory(directory: Path, *, what: str = "stsdesk", tighten: bool = False) -> bool:
     """Create ``directory`` (mode 0700) or accept an existing one that is already private to this user.
 
     Safe in a world-writable place (the temp dir), where another user may have planted a symlink or a directory
@@ -42,12 +44,13 @@ def ensure_private_directory(directory: Path, *, what: str = "stsdesk") -> bool:
     descriptor; ``fchmod`` only on the directory just made. Missing parents are made 0700 the same way.
     Returns True when the directory was created. Raises UnsafeDirectory (one line, ``what`` names the feature
     that is off) for a symlink, a file, someone else's directory, or one of ours that others can enter (that
-    one is reported, never silently used or changed: ``chmod 700`` it, or remove it).
+    one is reported, never silently used: ``chmod 700`` it, or remove it). With ``tighten`` (stsdesk's own
+    subdirectories, inside a directory that is ours) such a directory is made 0700 instead, with a warning.
     """
     directory = Path(directory)
     parent = directory.parent
     if parent != directory and not parent.exists():
-        ensure_private_directory(parent, what=what)
+        ensure_private_directory(parent, what=what, tighten=tighten)
     created = True
     try:
         os.mkdir(directory, 0o700)
@@ -62,7 +65,11 @@ def ensure_private_directory(directory: Path, *, what: str = "stsdesk") -> bool:
         st = os.fstat(fd)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
             raise UnsafeDirectory(f"{directory} belongs to another user; {what} is off")
-        if st.st_mode & 0o077:
+        if st.st_mode & 0o077 and not created and tighten:
+            log.warning("stsdesk: warning: %s was open to other users (mode %o); made it 0700",
+                        directory, stat.S_IMODE(st.st_mode))
+            os.fchmod(fd, 0o700)
+        elif st.st_mode & 0o077:
             if not created:
                 raise UnsafeDirectory(
                     f"{directory} is open to other users (mode {stat.S_IMODE(st.st_mode):o}); {what} is off "
@@ -130,3 +137,55 @@ def keyring_namespace(directory: Path) -> str | None:
     if resolved == default_config_dir().expanduser().resolve():
         return None
     return hashlib.sha256(os.fsencode(resolved)).hexdigest()[:12]
+
+
+def open_private_file(path: Path, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
+    """Open (creating it) ``path`` as a 0600 file of this user and return the descriptor.
+
+    Never follows a symlink; an existing file of ours with a looser mode is tightened to 0600 (through the
+    descriptor, so it is the file opened that changes). Raises OSError (ELOOP for a link, EPERM when the file
+    is someone else's and cannot be made private).
+    """
+    fd = os.open(path, flags | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid():
+            raise PermissionError(f"{path} belongs to another user")
+        if stat.S_IMODE(st.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically as a 0600 file, whatever the umask and whatever was there
+    (a temp file made with O_EXCL beside it, then ``os.replace``; a symlink at ``path`` is replaced, not
+    followed). Raises OSError; no temp file is left behind."""
+    import tempfile  # only writers need it
+
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def private_log_handler(path: Path, max_bytes: int, backup_count: int) -> logging.Handler:
+    """A rotating file handler for ``path`` whose file (and each new one after a rollover) is 0600 whatever the
+    umask, never opened through a symlink; logging's own handler opens with the umask's mode (0644 under the
+    usual umask, 0666 under umask 000). Raises OSError when the file cannot be opened."""
+    import logging.handlers  # 20+ ms of imports: only for the GUI, never on the credential-process path
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self) -> Any:
+            fd = open_private_file(Path(self.baseFilename))
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    return PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")

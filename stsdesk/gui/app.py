@@ -172,7 +172,9 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
             import tempfile  # only here: with its imports (random, shutil) a few ms before the first paint
 
             directory = Path(tempfile.mkdtemp(prefix="stsdesk-demo-"))
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from stsdesk.core.paths import ensure_private_directory
+
+        ensure_private_directory(directory, what="the demo", tighten=True)  # 0700; an older loose one tightened
         work_dir = directory
     else:
         work_dir = base

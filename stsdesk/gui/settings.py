@@ -40,7 +40,15 @@ class Preferences:
 
 
 def open_settings(config_dir: Path) -> QSettings:
-    """The app's QSettings file in ``config_dir`` (created on first write)."""
+    """The app's QSettings file in ``config_dir``, created empty and 0600 when missing (QSettings keeps an
+    existing file's mode when it rewrites it; a new one would get the umask's)."""
+    import contextlib
+    import os
+
+    from stsdesk.core.paths import open_private_file
+
+    with contextlib.suppress(OSError):  # unwritable: QSettings reports its own status, as before
+        os.close(open_private_file(config_dir / SETTINGS_FILE, os.O_RDONLY))
     return QSettings(str(config_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
