@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     return build()
 
 
+def _fail(env: Environment, exc: StsdeskError) -> int:
+    from stsdesk.cli.remedies import cli_message
+
+    return env.fail(cli_message(exc))
+
+
 def _open_gui(env: Environment, args: argparse.Namespace) -> int:
     import importlib
 
@@ -64,7 +70,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
             if _credential_process_fast(quick, env):
                 return 0
         except StsdeskError as exc:
-            return env.fail(str(exc))
+            return _fail(env, exc)
         except KeyboardInterrupt:
             env.stderr.write("\n")
             return 130
@@ -82,7 +88,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except UsageError as exc:
         parser.error(str(exc))  # exits 2 with the usage line
     except StsdeskError as exc:
-        return env.fail(str(exc))
+        return _fail(env, exc)
     except KeyboardInterrupt:
         env.stderr.write("\n")
         return 130

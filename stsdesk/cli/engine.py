@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stsdesk.cli.environment import Environment
 from stsdesk.core.broker import Broker, MfaRequest
-from stsdesk.core.errors import InvalidMfaCode, MfaCancelled, MfaRequired
+from stsdesk.core.errors import ENTER_MFA_CODE, InvalidMfaCode, MfaCancelled, MfaRequired, Remedy
 from stsdesk.core.model import Credentials
 from stsdesk.core.secrets import SecretStore
 
@@ -44,7 +44,9 @@ def cli_mfa_prompt(env: Environment) -> Callable[[MfaRequest], Awaitable[str]]:
             return await asyncio.get_running_loop().run_in_executor(None, _tty_code, env, request)
         if request.error:
             raise InvalidMfaCode(request.error, "AccessDenied")
-        raise MfaRequired(f"profile {request.profile} needs an MFA code: pass --mfa-code or run in a terminal")
+        raise MfaRequired(
+            f"profile {request.profile} needs an MFA code", remedy=Remedy(ENTER_MFA_CODE, request.profile)
+        )
 
     return prompt
 
@@ -82,12 +84,12 @@ def warn_keyring(env: Environment, secrets: SecretStore) -> None:
         env.warn(warning)
 
 
-def export_region(engine: Engine, profile: str, creds: Credentials) -> str | None:
-    """The region exported with ``profile``'s credentials."""
-    from stsdesk.core.broker_sources import sts_target
+def export_region(env: Environment, engine: Engine, profile: str, creds: Credentials) -> str:
+    """The region exported with ``profile``'s credentials: :func:`stsdesk.core.region.export_region`, as the
+    GUI and the bridge export it."""
+    from stsdesk.core.region import export_region as region_for
 
-    chain = engine.broker.tree.chain(profile)
-    return creds.region or sts_target(chain, engine.broker.default_region).region
+    return region_for(engine.broker.tree, profile, engine.broker.default_region, creds.region, env.environ)
 
 
 def _from_gui(engine: Engine, args: argparse.Namespace) -> Credentials | None:

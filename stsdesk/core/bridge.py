@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stsdesk.core.errors import StsdeskError
+from stsdesk.core.errors import Remedy, StsdeskError
 from stsdesk.core.model import CredentialKind, Credentials
 from stsdesk.core.paths import UnsafeDirectory, ensure_private_directory
 
@@ -324,7 +324,10 @@ class BridgeServer:
         if exc is None:
             return {"ok": True, "credentials": credentials_to_json(work.result())}
         if isinstance(exc, StsdeskError):
-            return {"ok": False, "error": _one_line(str(exc))}
+            answer: dict[str, Any] = {"ok": False, "error": _one_line(str(exc))}
+            if exc.remedy is not None:  # the terminal says it in its own words (stsdesk.cli.remedies)
+                answer["remedy"] = exc.remedy.to_json()
+            return answer
         log.error("terminal bridge handler failed for %s", profile, exc_info=exc)
         return {"ok": False, "error": "the stsdesk GUI failed unexpectedly (see its log)"}
 
@@ -376,7 +379,10 @@ def bridge_request(
             return credentials_from_json(answer.get("credentials"))
         error = answer.get("error")
         if error != REFUSED:
-            raise BridgeError(_one_line(str(error)) if error else "the stsdesk GUI sent a malformed answer")
+            raise BridgeError(
+                _one_line(str(error)) if error else "the stsdesk GUI sent a malformed answer",
+                remedy=Remedy.from_json(answer.get("remedy")),
+            )
     if used is None:
         return None
     raise BridgeError("the running stsdesk GUI refused the request; try again")

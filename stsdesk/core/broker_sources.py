@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stsdesk.core.errors import ConfigError, NetworkError, StsdeskError
+from stsdesk.core.errors import STORE_SECRET, ConfigError, NetworkError, Remedy, StsdeskError
 from stsdesk.core.model import CredentialKind, Credentials, Profile
+from stsdesk.core.region import configured_region
 from stsdesk.core.secrets import SecretStore, user_key
 
 _AWS_HOST_SUFFIXES = (
@@ -59,9 +60,7 @@ def sts_target(chain: list[Profile], default_region: str, env: Mapping[str, str]
                 return value
         return None
 
-    region = (
-        nearest("region") or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or default_region
-    )
+    region = configured_region(chain, environ) or default_region  # the rule exports use too (core/region)
     regional = (nearest("sts_regional_endpoints") or "regional").strip().lower() != "legacy"
     return StsTarget(
         region=str(region),
@@ -169,7 +168,8 @@ def long_term_credentials(
         hint = f" ({warning})" if warning else ""
         raise ConfigError(
             f"no secret access key for profile '{profile.name}' ({akid}) in the keyring or the credentials "
-            f"file{hint}; run: stsdesk add-user {profile.name} --access-key-id {akid}"
+            f"file{hint}",
+            remedy=Remedy(STORE_SECRET, profile.name, akid),
         )
     kind = CredentialKind.SESSION_TOKEN if token else CredentialKind.LONG_TERM
     return Credentials(akid, secret, token, None, kind, profile.region)

@@ -5,13 +5,50 @@ Every error here carries a one-line message a person can act on. None of them ev
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
+
+class Remedy(NamedTuple):
+    """What the user can do about an error, as data: the CLI and the GUI each say it in their own words
+    (stsdesk.cli.remedies, stsdesk.gui.errors), so core's messages name no command and no dialog.
+
+    ``action`` is one of REMEDY_ACTIONS; ``profile`` and ``access_key_id`` fill in the words."""
+
+    action: str
+    profile: str | None = None
+    access_key_id: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        """The remedy as a JSON object (the terminal bridge carries it from the GUI to the CLI)."""
+        return {"action": self.action, "profile": self.profile, "access_key_id": self.access_key_id}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Remedy | None:
+        """A remedy from :meth:`to_json`'s object; None for anything else (an unknown action included)."""
+        if not isinstance(raw, dict) or raw.get("action") not in REMEDY_ACTIONS:
+            return None
+        profile, akid = raw.get("profile"), raw.get("access_key_id")
+        return cls(
+            str(raw["action"]),
+            profile if isinstance(profile, str) else None,
+            akid if isinstance(akid, str) else None,
+        )
+
+
+STORE_SECRET = "store-secret"  # the IAM user's secret access key is nowhere: store it (profile, access key id)
+ENTER_MFA_CODE = "enter-mfa-code"  # an MFA code is needed and nothing could ask for one (profile)
+REMEDY_ACTIONS = frozenset({STORE_SECRET, ENTER_MFA_CODE})
+
 
 class StsdeskError(Exception):
-    """Base class: an expected failure, shown to the user as one line (no traceback)."""
+    """Base class: an expected failure, shown to the user as one line (no traceback).
 
-    def __init__(self, message: str) -> None:
+    ``message`` says what went wrong; ``remedy`` (optional) what to do, rendered by each front end."""
+
+    def __init__(self, message: str, *, remedy: Remedy | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.remedy = remedy
 
     def __str__(self) -> str:
         return self.message

@@ -22,7 +22,14 @@ from stsdesk.core.broker_sources import (
     sts_target,
     web_identity_token,
 )
-from stsdesk.core.errors import ConfigError, DurationError, InvalidMfaCode, MfaRequired
+from stsdesk.core.errors import (
+    ENTER_MFA_CODE,
+    ConfigError,
+    DurationError,
+    InvalidMfaCode,
+    MfaRequired,
+    Remedy,
+)
 from stsdesk.core.mfa_rule import CHAINED_MAX, mfa_cache_key, reuses_mfa_session
 from stsdesk.core.model import Credentials, Profile, ProfileKind
 from stsdesk.core.secrets import SecretStore
@@ -295,8 +302,8 @@ class SessionMaker:
                         if last is not None:
                             raise last
                         raise MfaRequired(
-                            f"profile {mfa_request.profile} needs an MFA code: "
-                            "pass --mfa-code or run in a terminal"
+                            f"profile {mfa_request.profile} needs an MFA code",
+                            remedy=Remedy(ENTER_MFA_CODE, mfa_request.profile),
                         )
                     code = await self.mfa_prompt(replace(mfa_request, error=error))
                 try:

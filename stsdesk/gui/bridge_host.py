@@ -80,15 +80,13 @@ class BridgeHost:
         finally:
             if self._on_settle is not None:
                 self._on_settle()
-        if creds.region is None:
-            creds = replace(creds, region=self._region(profile))
-        return creds
+        return replace(creds, region=self._region(profile, creds.region))
 
-    def _region(self, profile: str) -> str | None:
-        from stsdesk.core.broker_sources import sts_target
+    def _region(self, profile: str, session_region: str | None) -> str | None:
+        from stsdesk.core.region import export_region
 
         try:
-            return sts_target(self.broker.tree.chain(profile), self.broker.default_region).region
+            return export_region(self.broker.tree, profile, self.broker.default_region, session_region)
         except Exception:  # a region is a nicety; the credentials are what was asked for
             log.debug("no region for %s", profile, exc_info=True)
-            return None
+            return session_region

@@ -176,7 +176,7 @@ class Controller(QObject):
         # An IAM user's account (and so its alias) is only known from its session's ARN.
         self.model.set_identity(name, meta.identity_arn if meta is not None else None)
         error = self.broker.last_error(name)
-        self.model.set_error(name, in_gui_words(error) if error else None)
+        self.model.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
         if announce:
             self._changed.add(name)
             if not self._announce_timer.isActive():

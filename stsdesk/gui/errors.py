@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from stsdesk.core.errors import StsdeskError
+from stsdesk.core.errors import ENTER_MFA_CODE, STORE_SECRET, Remedy, StsdeskError
 
 LOG_NAME = "stsdesk.log"
 log = logging.getLogger("stsdesk.gui")
@@ -38,10 +38,12 @@ _PATTERNS = (
 )
 _KEYED = 2  # the first _KEYED patterns keep their key (group 1) and mask only the value
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-# Core's errors name the CLI command that fixes them; in the window the fix is a dialog.
-_CLI_ADVICE = (
-    (re.compile(r"run: stsdesk add-user \S+ --access-key-id \S+"), "use Edit profile to store the secret key"),
-)
+# What to do about an error (core.errors.Remedy), in the window's words: one entry per REMEDY_ACTIONS (a
+# test checks that none is missing). The command line says the same with commands (stsdesk.cli.remedies).
+GUI_WORDS: dict[str, Callable[[Remedy], str]] = {
+    STORE_SECRET: lambda remedy: "; use Edit profile to store the secret key",
+    ENTER_MFA_CODE: lambda remedy: ": assume it from this window to type the code",
+}
 
 
 def _redact_plain(text: str) -> str:
@@ -76,18 +78,16 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def in_gui_words(message: str) -> str:
-    """``message`` with advice meant for the command line (``run: stsdesk add-user …``) replaced by what to
-    do in the window."""
-    for pattern, advice in _CLI_ADVICE:
-        message = pattern.sub(advice, message)
-    return message
+def in_gui_words(message: str, remedy: Remedy | None) -> str:
+    """``message`` (an expected error's one line) followed by what to do about it in the window."""
+    words = GUI_WORDS.get(remedy.action) if remedy is not None else None
+    return message + (words(remedy) if words is not None and remedy is not None else "")
 
 
 def user_message(exc: BaseException) -> str:
     """One plain line for the user. Expected errors say what to do; anything else points at the log."""
     if isinstance(exc, StsdeskError):
-        return in_gui_words(str(exc))
+        return in_gui_words(str(exc), exc.remedy)
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}"
@@ -104,9 +104,9 @@ def setup_logging(config_dir: Path) -> Path:
     root.setLevel(logging.INFO)
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
-        )
+        from stsdesk.core.paths import private_log_handler  # 0600 whatever the umask or an older file's mode
+
+        handler: logging.Handler = private_log_handler(path, 1_000_000, 2)
     except OSError:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -140,7 +140,9 @@ class ControllerTrayApp(QObject):
         creds = await self.controller.assume(profile, force=True)
         if creds is None and self.tray is not None:
             broker = self.controller.broker
-            message = in_gui_words((broker.last_error(profile) if broker is not None else None) or "no credentials")
+            error = broker.last_error(profile) if broker is not None else None
+            remedy = broker.last_remedy(profile) if broker is not None else None
+            message = in_gui_words(error or "no credentials", remedy)
             self.tray.notify_error(profile, message)
 
     def copy_exports(self, profile: str) -> None:

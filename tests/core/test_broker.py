@@ -260,8 +260,9 @@ def test_wrong_code_without_prompt_raises(tmp_path: Path) -> None:
 
 def test_no_code_and_no_prompt_says_what_to_do(tmp_path: Path) -> None:
     broker, fake = make_broker(tmp_path)
-    with pytest.raises(MfaRequired, match="profile dev needs an MFA code: pass --mfa-code"):
+    with pytest.raises(MfaRequired, match="profile dev needs an MFA code") as raised:
         asyncio.run(broker.credentials_for("dev"))
+    assert raised.value.remedy is not None and raised.value.remedy.action == "enter-mfa-code"  # words: cli/gui
     assert fake.calls == []
 
 

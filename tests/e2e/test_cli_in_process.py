@@ -151,10 +151,16 @@ def test_decode_without_a_message_is_one_line(cli: CliRunner) -> None:
 
 
 def test_every_command_module_registers_handlers() -> None:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    choices: dict[str, object] = sub.choices  # type: ignore[assignment]
+    import argparse
+
+    def leaves(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.ArgumentParser]]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return [(path, parser)]
+        return [leaf for sub in subs for name, child in sub.choices.items() for leaf in leaves(child, f"{path} {name}")]
+
     assert len(COMMAND_MODULES) == len(set(COMMAND_MODULES))
-    for name, command_parser in choices.items():
-        handler = command_parser.get_default("handler")  # type: ignore[attr-defined]
-        assert callable(handler), name
+    commands = leaves(build_parser(), "stsdesk")
+    assert len(commands) >= 11
+    for path, command_parser in commands:
+        assert callable(command_parser.get_default("handler")), path

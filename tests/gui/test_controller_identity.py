@@ -12,7 +12,6 @@ from gui_helpers import run
 
 from stsdesk.demo import ALICE_KEY_ID, DEMO_REGION
 from stsdesk.gui.app import GuiApp
-from stsdesk.gui.errors import in_gui_words
 from stsdesk.gui.tree_model import ACCOUNT
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
@@ -27,12 +26,19 @@ def collect_qt_garbage_here() -> Iterator[None]:
     gc.collect()
 
 
-def test_cli_advice_becomes_window_advice() -> None:
-    core = ("no secret access key for profile 'bob' (AKIAX) in the keyring or the credentials file; "
-            "run: stsdesk add-user bob --access-key-id AKIAX")
-    assert in_gui_words(core) == ("no secret access key for profile 'bob' (AKIAX) in the keyring or the "
-                                  "credentials file; use Edit profile to store the secret key")
-    assert in_gui_words("AccessDenied: not allowed") == "AccessDenied: not allowed"
+def test_remedies_are_said_in_the_window_and_on_the_command_line() -> None:
+    from stsdesk.cli.remedies import CLI_WORDS, cli_message
+    from stsdesk.core.errors import REMEDY_ACTIONS, STORE_SECRET, ConfigError, Remedy
+    from stsdesk.gui.errors import GUI_WORDS, user_message
+
+    assert set(GUI_WORDS) == set(CLI_WORDS) == REMEDY_ACTIONS  # every remedy has words in both front ends
+    error = ConfigError("no secret access key for profile 'bob' (AKIAX) in the keyring or the credentials file",
+                        remedy=Remedy(STORE_SECRET, "bob", "AKIAX"))
+    assert user_message(error) == ("no secret access key for profile 'bob' (AKIAX) in the keyring or the "
+                                   "credentials file; use Edit profile to store the secret key")
+    assert cli_message(error) == ("no secret access key for profile 'bob' (AKIAX) in the keyring or the "
+                                  "credentials file; run: stsdesk add-user bob --access-key-id AKIAX")
+    assert user_message(ConfigError("AccessDenied: not allowed")) == "AccessDenied: not allowed"
 
 
 def test_iam_user_without_mfa_shows_its_alias_after_who_am_i(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
