@@ -264,7 +264,8 @@ def _scale_rows(result: dict[str, Any], loads: list[dict[str, float]], parses: l
         "bare Qt 1 Hz", CPU_TARGET,
         f"{result['live_sessions']} live sessions; both processes measured over the same "
         f"{result['idle_seconds']:.0f} s "
-        "(per-thread schedstat, ns resolution); peer: an offscreen window whose one 1 Hz timer sets a label's text",
+        "(getrusage of each process: every thread, µs resolution); peer: an offscreen window whose one 1 Hz "
+        "timer sets a label's text",
         fmt=lambda v: f"{v:.2f}% of a core"))
     return rows
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -139,14 +139,11 @@ class GapProbe:
 
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of ``pid`` so far, in nanosecond resolution (/proc/PID/task/*/schedstat; psutil's
-    cpu_times counts 10 ms clock ticks, too coarse for an idle peer that uses a few ms in 20 s)."""
-    total = 0
-    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that ended meanwhile
-            total += int(stat.read_text().split()[0])
-    return total / 1e9
+def cpu_seconds() -> float:
+    """CPU seconds of this process so far: every thread, exited ones too (executor and cache-writer threads come
+    and go), microsecond resolution (getrusage; psutil's cpu_times counts 10 ms clock ticks)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class BareFilterWindow:
@@ -204,6 +201,9 @@ async def keystrokes(gui: Any, result: dict[str, Any]) -> None:
     if bare.proxy.rowCount() != ACCOUNTS * ROLES:
         raise RuntimeError(f"the bare filter shows {bare.proxy.rowCount()} rows after deleting the text")
     bare.window.close()
+    bare.window.deleteLater()  # its items and their Python wrappers must not sit in the app's heap for the bursts
+    del bare
+    await asyncio.sleep(0.1)
     ours, peer = times
     result["keystroke_median"] = statistics.median(ours)
     result["keystroke_peer_median"] = statistics.median(peer)
@@ -326,20 +326,32 @@ async def idle(gui: Any, result: dict[str, Any]) -> None:
     now = time.time()
     result["live_sessions"] = sum(1 for _, expiry in gui.model.sessions() if expiry > now)
     peer = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.peer_qt_idle"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", "benchmarks.peer_qt_idle"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
+    assert peer.stdin is not None and peer.stdout is not None
+    stdin, stdout = peer.stdin, peer.stdout
+
+    def peer_cpu() -> float:
+        stdin.write("?\n")
+        stdin.flush()
+        return float(stdout.readline())
+
     try:
-        assert peer.stdout is not None
-        if peer.stdout.readline().strip() != "ready":
+        if stdout.readline().strip() != "ready":
             raise RuntimeError(f"the idle peer did not start (exit {peer.poll()})")
         await asyncio.sleep(2.0)  # the burst's after-effects (status messages, GC) settle; the peer too
         seconds = rounds(int(IDLE_SECONDS), 1)
-        ours0, peer0, t0 = cpu_seconds(os.getpid()), cpu_seconds(peer.pid), time.perf_counter()
+        ours0, peer0, t0 = cpu_seconds(), peer_cpu(), time.perf_counter()
         await asyncio.sleep(seconds)
-        ours1, peer1, wall = cpu_seconds(os.getpid()), cpu_seconds(peer.pid), time.perf_counter() - t0
+        ours1, peer1, wall = cpu_seconds(), peer_cpu(), time.perf_counter() - t0
     finally:
-        peer.terminate()
-        peer.wait(10)
+        stdin.close()
+        try:
+            peer.wait(10)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+            peer.wait()
     result["idle_cpu_percent"] = 100.0 * (ours1 - ours0) / wall
     result["idle_peer_cpu_percent"] = 100.0 * (peer1 - peer0) / wall
     result["idle_seconds"] = wall

@@ -1,15 +1,18 @@
 """The idle-CPU peer: a bare Qt app with one 1 Hz timer (it sets a label's text, as a clock would).
 
 An offscreen QApplication, a shown window of stsdesk's size holding the label. Prints ``ready`` once the window
-is shown; the parent measures this process's CPU time over the same seconds as stsdesk's, then terminates it.
+is shown; then, for each line the parent writes on its stdin, prints this process's CPU seconds so far
+(getrusage: every thread, exited ones too, microsecond resolution), so the parent can measure it over the same
+seconds as stsdesk. Ends when its stdin closes.
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
 
@@ -24,6 +27,16 @@ def main() -> int:
     timer.timeout.connect(lambda: label.setText(time.strftime("%H:%M:%S")))
     timer.start()
     window.show()
+
+    def answer() -> None:
+        if not sys.stdin.readline():
+            app.quit()
+            return
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(usage.ru_utime + usage.ru_stime, flush=True)
+
+    asked = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+    asked.activated.connect(answer)
     QTimer.singleShot(0, lambda: print("ready", flush=True))
     return app.exec()
 
