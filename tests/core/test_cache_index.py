@@ -6,6 +6,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from helpers import unmeasured_env
+
 from stsdesk.core.cache_index import CREDENTIAL_KINDS, FastSession, credential_process_document
 from stsdesk.core.exports import credential_process_json
 from stsdesk.core.model import CredentialKind, Credentials
@@ -29,5 +31,7 @@ def test_cache_hit_path_imports_stay_light() -> None:
         "print(sorted(m for m in ('dataclasses', 'logging', 'argparse', 'stsdesk.core.model',"
         " 'stsdesk.core.cache', 'stsdesk.core.cache_pending') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=unmeasured_env()
+    )
     assert done.stdout.strip() == "[]"
