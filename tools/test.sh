@@ -26,9 +26,12 @@ export STSDESK_TEST_SANDBOX=$SANDBOX
 
 # Coverage of this process and of every Python subprocess it starts (the CLI and the emulator run as
 # subprocesses in the e2e tests): coverage's own subprocess patch, configured in pyproject.toml, writes one
-# data file per process into .coverage-data/, combined below. A subset run (arguments given) is not measured.
+# data file per process into .coverage-data/, combined below. A subset run (arguments given) is measured only
+# with STSDESK_COVERAGE=1, and then the floor is not enforced (it holds for the whole suite).
 COVERAGE=0
-if [ "$#" -eq 0 ] && [ "${STSDESK_NO_COVERAGE:-}" != "1" ]; then
+FLOOR=0
+if [ "$#" -eq 0 ]; then FLOOR=1; fi
+if { [ "$#" -eq 0 ] && [ "${STSDESK_COVERAGE:-1}" != "0" ]; } || [ "${STSDESK_COVERAGE:-}" = "1" ]; then
   COVERAGE=1
   rm -rf .coverage-data && mkdir -p .coverage-data
   export COVERAGE_RCFILE=$REPO/pyproject.toml STSDESK_COVERAGE_DIR=$REPO/.coverage-data
@@ -90,5 +93,9 @@ if [ "$COVERAGE" = 1 ]; then
   "$BIN/python" -m coverage combine -q
   "$BIN/python" -m coverage report --skip-covered --skip-empty --sort=cover
   "$BIN/python" -m coverage json -q -o .coverage-data/coverage.json
-  "$BIN/python" tools/coverage_floor.py .coverage-data/coverage.json
+  if [ "$FLOOR" = 1 ]; then
+    "$BIN/python" tools/coverage_floor.py .coverage-data/coverage.json
+  else
+    "$BIN/python" tools/coverage_floor.py --total 0 --module 0 .coverage-data/coverage.json
+  fi
 fi
