@@ -43,5 +43,12 @@ package: $(STAMP)
 package-test: package
 	bash packaging/smoke_test.sh
 
+# packaging/requirements.lock: the runtime dependencies and PyInstaller, pinned with sha256 hashes; build.sh
+# installs from it with --require-hashes. Keeps existing pins; `make lock LOCK_FLAGS=--upgrade` moves them all.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links $(LOCK_FLAGS) --output-file packaging/requirements.lock \
+	  pyproject.toml packaging/bundle-tools.in
+
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage-data

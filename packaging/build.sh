@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# `make package`: freeze stsdesk with PyInstaller into dist/stsdesk/ (onedir) and pack
+# `make package`: freeze stsdesk with PyInstaller (from the hash-locked dependencies) into dist/stsdesk/ (onedir) and pack
 # dist/stsdesk-<version>-linux-<arch>.tar.gz. Fails if a bundled library lost a dependency to the trim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
+
+# The bundle is built from packaging/requirements.lock (`make lock`): exact versions and the sha256 of every
+# file, installed with --require-hashes into a virtualenv of its own, so a release is made of reviewed bytes,
+# never of whatever resolves on the day or happens to be in the development .venv. Rebuilt when the lock changes.
+LOCK=packaging/requirements.lock
+BUILD_VENV=build/bundle-venv
+want=$(sha256sum "$LOCK" | cut -d' ' -f1)
+if [ ! -x "$BUILD_VENV/bin/python" ] || [ "$(cat "$BUILD_VENV/.lock-sha256" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$BUILD_VENV"
+  "${PYTHON:-.venv/bin/python}" -m venv "$BUILD_VENV"
+  "$BUILD_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+    -r "$LOCK"
+  echo "$want" > "$BUILD_VENV/.lock-sha256"
+fi
+BIN=$BUILD_VENV/bin
 VERSION=$("$BIN/python" -c 'import sys; sys.path.insert(0, "packaging"); import bundle_rules, pathlib
 print(bundle_rules.version_from_init(pathlib.Path("stsdesk/__init__.py")))')
 ARCH=$(uname -m)
