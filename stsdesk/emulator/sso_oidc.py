@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from stsdesk.emulator.sso_records import OidcError, Registration, TokenGrant, invalid_request
 from stsdesk.emulator.sso_scenario import IdentityCenter
@@ -40,7 +40,7 @@ def _body(request: Request) -> dict[str, Any]:
         raise invalid_request(f"{request.method} is not allowed here; use POST with a JSON body")
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
         raise invalid_request("The request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise invalid_request("The request body must be a JSON object")
@@ -80,11 +80,21 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _split(uri: str) -> SplitResult | None:
+    """``urlsplit`` of a URI whose port (if any) is a number, else None."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    return parts
+
+
 def _check_redirect(uri: str) -> None:
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    ok = parts.scheme in ("http", "https") and host and not parts.fragment
-    if ok and parts.scheme == "http" and not (is_loopback_host(host) or host == "localhost"):
+    parts = _split(uri)
+    host = (parts.hostname if parts is not None else "") or ""
+    ok = parts is not None and parts.scheme in ("http", "https") and bool(host) and not parts.fragment
+    if ok and parts is not None and parts.scheme == "http" and not (is_loopback_host(host) or host == "localhost"):
         ok = False
     if not ok:
         raise OidcError(
@@ -98,10 +108,8 @@ def redirect_matches(registered: str, requested: str) -> bool:
     a loopback IP literal over http, equal but for the port, which the client picks at run time."""
     if registered == requested:
         return True
-    reg, req = urlsplit(registered), urlsplit(requested)
-    try:
-        req.port  # noqa: B018  # raises ValueError for a port that is not a number
-    except ValueError:
+    reg, req = _split(registered), _split(requested)
+    if reg is None or req is None:
         return False
     return (
         reg.scheme == req.scheme == "http"

@@ -20,7 +20,7 @@ from stsdesk.emulator.sso_records import AuthorizeRequest, OidcError
 from stsdesk.emulator.sso_state import SsoState
 from stsdesk.emulator.wire import Request, Response
 
-_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _STYLE = (
     "body{font-family:sans-serif;margin:3em auto;max-width:36em;padding:0 1em}"
     "label{display:block;margin:1em 0 .3em}input,select{font-size:1.2em;padding:.2em}"
@@ -131,7 +131,7 @@ class SignInPages:
         if "authorization_code" not in reg.grant_types:
             return fail("unauthorized_client", "This client is not registered for the authorization_code grant")
         challenge = params.get("code_challenge", "").rstrip("=")
-        if params.get("code_challenge_method") != "S256" or not _CHALLENGE.match(challenge):
+        if params.get("code_challenge_method") != "S256" or not _CHALLENGE.fullmatch(challenge):
             return fail("invalid_request", "A code_challenge with code_challenge_method S256 is required")
         scopes = (params.get("scopes") or params.get("scope") or "").split() or list(reg.scopes)
         if any(scope not in reg.scopes for scope in scopes):

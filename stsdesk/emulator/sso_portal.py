@@ -26,7 +26,8 @@ from stsdesk.emulator.wire import Request, Response
 PAGE_PURPOSE = "sso-page-token"
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_SMALL_NUMBER = re.compile(r"[0-9]{1,3}")
 _T = TypeVar("_T")
 
 
@@ -146,7 +147,7 @@ class Portal:
         raw_max = params.get("max_result")
         size = DEFAULT_PAGE
         if raw_max is not None:
-            if not raw_max.isdigit() or not 1 <= int(raw_max) <= MAX_PAGE:
+            if not _SMALL_NUMBER.fullmatch(raw_max) or not 1 <= int(raw_max) <= MAX_PAGE:
                 raise _bad(f"max_result must be a whole number from 1 to {MAX_PAGE}")
             size = int(raw_max)
         offset = 0
@@ -168,7 +169,7 @@ class Portal:
 
 def _account_id(params: dict[str, str]) -> str:
     account = params.get("account_id", "")
-    if not _ACCOUNT.match(account):
+    if not _ACCOUNT.fullmatch(account):
         raise _bad("account_id must be a 12-digit AWS account id")
     return account
 
