@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -122,6 +124,8 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
     ):
         if problem:
             raise ConfigError(problem)
+    if args.region and not re.fullmatch(r"[a-z0-9-]{1,64}", args.region):
+        raise ConfigError(f"{args.region!r} is not a region name (like eu-west-1)")
     akid = args.access_key_id.strip()
     if not (16 <= len(akid) <= 128 and akid.isalnum()):
         raise ConfigError(f"'{akid}' does not look like an access key id (AKIA... , 20 characters)")
@@ -133,18 +137,26 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
         raise ConfigError("no secret access key given (pipe it on stdin or type it at the prompt)")
     config_path, _credentials_path = aws_config_paths(env.environ)
     config = ConfigFile.open(config_path)  # parse before touching the keyring: a broken file stops here
-    secrets = make_engine(env, with_prompt=False).secrets
-    try:
-        secrets.set(user_key(args.profile, akid), secret)
-    except KeyringUnavailable as exc:
-        raise KeyringUnavailable(f"{exc} Nothing was written.") from None
     values: dict[str, str | None] = {"stsdesk_access_key_id": akid}
     if args.mfa_serial:
         values["mfa_serial"] = args.mfa_serial
     if args.region:
         values["region"] = args.region
+    # Every argument is checked (set_profile validates in memory) before the secret goes to the keyring, and a
+    # failed save takes it out again: no orphan keyring item for a profile that was never written.
     config.set_profile(args.profile, values)
-    config.save()
+    secrets = make_engine(env, with_prompt=False).secrets
+    key = user_key(args.profile, akid)
+    try:
+        secrets.set(key, secret)
+    except KeyringUnavailable as exc:
+        raise KeyringUnavailable(f"{exc} Nothing was written.") from None
+    try:
+        config.save()
+    except BaseException:
+        with contextlib.suppress(KeyringUnavailable):
+            secrets.delete(key)
+        raise
     env.out(f"profile {args.profile}: access key {akid} stored in the keyring; {config_path} updated")
     return 0
 
