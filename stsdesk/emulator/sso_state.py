@@ -155,6 +155,7 @@ class SsoState:
                 "This client is not registered for the device code grant",
             )
         with self.lock:
+            self._prune()
             user_code = _user_code()
             while user_code in self.user_codes:
                 user_code = _user_code()
@@ -168,6 +169,16 @@ class SsoState:
             self.devices[device.device_code] = device
             self.user_codes[user_code] = device.device_code
         return device
+
+    def _prune(self) -> None:
+        """Forget device codes, authorize requests and codes an hour past their life (until then a late poll
+        still hears ExpiredToken, not InvalidGrant). Called with the lock held."""
+        now = self.now() - 3600
+        for device in [d for d in self.devices.values() if d.expires_at <= now]:
+            del self.devices[device.device_code]
+            self.user_codes.pop(device.user_code, None)
+        self.authorize_requests = {k: r for k, r in self.authorize_requests.items() if r.expires_at > now}
+        self.codes = {k: c for k, c in self.codes.items() if c.expires_at > now}
 
     def device_for_user_code(self, user_code: str) -> DeviceAuthorization | None:
         """The pending, unexpired device authorization behind a user code (any case, dash optional)."""
@@ -215,6 +226,7 @@ class SsoState:
         self, reg: Registration, redirect_uri: str, state: str, challenge: str, scopes: list[str]
     ) -> AuthorizeRequest:
         with self.lock:
+            self._prune()
             req = AuthorizeRequest(
                 request_id=secrets.token_urlsafe(18),
                 client_id=reg.client_id,

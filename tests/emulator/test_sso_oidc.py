@@ -265,3 +265,18 @@ def test_scope_not_in_registration_is_invalid_scope(emu: Emu) -> None:
             refreshToken=token["refreshToken"], scope=["openid"],
         )
     assert error_of(caught.value) == ("InvalidScopeException", 400)
+
+
+def test_expired_device_codes_are_forgotten_an_hour_later(emu: Emu) -> None:
+    reg = register(emu)
+    old = _start(emu, reg)
+    emu.advance(601)
+    _start(emu, reg)  # starting another prunes what is long gone, not what just expired
+    with pytest.raises(ClientError) as caught:
+        _poll(emu, reg, old["deviceCode"])
+    assert error_of(caught.value) == ("ExpiredTokenException", 400)
+    emu.advance(3600)
+    _start(emu, reg)
+    with pytest.raises(ClientError) as caught:
+        _poll(emu, reg, old["deviceCode"])
+    assert error_of(caught.value) == ("InvalidGrantException", 400)

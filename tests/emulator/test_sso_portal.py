@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from sso_support import START_URL, A, B, C, device_sign_in, error_of, portal_client, sso_world, start_sso
-from sts_world import Emu
+from sts_world import Emu, trust
 
-from stsdesk.emulator.sso_scenario import ROLE_PATH, world_dict
+from stsdesk.emulator.scenario import scenario_from_dict
+from stsdesk.emulator.sso_scenario import ROLE_PATH, role_name, world_dict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,6 +92,33 @@ def test_chains_from_the_role_session_like_any_role(emu: Emu, token: str) -> Non
     with pytest.raises(ClientError) as caught:  # ReadOnly's policies do not allow sts:AssumeRole
         _boto(emu, readonly).assume_role(RoleArn=f"arn:aws:iam::{C}:role/Target", RoleSessionName="chain")
     assert error_of(caught.value) == ("AccessDenied", 403)
+
+
+def test_trust_policies_can_name_the_sso_role_by_its_path_arn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How AWS documents trusting Identity Center roles: the role ARN with its aws-reserved path, or an
+    ArnLike condition on aws:PrincipalArn with a wildcard for the suffix."""
+    center = scenario_from_dict(sso_world()).identity_center
+    assert center is not None
+    admin_arn = f"arn:aws:iam::{B}:role{ROLE_PATH}{role_name(center.instance_id, B, 'Admin')}"
+    world = sso_world()
+    world["roles"] += [
+        {"account": C, "name": "ByArn", "trust_policy": trust({"AWS": admin_arn})},
+        {"account": C, "name": "ByPattern", "trust_policy": trust(
+            {"AWS": f"arn:aws:iam::{B}:root"},
+            condition={"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{B}:role{ROLE_PATH}AWSReservedSSO_Admin_*"}},
+        )},
+    ]
+    emu = start_sso(None, monkeypatch, world)
+    try:
+        token = str(device_sign_in(emu)[1]["accessToken"])
+        admin = _boto(emu, _credentials(emu, token, B, "Admin"))
+        for name in ("ByArn", "ByPattern"):
+            made = admin.assume_role(RoleArn=f"arn:aws:iam::{C}:role/{name}", RoleSessionName="ana")
+            assert made["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{C}:assumed-role/{name}/ana"
+    finally:
+        emu.server.stop()
 
 
 def test_ec2_evaluates_the_permission_set_and_its_denials_decode(emu: Emu, token: str) -> None:
