@@ -335,3 +335,50 @@ def test_throttling_is_one_line() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Keyring:
+    """A keyring backend's contract (set/get/delete under a key), in memory."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+def test_keyring_token_storage_keeps_tokens_out_of_files(emu: Emu, tmp_path: Path) -> None:
+    keyring = _Keyring()
+    service = SsoService(tmp_path, keyring, endpoints=SsoEndpoints(emu.endpoint, emu.endpoint),  # type: ignore[arg-type]
+                         storage="keyring", token_dir=tmp_path / "cache", env={}, now=emu.state.clock.now)
+    state, _events = _run(service.sign_in(SESSION), _browser(emu))
+    assert state.signed_in and not (tmp_path / "cache").exists()
+    assert sorted(keyring.values) == sorted(f"sso-cache:{k}" for k in (token_key("corp"), _registration_key()))
+    first = service.tokens.access_token(SESSION)
+    emu.travel(3700)
+    assert service.tokens.access_token(SESSION) != first  # refreshed in the keyring
+    assert service.sign_out(SESSION).had_sign_in
+    assert list(keyring.values) == [f"sso-cache:{_registration_key()}"]
+
+
+def _registration_key() -> str:
+    from stsdesk.core.sso.token_cache import registration_key
+
+    return registration_key(START_URL, "us-east-1", ["sso:account:access"], "corp")
+
+
+def test_keyring_storage_without_a_keyring_fails_in_one_line(emu: Emu, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from stsdesk.core.secrets import SecretStore
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    service = SsoService(tmp_path, SecretStore("stsdesk-test"), endpoints=SsoEndpoints(emu.endpoint, emu.endpoint),
+                         storage="keyring", env={}, now=emu.state.clock.now)
+    with pytest.raises(TokenCacheCorrupt, match="sso_token_storage is keyring, but the keyring cannot store"):
+        _run(service.sign_in(SESSION), _browser(emu))

@@ -186,7 +186,16 @@ class KeyringTokenStore:
         return data
 
     def save(self, key: str, data: Mapping[str, Any]) -> None:
-        self._secrets.set(KEYRING_PREFIX + key, dumps(data))
+        from stsdesk.core.errors import KeyringUnavailable
+
+        try:
+            self._secrets.set(KEYRING_PREFIX + key, dumps(data))
+        except KeyringUnavailable as exc:
+            # The value is kept in this process's memory only: a sign-in lost at exit is no sign-in.
+            raise TokenCacheCorrupt(
+                f"sso_token_storage is keyring, but the keyring cannot store the sign-in ({exc}); unlock it, "
+                "or use the AWS CLI's cache files (sso_token_storage = file)"
+            ) from None
 
     def delete(self, key: str) -> bool:
         existed = self._secrets.get(KEYRING_PREFIX + key) is not None
