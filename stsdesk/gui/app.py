@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -202,6 +203,13 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
         if not closed.done():
             closed.set_result(None)
 
+    # SIGTERM (logout, systemd, kill) quits like Quit does: the finally below removes the bridge socket and
+    # secret and flushes the write-behind cache, and the clipboard hook clears our secret at exit.
+    import signal
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no Unix signals (Windows)
+        loop.add_signal_handler(signal.SIGTERM, finish)
+
     # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
     # in the tray) or Quit from the tray does.
     app.lastWindowClosed.connect(lambda: finish() if app.quitOnLastWindowClosed() else None)
@@ -234,6 +242,8 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
         await closed
         return 0
     finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
         gui.controller.save_state()
         await stop_tray_and_bridge(gui)
         gui.countdown.stop()
