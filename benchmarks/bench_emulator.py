@@ -8,6 +8,9 @@ and times calls to them alternately, by two methods, each judged against the tar
   in flight and is charged to stsdesk;
 - blocks of BLOCK calls (A x10, B x10, ...): the one call per block that the other side's after-work hits is
   outvoted by the median.
+
+Then the floor: the same boto3 call against a server that answers with the emulator's own response bytes,
+canned (benchmarks.canned_server), alternating with moto. moto / floor is the most any server could show here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.harness import Row, alternate, failed_row, ms, rounds, side_by_side
-from benchmarks.servers import READONLY_ROLE, moto_server, sts_client, stsdesk_emulator
+from benchmarks.servers import READONLY_ROLE, canned_server, moto_server, sts_client, stsdesk_emulator
 
 ROUNDS = 300
 BLOCK = 10
@@ -25,10 +28,13 @@ TARGET = 3.0  # stsdesk at least this many times faster than moto, by both metho
 FIGURES = ("AssumeRole round trip (boto3)", "GetCallerIdentity round trip (boto3)")
 
 
-def _row(figure: str, method: str, ours: float, theirs: float, n: int) -> Row:
+def _row(figure: str, method: str, ours: float, theirs: float, n: int, floor: tuple[float, float]) -> Row:
     speedup = theirs / ours
     passed = speedup >= TARGET
-    note = f"median of {n} calls each, {method}"
+    note = (
+        f"median of {n} calls each, {method}; the floor (boto3 against a canned response, strict A B with moto): "
+        f"{ms(floor[0])} vs moto {ms(floor[1])}, at most {floor[1] / floor[0]:.2f}x for any server"
+    )
     if not passed:
         note = f"missed by {TARGET / speedup:.2f}x: needs {ms(theirs / TARGET)} or less; " + note
     return Row(
@@ -42,7 +48,9 @@ def _row(figure: str, method: str, ours: float, theirs: float, n: int) -> Row:
     )
 
 
-def _measure(figure: str, ours: Callable[[], object], theirs: Callable[[], object]) -> list[Row]:
+def _measure(
+    figure: str, ours: Callable[[], object], theirs: Callable[[], object], floor_call: Callable[[], object]
+) -> list[Row]:
     n = rounds(ROUNDS, 4)
     block = BLOCK if n >= BLOCK * 2 else 1
     # Strict, then blocks, then strict again: the strict calls are spread over the same stretch of time as
@@ -52,10 +60,24 @@ def _measure(figure: str, ours: Callable[[], object], theirs: Callable[[], objec
     blocked = side_by_side(ours, theirs, n, warmup=0, block=block)
     a2, b2 = alternate(ours, theirs, half, warmup=0, block=1)
     strict = (statistics.median(a1 + a2), statistics.median(b1 + b2))
+    floor = side_by_side(floor_call, theirs, half, warmup=rounds(10, 1), block=1)
     return [
-        _row(figure, "strict A B alternation", *strict, 2 * half),
-        _row(figure, f"blocks of {block} (A x{block}, B x{block}, ...)", *blocked, n),
+        _row(figure, "strict A B alternation", *strict, 2 * half, floor),
+        _row(figure, f"blocks of {block} (A x{block}, B x{block}, ...)", *blocked, n, floor),
     ]
+
+
+def _canned_body(client: Any, operation: str, call: Callable[[], object]) -> bytes:
+    """The raw HTTP body of one emulator answer to ``operation``."""
+    seen: list[bytes] = []
+
+    def keep(http_response: Any, **_: Any) -> None:
+        seen.append(http_response.content)
+
+    client.meta.events.register(f"after-call.sts.{operation}", keep)
+    call()
+    client.meta.events.unregister(f"after-call.sts.{operation}", keep)
+    return seen[-1]
 
 
 def run() -> list[Row]:
@@ -67,9 +89,15 @@ def run() -> list[Row]:
             def assume(client: Any) -> Callable[[], object]:
                 return lambda: client.assume_role(RoleArn=READONLY_ROLE, RoleSessionName="bench")
 
-            return [
-                *_measure(FIGURES[0], assume(ours), assume(moto)),
-                *_measure(FIGURES[1], ours.get_caller_identity, moto.get_caller_identity),
-            ]
+            rows: list[Row] = []
+            body = _canned_body(ours, "AssumeRole", assume(ours))
+            with canned_server(body) as canned_url:
+                rows += _measure(FIGURES[0], assume(ours), assume(moto), assume(sts_client(canned_url)))
+            body = _canned_body(ours, "GetCallerIdentity", ours.get_caller_identity)
+            with canned_server(body) as canned_url:
+                floor: Any = sts_client(canned_url)
+                rows += _measure(FIGURES[1], ours.get_caller_identity, moto.get_caller_identity,
+                                 floor.get_caller_identity)
+            return rows
     except Exception as exc:  # the servers or a call failed: every row says so
         return [failed_row(f, f">= {TARGET:.0f}x faster", exc) for f in FIGURES]

@@ -252,6 +252,7 @@ def collector_of_app() -> Any:
 
 async def our_burst(gui: Any, names: list[str], store_times: list[float]) -> dict[str, Any]:
     first_store = len(store_times)
+    tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()  # what a full collection scans, what it skips
     probe = GapProbe()
     with FullCollections() as full:
         probe.start()
@@ -269,6 +270,8 @@ async def our_burst(gui: Any, names: list[str], store_times: list[float]) -> dic
         "longest_full_collection": max(full.durations, default=0.0),
         "store_longest": max(stores, default=0.0),
         "store_total": sum(stores),
+        "tracked_objects": tracked,
+        "frozen_objects": frozen,
         "errors": sorted(str(e) for e in errors)[:3],
     }
 

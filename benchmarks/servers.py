@@ -90,6 +90,27 @@ def stsdesk_emulator(scenario: Path = DEMO_SCENARIO, timeout: float = 30.0) -> I
 
 
 @contextlib.contextmanager
+def canned_server(body: bytes, timeout: float = 30.0) -> Iterator[str]:
+    """Run benchmarks.canned_server answering every request with ``body``; yields its endpoint URL."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(prefix="stsdesk-bench-canned-", suffix=".xml") as f:
+        f.write(body)
+        f.flush()
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "benchmarks.canned_server", f.name],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            yield _read_endpoint(proc, timeout)
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
 def moto_server(timeout: float = 60.0) -> Iterator[str]:
     """Run ``python -m moto.server`` on a free loopback port; yields its endpoint URL once it answers."""
     port = free_port()
