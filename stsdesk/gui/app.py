@@ -26,10 +26,11 @@ from PySide6.QtWidgets import QApplication, QLabel
 from stsdesk.demo import resources_dir
 from stsdesk.gui.countdown import Countdown
 from stsdesk.gui.errors import ErrorReporter, setup_logging, user_message
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import IconCache, MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
 from stsdesk.gui.settings import load_preferences, open_settings
-from stsdesk.gui.tree_model import ProfileFilterProxy, ProfileTreeModel
+from stsdesk.gui.tree_model import ProfileTreeModel
 
 SELF_TEST_PROFILE = "dev-readonly"
 

@@ -25,10 +25,11 @@ from stsdesk.core.errors import StsdeskError
 from stsdesk.core.model import Credentials
 from stsdesk.gui.clipboard import SecretClipboard
 from stsdesk.gui.errors import ErrorReporter, in_gui_words, user_message
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
 from stsdesk.gui.settings import Preferences, save_preferences
-from stsdesk.gui.tree_model import NAME, PROFILE_NAME_ROLE, ProfileFilterProxy, ProfileTreeModel, kind_label
+from stsdesk.gui.tree_model import NAME, PROFILE_NAME_ROLE, ProfileTreeModel, kind_label
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

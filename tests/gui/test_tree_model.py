@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 
 from stsdesk.core.profiles import build_tree
 from stsdesk.gui.countdown import Countdown, Urgency, format_time_left, urgency
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.tree_model import (
     ACCOUNT,
     FILTER_ROLE,
@@ -18,7 +19,6 @@ from stsdesk.gui.tree_model import (
     PROFILE_NAME_ROLE,
     STATE,
     TIME_LEFT,
-    ProfileFilterProxy,
     ProfileTreeModel,
 )
 

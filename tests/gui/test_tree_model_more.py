@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex
 
 from stsdesk.core.profiles import build_tree
-from stsdesk.gui.tree_model import ACCOUNT, FILTER_ROLE, ProfileFilterProxy, ProfileTreeModel, account_in_arn
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
+from stsdesk.gui.tree_model import ACCOUNT, FILTER_ROLE, ProfileTreeModel, account_in_arn
 
 RAW = {
     "bob": {"stsdesk_access_key_id": "AKIADEMOBOB000000001"},  # no MFA device: no account in the config

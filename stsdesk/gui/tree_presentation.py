@@ -1,0 +1,91 @@
+"""How a profile row looks: columns, item data roles, the cell texts, colours, icons and tool tips.
+
+Used by the Qt model (tree_model.py) for every painted cell, so the lookups are plain ints and dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QIcon
+
+from stsdesk.gui.countdown import Urgency, format_time_left, urgency
+from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, state_text
+
+COLUMNS = ("Name", "Kind", "Account", "State", "Time left")
+NAME, KIND, ACCOUNT, STATE, TIME_LEFT = range(len(COLUMNS))
+COLUMN_COUNT = len(COLUMNS)
+
+PROFILE_NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
+SECONDS_LEFT_ROLE = Qt.ItemDataRole.UserRole + 3
+BUSY_ROLE = Qt.ItemDataRole.UserRole + 4
+
+URGENCY_COLOURS = {
+    Urgency.WARN: QBrush(QColor("#b26a00")),  # amber, readable on light and dark backgrounds
+    Urgency.CRITICAL: QBrush(QColor("#c62828")),
+    Urgency.EXPIRED: QBrush(QColor("#888888")),
+}
+ERROR_BRUSH = QBrush(QColor("#c62828"))
+# Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out.
+# ItemNeverHasChildren on leaves lets the view skip hasChildren(), and with it the filter proxy's per-row
+# child mapping: the largest share of laying out 5,000 rows.
+PARENT_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+LEAF_FLAGS = PARENT_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
+NO_FLAGS = Qt.ItemFlag.NoItemFlags
+
+# The roles data() answers; anything else (size hints, fonts, alignment...) is most of the calls a paint makes.
+ROLES = frozenset(
+    int(role) for role in (
+        Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole, FILTER_ROLE, PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, BUSY_ROLE,
+    )
+)  # fmt: skip
+TICK_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole]
+
+
+def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> str:
+    """The text of ``node``'s cell in ``column`` at Unix time ``now`` (remembers the time left shown)."""
+    if column == NAME:
+        return node.profile.name
+    if column == TIME_LEFT:
+        if node.expiry is None:
+            return ""
+        node.shown_left = format_time_left(node.expiry - now)
+        return node.shown_left
+    if column == KIND:
+        return kind_label(node.profile)
+    if column == ACCOUNT:
+        return store.account(node)
+    return state_text(node, now)
+
+
+def foreground(node: ProfileNode, column: int, now: float) -> QBrush | None:
+    """The text colour: the time left by urgency, the state red on an error; None: the palette's."""
+    if column == TIME_LEFT and node.expiry is not None:
+        return URGENCY_COLOURS.get(urgency(node.expiry - now))
+    if column == STATE and (node.error or node.profile.error):
+        return ERROR_BRUSH
+    return None
+
+
+def icon(icons: Callable[[str], QIcon] | None, node: ProfileNode, column: int, now: float) -> QIcon | None:
+    """The kind icon on the name, the state icon on the state; ``icons`` maps a kind value or state name."""
+    if icons is None:
+        return None
+    if column == NAME:
+        return icons(node.profile.kind.value)
+    if column == STATE:
+        state = state_text(node, now)
+        return icons({"working…": "busy"}.get(state, state)) if state else None
+    return None
+
+
+def tooltip(node: ProfileNode, column: int) -> str | None:
+    """The error on the state cell, the role ARN (else the name) on the name cell."""
+    if column == STATE:
+        return node.error or node.profile.error
+    if column == NAME:
+        return node.profile.role_arn or node.profile.name
+    return None
