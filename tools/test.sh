@@ -60,13 +60,16 @@ if command -v gnome-keyring-daemon >/dev/null 2>&1; then
       export STSDESK_TEST_SECRET_SERVICE=1
       echo "test keyring: gnome-keyring in $XDG_DATA_HOME/keyrings (probe stored and read an item)"
     else
-      echo "warning: the test keyring does not work ($reason): keyring tests will skip (fail when CI=true)" >&2
+      export STSDESK_TEST_KEYRING_PROBLEM="the test keyring does not work: $reason"
+      echo "warning: $STSDESK_TEST_KEYRING_PROBLEM: keyring tests will skip (fail when CI=true)" >&2
     fi
   else
-    echo "warning: gnome-keyring-daemon did not start: keyring tests will skip (fail when CI=true)" >&2
+    export STSDESK_TEST_KEYRING_PROBLEM="gnome-keyring-daemon did not start in the test session"
+    echo "warning: $STSDESK_TEST_KEYRING_PROBLEM: keyring tests will skip (fail when CI=true)" >&2
   fi
 else
-  echo "warning: gnome-keyring-daemon not found: keyring tests will skip (fail when CI=true)" >&2
+  export STSDESK_TEST_KEYRING_PROBLEM="gnome-keyring-daemon is not installed (apt-get install gnome-keyring)"
+  echo "warning: $STSDESK_TEST_KEYRING_PROBLEM: keyring tests will skip (fail when CI=true)" >&2
 fi
 # The daemon ends with this D-Bus session.
 exec "$@"'
@@ -79,7 +82,8 @@ status=0
 if command -v dbus-run-session >/dev/null 2>&1; then
   dbus-run-session -- bash -c "$inner" bash "${run_pytest[@]}" || status=$?
 else
-  echo "warning: dbus-run-session not found: keyring tests will skip (fail when CI=true)" >&2
+  export STSDESK_TEST_KEYRING_PROBLEM="dbus-run-session is not installed (apt-get install dbus)"
+  echo "warning: $STSDESK_TEST_KEYRING_PROBLEM: keyring tests will skip (fail when CI=true)" >&2
   HOME="$SANDBOX/home" "${run_pytest[@]}" || status=$?
 fi
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero status.

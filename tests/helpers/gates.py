@@ -44,6 +44,8 @@ def unavailable(marker: str, reason: str) -> NoReturn:
 def secret_service_problem() -> str | None:
     """Why the real Secret Service cannot be used by this run, or None when a probe round-tripped an item."""
     if os.environ.get("STSDESK_TEST_SECRET_SERVICE") != "1":
+        if os.environ.get("STSDESK_TEST_KEYRING_PROBLEM"):  # tools/test.sh tried and says why it failed
+            return os.environ["STSDESK_TEST_KEYRING_PROBLEM"]
         return (
             "no disposable test keyring (STSDESK_TEST_SECRET_SERVICE=1 is set by tools/test.sh after its probe; "
             "run the suite with `make test`)"
