@@ -224,13 +224,21 @@ def load_average() -> str:
 
 
 def render_markdown(rows: list[Row], started: str, load: str = "") -> str:
+    judged = [r for r in rows if r.passed is not None]
+    met = sum(1 for r in judged if r.passed)
     out = [
         "# Benchmark results",
         "",
         f"Measured {started} on: {machine_description()}.",
-        f"Load average: {load}." if load else "",
+        f"Load average (1, 5, 15 min): {load}. The machine is shared: a loaded machine slows both sides of a "
+        "ratio, but not always alike." if load else "",
+        "",
         "Each figure is a median over repeated runs; each peer is measured in the same run, interleaved with "
-        "stsdesk (A B A B, or in blocks, or at the same time, as the note says), and the target is the ratio.",
+        "stsdesk (A B A B, or in blocks, or at the same time, as the note says), and the target is the ratio. "
+        "Where a target is out of reach, the note shows the floor measured beside it. Where the time goes, and "
+        "what would help: [FINDINGS.md](FINDINGS.md).",
+        "",
+        f"**{met} of {len(judged)} targets met.**",
         "",
         "| figure | stsdesk | peer | ratio | target | pass | note |",
         "| --- | --- | --- | --- | --- | --- | --- |",
