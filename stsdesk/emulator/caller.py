@@ -66,9 +66,11 @@ class Session:
     mfa_auth_time: int | None = None  # epoch seconds
     source_identity: str | None = None
     role_chained: bool = False
+    tags: tuple[tuple[str, str], ...] = ()  # session tags, transitive ones included
+    transitive_tag_keys: tuple[str, ...] = ()
 
     def to_payload(self) -> dict[str, object]:
-        return {
+        payload: dict[str, object] = {
             "v": 1,
             "k": self.kind,
             "arn": self.arn,
@@ -85,6 +87,10 @@ class Session:
             "si": self.source_identity,
             "chain": self.role_chained,
         }
+        if self.tags:  # left out when empty: most tokens carry none and stay small
+            payload["tags"] = [list(pair) for pair in self.tags]
+            payload["tt"] = list(self.transitive_tag_keys)
+        return payload
 
     @classmethod
     def from_payload(cls, data: Mapping[str, object]) -> Session:
@@ -107,6 +113,11 @@ class Session:
         exp = opt_int("exp")
         if exp is None or text("k") not in KINDS:
             raise ValueError("bad session payload")
+        raw_tags = data.get("tags", [])
+        raw_tt = data.get("tt", [])
+        if not isinstance(raw_tags, list) or not isinstance(raw_tt, list):
+            raise TypeError("tags")
+        tags = tuple((str(pair[0]), str(pair[1])) for pair in raw_tags if isinstance(pair, list) and len(pair) == 2)
         return cls(
             kind=text("k"),
             arn=text("arn"),
@@ -122,6 +133,8 @@ class Session:
             mfa_auth_time=opt_int("mfat"),
             source_identity=opt_text("si"),
             role_chained=data.get("chain") is True,
+            tags=tags,
+            transitive_tag_keys=tuple(str(k) for k in raw_tt),
         )
 
 
@@ -148,6 +161,8 @@ class Caller:
     base_arn: str = ""
     issued_by: str = ""
     username: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
 
     @property
     def is_root(self) -> bool:
@@ -176,6 +191,8 @@ class Caller:
             ctx["aws:MultiFactorAuthAge"] = str(max(0, int((now - self.mfa_auth_time).total_seconds())))
         if self.source_identity is not None:
             ctx["aws:SourceIdentity"] = self.source_identity
+        for key, value in self.tags:
+            ctx[f"aws:PrincipalTag/{key}"] = value
         return ctx
 
     def is_allowed(self, action: str, resource: str, context: Mapping[str, ContextValue]) -> Decision:
@@ -267,4 +284,6 @@ def caller_for_session(scenario: Scenario, session: Session) -> Caller:
         base_arn=session.base_arn,
         issued_by=session.issued_by,
         username=username,
+        tags=session.tags,
+        transitive_tag_keys=session.transitive_tag_keys,
     )

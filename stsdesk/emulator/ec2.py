@@ -87,24 +87,48 @@ def _statement_json(stmt: MatchedStatement, principal_id: str) -> dict[str, Any]
     }
 
 
+def request_keys(service: str, resource: str, region: str) -> dict[str, ContextValue]:
+    """The request's own ``aws:*`` keys real decoded messages carry for a resource ARN
+    (``arn:aws:ec2:REGION:ACCT:instance/*``): aws:Resource, aws:Account, aws:Service, aws:Type, aws:ARN,
+    aws:Region. For ``*`` only aws:Service and aws:Region."""
+    keys: dict[str, ContextValue] = {"aws:Service": service, "aws:Region": region}
+    parts = resource.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        keys.update({
+            "aws:Resource": parts[5],
+            "aws:Account": parts[4],
+            "aws:Type": parts[5].split("/", 1)[0],
+            "aws:ARN": resource,
+        })
+    return keys
+
+
 def authorization_document(
     caller: Caller, decision: Decision, action: str, resource: str, context: Mapping[str, ContextValue]
 ) -> dict[str, Any]:
-    """The decoded authorization-failure document, in the shape DecodeAuthorizationMessage returns."""
+    """The decoded authorization-failure document, in the shape DecodeAuthorizationMessage returns.
+
+    ``context`` holds the request's own keys only (the service's keys and ``request_keys``), not the
+    caller's global ``aws:*`` keys: real decoded messages list those alone. ``context.action`` keeps the
+    service prefix; ``context.principal`` names an IAM user."""
     principal_id = caller.user_id.split(":", 1)[0]
     conditions = []
     for key in sorted(context, key=str.lower):
         value = context[key]
         values = value if isinstance(value, list) else [value]
         conditions.append({"key": key, "values": _items([{"value": v} for v in values])})
+    principal: dict[str, str] = {"id": caller.user_id}
+    if caller.kind == "user" and caller.username is not None:
+        principal["name"] = caller.username
+    principal["arn"] = caller.arn
     return {
         "allowed": decision.allowed,
         "explicitDeny": decision.explicit_deny,
         "matchedStatements": _items([_statement_json(s, principal_id) for s in decision.matched]),
         "failures": _items([]),
         "context": {
-            "principal": {"id": caller.user_id, "arn": caller.arn},
-            "action": action.split(":", 1)[-1],
+            "principal": principal,
+            "action": action,
             "resource": resource,
             "conditions": _items(conditions),
         },
@@ -112,14 +136,16 @@ def authorization_document(
 
 
 def _denied_message(caller: Caller, action: str, resource: str, decision: Decision) -> str:
-    why = (
-        "with an explicit deny in an identity-based policy"
-        if decision.explicit_deny
-        else f"because no identity-based policy allows the {action} action"
-    )
+    """EC2's UnauthorizedOperation text. An implicit deny names no resource and ends without a period."""
+    if decision.explicit_deny:
+        return (
+            "You are not authorized to perform this operation. User: "
+            f"{caller.arn} is not authorized to perform: {action} on resource: {resource} "
+            "with an explicit deny in an identity-based policy."
+        )
     return (
-        "You are not authorized to perform this operation. "
-        f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} {why}."
+        f"You are not authorized to perform this operation. User: {caller.arn} is not authorized to perform: "
+        f"{action} because no identity-based policy allows the {action} action"
     )
 
 
@@ -154,10 +180,11 @@ class Ec2Service:
         self.world = Ec2World()
 
     def handle(
-        self, caller: Caller, params: Mapping[str, str], region: str, secure: bool
+        self, caller: Caller, params: Mapping[str, str], region: str, secure: bool, request_id: str | None = None
     ) -> tuple[int, bytes]:
-        """Answer one request: (HTTP status, body). Never raises for bad input."""
-        request_id = new_request_id()
+        """Answer one request: (HTTP status, body). ``request_id`` (the one in the x-amzn-RequestId header)
+        goes into the body. Never raises for bad input."""
+        request_id = request_id or new_request_id()
         action = params.get("Action", "")
         try:
             if action == "DescribeInstances":
@@ -183,8 +210,9 @@ class Ec2Service:
         encode: bool,
     ) -> None:
         now = self.state.clock.now()
+        own = {**request_keys("ec2", resource, region), **extra}
         context: dict[str, ContextValue] = dict(caller.context(now, region, secure))
-        context.update(extra)
+        context.update(own)
         decision = caller.is_allowed(action, resource, context)
         if decision.allowed:
             return
@@ -192,9 +220,10 @@ class Ec2Service:
         if encode:
             from stsdesk.emulator.sts import encode_authorization_message
 
-            document = authorization_document(caller, decision, action, resource, context)
+            document = authorization_document(caller, decision, action, resource, own)
             blob = encode_authorization_message(self.state, document)
-            message += f" Encoded authorization failure message: {blob}"
+            separator = " " if message.endswith(".") else ". "
+            message += f"{separator}Encoded authorization failure message: {blob}"
         raise _Ec2Failure("UnauthorizedOperation", message, 403)
 
     def _describe(

@@ -439,7 +439,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         close = self.close_connection or response.close
         lines = [
             f"HTTP/1.1 {response.status} {phrase}",
-            f"Date: {_http_date()}",
+            f"Date: {_http_date(self.server.app.state.clock.wall_epoch())}",
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
         ]
@@ -457,10 +457,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
 _date_cache: tuple[int, str] = (0, "")
 
 
-def _http_date() -> str:
-    """The Date header value, formatted once per second (swapping one tuple is safe across threads)."""
+def _http_date(epoch: float) -> str:
+    """The Date header value for ``epoch`` (the server's wall clock), formatted once per second (swapping
+    one tuple is safe across threads)."""
     global _date_cache
-    now = int(time.time())
+    now = int(epoch)
     second, text = _date_cache
     if second != now:
         text = formatdate(now, usegmt=True)

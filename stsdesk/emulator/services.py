@@ -42,7 +42,8 @@ class ServiceRegistry(Protocol):
 
 
 def _ec2_error_response(exc: EmulatorError, request_id: str) -> Response:
-    return Response(exc.status, ec2_error(exc.code, exc.message, request_id))
+    body = ec2_error(exc.code, exc.message, request_id)
+    return Response(exc.status, body, headers=[("x-amzn-RequestId", request_id)])
 
 
 def install_services(server: ServiceRegistry) -> None:
@@ -61,7 +62,8 @@ def install_services(server: ServiceRegistry) -> None:
                     "AuthFailure", "AWS was not able to validate the provided access credentials"
                 )
             return _ec2_error_response(exc, request.request_id)
-        status, body = ec2.handle(caller, params, signed.region or state.scenario.region, request.secure)
+        region = signed.region or state.scenario.region
+        status, body = ec2.handle(caller, params, region, request.secure, request.request_id)
         return Response(status, body, headers=[("x-amzn-RequestId", request.request_id)])
 
     server.register_service("ec2", ec2_handler, EC2_ACTIONS, _ec2_error_response)

@@ -7,6 +7,7 @@ they survive a restart with the same ``state_dir`` (the sealing key is persisted
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,28 +30,51 @@ _CACHE_SIZE = 4096
 
 
 class Clock:
-    """Real UTC time plus an offset (scenario ``clock_offset_seconds`` and ``advance`` calls)."""
+    """The emulator's two notions of time (DESIGN.md, "The emulator").
+
+    ``wall()`` is the server's own clock: real UTC time plus the scenario's ``clock_offset_seconds`` (a
+    server whose clock is wrong). The ``Date`` header, SigV4 clock skew and TOTP codes are judged by it, so a
+    client whose clock is right keeps working after time travel, and SDKs correct skew from ``Date``.
+    ``now()`` is the world's time: ``wall()`` plus every ``advance`` (time travel), by which issued
+    credentials, MFA sessions, assertions and encoded messages age.
+    """
 
     def __init__(self, offset_seconds: float = 0.0) -> None:
-        self._offset = float(offset_seconds)
+        self._skew = float(offset_seconds)
+        self._travel = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        """The emulator's current time, timezone-aware UTC."""
+        """The world's current time (wall clock plus time travel), timezone-aware UTC."""
         now = datetime.now(UTC)
-        offset = self._offset
+        offset = self._skew + self._travel
         return now + timedelta(seconds=offset) if offset else now  # several calls per request
 
+    def wall(self) -> datetime:
+        """The server's clock reading (real time plus clock_offset_seconds, no time travel), UTC."""
+        now = datetime.now(UTC)
+        return now + timedelta(seconds=self._skew) if self._skew else now
+
+    def wall_epoch(self) -> float:
+        """``wall()`` as epoch seconds (for the Date header)."""
+        return time.time() + self._skew
+
     def advance(self, seconds: float) -> None:
-        """Move the clock forward (time travel for tests). Raises ValueError for a negative amount."""
+        """Move the world forward (time travel for tests). Raises ValueError for a negative amount."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._lock:
-            self._offset += seconds
+            self._travel += seconds
 
     @property
     def offset(self) -> float:
-        return self._offset
+        """World time minus real time, in seconds (clock offset plus time travel)."""
+        return self._skew + self._travel
+
+    @property
+    def travelled(self) -> float:
+        """Seconds added by ``advance`` so far."""
+        return self._travel
 
 
 @dataclass(frozen=True)
@@ -152,7 +176,7 @@ class EmulatorState:
         """
         signed = verify_request(
             request.method, request.path, request.query, request.headers, request.body,
-            self.clock.now(), self.resolve_secret, service,
+            self.clock.wall(), self.resolve_secret, service,  # skew is judged by the server's own clock
         )
         return signed, self.caller(signed)
 
@@ -181,6 +205,8 @@ class EmulatorState:
         mfa_auth_time: datetime | None = None,
         source_identity: str | None = None,
         role_chained: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+        transitive_tag_keys: tuple[str, ...] = (),
     ) -> tuple[IssuedCredentials, Session]:
         """Mint temporary credentials: a fresh ``ASIA`` key id and secret, and the sealed session as token.
 
@@ -204,6 +230,8 @@ class EmulatorState:
             mfa_auth_time=int(mfa_auth_time.timestamp()) if mfa_auth_time is not None else None,
             source_identity=source_identity,
             role_chained=role_chained,
+            tags=tags,
+            transitive_tag_keys=transitive_tag_keys,
         )
         self._issued_accounts[session.access_key_id] = account
         token = self.sealer.seal(SESSION_PURPOSE, session.to_payload())

@@ -19,12 +19,13 @@ from stsdesk.emulator.sigv4 import SignedRequest
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts_common import (
     credentials_xml,
+    invalid_arn,
     issue_role_session,
     not_authorized,
-    packed_size_xml,
     role_duration,
 )
 from stsdesk.emulator.sts_idp import assume_role_with_saml, assume_role_with_web_identity
+from stsdesk.emulator.sts_tags import SessionTags, chained, request_context, requested_tags
 from stsdesk.emulator.wire import Request, Response, error_response, xml_response
 
 VERSION = "2011-06-15"
@@ -70,7 +71,8 @@ def _check_mfa(
     now = state.clock.now()
     if user is None or user.mfa is None or user.mfa.serial != serial:
         raise EmulatorError("AccessDenied", invalid_message)
-    if not state.mfa.check(serial, user.mfa.seed, code, int(now.timestamp())):
+    # Codes come from the user's device, whose clock time travel does not move: judged by the wall clock.
+    if not state.mfa.check(serial, user.mfa.seed, code, int(state.clock.wall().timestamp())):
         raise EmulatorError("AccessDenied", invalid_message)
     return now
 
@@ -86,7 +88,11 @@ def assume_role(
     external_id = v.text(params, "ExternalId", min_len=2, max_len=1224, pattern=v.EXTERNAL_ID)
     serial, code = v.mfa_pair(params)
     source_identity = v.source_identity(params)
+    requested = requested_tags(params)
     policy = v.session_policy(params, policy_max_len=None)
+    bad_arn = invalid_arn(role_arn)
+    if bad_arn is not None:
+        raise bad_arn
 
     if caller.kind == "federated-user":
         raise not_authorized(caller.arn, "sts:AssumeRole", role_arn)
@@ -100,6 +106,7 @@ def assume_role(
     if caller.source_identity is not None and source_identity not in (None, caller.source_identity):
         raise not_authorized(caller.arn, "sts:SetSourceIdentity", role.arn)
     effective_si = source_identity or caller.source_identity
+    tags = chained(SessionTags(caller.tags, caller.transitive_tag_keys), requested)
 
     ctx = _context(state, caller, signed, request)
     mfa_authenticated = caller.mfa_authenticated
@@ -114,16 +121,25 @@ def assume_role(
         ctx["sts:ExternalId"] = external_id
     if source_identity is not None:
         ctx["sts:SourceIdentity"] = source_identity
+    ctx.update(request_context(requested))
 
-    verdict, _ = evaluate_trust(role.trust_policy, caller.principal, "sts:AssumeRole", role.arn, ctx)
-    if verdict in (TrustVerdict.EXPLICIT_DENY, TrustVerdict.NOT_ALLOWED):
-        raise not_authorized(caller.arn, "sts:AssumeRole", role.arn)
-    needs_identity_allow = verdict is TrustVerdict.ALLOWED_VIA_ACCOUNT or caller.account != role.account
-    if needs_identity_allow and not caller.is_allowed("sts:AssumeRole", role.arn, ctx).allowed:
-        raise not_authorized(caller.arn, "sts:AssumeRole", role.arn)
+    # sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when tags / a source identity are passed: each
+    # allowed by the trust policy and, across accounts or via an account principal, by the caller's policies.
+    needed = ["sts:AssumeRole"]
+    if requested.tags:
+        needed.append("sts:TagSession")
+    if source_identity is not None:
+        needed.append("sts:SetSourceIdentity")
+    for action in needed:
+        verdict, _ = evaluate_trust(role.trust_policy, caller.principal, action, role.arn, ctx)
+        if verdict in (TrustVerdict.EXPLICIT_DENY, TrustVerdict.NOT_ALLOWED):
+            raise not_authorized(caller.arn, action, role.arn)
+        needs_identity_allow = verdict is TrustVerdict.ALLOWED_VIA_ACCOUNT or caller.account != role.account
+        if needs_identity_allow and not caller.is_allowed(action, role.arn, ctx).allowed:
+            raise not_authorized(caller.arn, action, role.arn)
 
-    chained = caller.temporary
-    seconds = role_duration(duration, role, chained)
+    chained_session = caller.temporary
+    seconds = role_duration(duration, role, chained_session)
     _, result = issue_role_session(
         state,
         role=role,
@@ -134,7 +150,9 @@ def assume_role(
         mfa_authenticated=mfa_authenticated,
         mfa_auth_time=mfa_time or caller.mfa_auth_time,
         source_identity=effective_si,
-        chained=chained,
+        chained=chained_session,
+        tags=tags.tags,
+        transitive_tag_keys=tags.transitive,
     )
     result.append(("SourceIdentity", source_identity))
     return result
@@ -204,7 +222,8 @@ def get_federation_token(
     return [
         credentials_xml(creds),
         ("FederatedUser", [("FederatedUserId", fed_id), ("Arn", fed_arn)]),
-        packed_size_xml(policy),
+        # Always present for GetFederationToken (0 without a policy), as recorded against AWS.
+        ("PackedPolicySize", str(policy.packed_percent or 0)),
     ]
 
 

@@ -19,6 +19,15 @@ CHAINED_MAX = 3600
 DEFAULT_ROLE_DURATION = 3600
 
 
+def invalid_arn(arn: str) -> EmulatorError | None:
+    """ValidationError "<arn> is invalid" when ``arn`` is not a well-formed ARN (``arn:PARTITION:SERVICE:
+    REGION:ACCOUNT:RESOURCE`` with partition, service and resource non-empty), else None."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
+        return EmulatorError("ValidationError", f"{arn} is invalid")
+    return None
+
+
 def not_authorized(caller_arn: str, action: str, resource: str) -> EmulatorError:
     """The AccessDenied STS answers when policies do not allow ``action`` on ``resource``."""
     return EmulatorError(
@@ -71,6 +80,8 @@ def issue_role_session(
     mfa_auth_time: datetime | None = None,
     source_identity: str | None = None,
     chained: bool = False,
+    tags: tuple[tuple[str, str], ...] = (),
+    transitive_tag_keys: tuple[str, ...] = (),
 ) -> tuple[IssuedCredentials, list[xmlout.Element]]:
     """Mint a role session; returns the credentials and the Credentials/AssumedRoleUser/PackedPolicySize
     result elements that all three AssumeRole* actions share."""
@@ -89,6 +100,8 @@ def issue_role_session(
         mfa_auth_time=mfa_auth_time,
         source_identity=source_identity,
         role_chained=chained,
+        tags=tags,
+        transitive_tag_keys=transitive_tag_keys,
     )
     elements: list[xmlout.Element] = [
         credentials_xml(creds),

@@ -15,7 +15,7 @@ from stsdesk.emulator.idp import verify_oidc_token, verify_saml_response
 from stsdesk.emulator.policy import ContextValue, Principal, TrustVerdict, evaluate_trust
 from stsdesk.emulator.scenario import Role
 from stsdesk.emulator.state import EmulatorState
-from stsdesk.emulator.sts_common import issue_role_session, role_duration
+from stsdesk.emulator.sts_common import invalid_arn, issue_role_session, role_duration
 
 if TYPE_CHECKING:
     from stsdesk.emulator.wire import Request
@@ -50,6 +50,10 @@ def assume_role_with_saml(
     assertion = v.required_text(params, "SAMLAssertion", min_len=4, max_len=100000)
     duration = v.integer(params, "DurationSeconds", minimum=900, maximum=43200)
     policy = v.session_policy(params, policy_max_len=2048, allow_tags=False)
+    for arn in (role_arn, provider_arn):
+        bad_arn = invalid_arn(arn)
+        if bad_arn is not None:
+            raise bad_arn
 
     role = state.scenario.role_by_arn(role_arn)
     if role is None or state.scenario.saml_provider(provider_arn) is None:
@@ -102,6 +106,9 @@ def assume_role_with_web_identity(
     v.text(params, "ProviderId", min_len=4, max_len=2048)
     duration = v.integer(params, "DurationSeconds", minimum=900, maximum=43200)
     policy = v.session_policy(params, policy_max_len=2048, allow_tags=False)
+    bad_arn = invalid_arn(role_arn)
+    if bad_arn is not None:
+        raise bad_arn
 
     role = state.scenario.role_by_arn(role_arn)
     if role is None:
@@ -124,5 +131,6 @@ def assume_role_with_web_identity(
         policy=policy,
     )
     result[1:1] = [("SubjectFromWebIdentityToken", claims.subject)]
-    result += [("Provider", host), ("Audience", claims.audience)]
+    # An IAM OIDC provider is named by its ARN here (STS_FACTS.md, recorded against AWS); never a bare host.
+    result += [("Provider", provider.arn), ("Audience", claims.audience)]
     return result

@@ -17,7 +17,7 @@ def emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu]:
     """A running emulator over ``world()``; botocore signs with the emulator's (time-travelling) clock."""
     running = start(scenario_from_dict(world()), tmp_path / "state")
     monkeypatch.setattr(
-        botocore.auth, "get_current_datetime", lambda: running.state.clock.now().replace(tzinfo=None)
+        botocore.auth, "get_current_datetime", lambda: running.state.clock.wall().replace(tzinfo=None)
     )
     yield running
     running.server.stop()

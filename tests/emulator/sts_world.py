@@ -41,7 +41,7 @@ def allow(action: str | list[str], resource: str = "*", **extra: Any) -> dict[st
 
 
 def trust(
-    principal: Any, action: str = "sts:AssumeRole", condition: Any = None, effect: str = "Allow"
+    principal: Any, action: str | list[str] = "sts:AssumeRole", condition: Any = None, effect: str = "Allow"
 ) -> str:
     stmt: dict[str, Any] = {"Effect": effect, "Principal": principal, "Action": action}
     if condition:
@@ -71,7 +71,9 @@ def world() -> dict[str, Any]:
         allow("sts:GetFederationToken"),
         allow("sts:DecodeAuthorizationMessage"),
         allow("sts:GetAccessKeyInfo"),
+        allow(["sts:TagSession", "sts:SetSourceIdentity"], f"arn:aws:iam::{B}:role/Tagging*"),
     )
+    tagging_actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     return {
         "region": "us-east-1",
         "accounts": [
@@ -117,6 +119,30 @@ def world() -> dict[str, Any]:
                 trust({"AWS": f"arn:aws:iam::{B}:role/NeedsMfa"}, condition=MFA_PRESENT),
                 doc(allow("sts:DecodeAuthorizationMessage")),
                 max_session=43200,
+            ),
+            role(
+                B,
+                "Tagging",
+                trust({"AWS": f"arn:aws:iam::{A}:root"}, tagging_actions),
+                doc(
+                    allow(tagging_actions),
+                    allow("sts:DecodeAuthorizationMessage",
+                          Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}),
+                ),
+            ),
+            role(
+                B,
+                "TaggingChained",
+                trust({"AWS": f"arn:aws:iam::{B}:role/Tagging"}, tagging_actions),
+                doc(allow("sts:DecodeAuthorizationMessage",
+                          Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}})),
+            ),
+            role(
+                B,
+                "TaggingBlueOnly",
+                trust({"AWS": f"arn:aws:iam::{A}:root"}, tagging_actions,
+                      {"StringEquals": {"aws:RequestTag/team": "blue"},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost"]}}),
             ),
             role(A, "TrustsCarol", trust({"AWS": f"arn:aws:iam::{A}:user/carol"})),
             role(A, "TrustsAccount", trust({"AWS": f"arn:aws:iam::{A}:root"})),
@@ -197,7 +223,7 @@ class Emu:
         return self.state.caller(signed)
 
     def totp(self, seed: str) -> str:
-        return current_code(seed, self.state.clock.now().timestamp())
+        return current_code(seed, self.state.clock.wall().timestamp())
 
     def advance(self, seconds: float) -> Any:
         data = f"seconds={seconds}".encode()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,10 +54,20 @@ def client(server: EmulatorServer, service: str, creds: tuple[str, ...] = ALICE)
     )
 
 
+_USED_STEPS: set[int] = set()
+
+
 def fresh_code(server: EmulatorServer) -> str:
-    """A TOTP code at a time step not used before (reuse is rejected): move the emulator clock on 30 s."""
-    server.state.clock.advance(30)
-    return current_code(SEED, server.state.clock.now().timestamp())
+    """A TOTP code at a time step not used before (reuse is rejected). Time travel does not move the MFA
+    device's clock, so: the current, next or previous step's code, else wait for the next step."""
+    while True:
+        now = server.state.clock.wall().timestamp()
+        for delta in (0, 1, -1):
+            step = int(now // 30) + delta
+            if step not in _USED_STEPS:
+                _USED_STEPS.add(step)
+                return current_code(SEED, step * 30 + 1)
+        time.sleep(30 - now % 30 + 0.05)
 
 
 def role_creds(server: EmulatorServer, role: str, mfa: bool) -> tuple[str, str, str]:
@@ -97,11 +108,19 @@ def test_denied_run_instances_carries_an_encoded_message_that_decodes(
     assert stmt["statementId"] == "DenyRunInstances" and stmt["effect"] == "DENY"
     assert stmt["actions"]["items"] == [{"value": "ec2:RunInstances"}]
     assert stmt["principals"]["items"][0]["value"].startswith("AROA")
-    assert doc["context"]["action"] == "RunInstances"
+    assert doc["context"]["action"] == "ec2:RunInstances"  # with its service prefix, as real services send
     assert doc["context"]["principal"]["arn"].endswith(":assumed-role/Developer/ana")
+    assert "name" not in doc["context"]["principal"]  # a role session: no IAM user name
     assert doc["context"]["resource"] == "arn:aws:ec2:us-east-1:222222222222:instance/*"
     keys = {c["key"]: c["values"]["items"] for c in doc["context"]["conditions"]["items"]}
     assert keys["ec2:InstanceType"] == [{"value": "t2.micro"}]
+    # The request's own keys, not the caller's global ones.
+    assert keys["aws:Resource"] == [{"value": "instance/*"}]
+    assert keys["aws:Account"] == [{"value": "222222222222"}]
+    assert keys["aws:Service"] == [{"value": "ec2"}] and keys["aws:Type"] == [{"value": "instance"}]
+    assert keys["aws:ARN"] == [{"value": "arn:aws:ec2:us-east-1:222222222222:instance/*"}]
+    assert keys["aws:Region"] == [{"value": "us-east-1"}]
+    assert "aws:userid" not in keys and "aws:CurrentTime" not in keys
 
 
 def test_implicit_deny_and_tampered_blob(server: EmulatorServer, readonly: tuple[str, str, str]) -> None:

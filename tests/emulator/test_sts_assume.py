@@ -209,10 +209,31 @@ def test_parameter_patterns_and_maxima_are_enforced(emu: Emu) -> None:
 
 
 def test_source_identity_is_returned_and_kept_down_the_chain(emu: Emu) -> None:
-    reply = emu.client(ALICE_KEY).assume_role(RoleArn=OPEN, RoleSessionName="aa", SourceIdentity="alice@corp")
+    tagging = f"arn:aws:iam::{B}:role/Tagging"
+    reply = emu.client(ALICE_KEY).assume_role(RoleArn=tagging, RoleSessionName="aa", SourceIdentity="alice@corp")
     assert reply["SourceIdentity"] == "alice@corp"
     caller = emu.caller_of(reply["Credentials"])
     assert caller.context(emu.state.clock.now(), "us-east-1", False)["aws:SourceIdentity"] == "alice@corp"
+    # Down the chain it persists, and it cannot be changed.
+    session = emu.from_creds(reply["Credentials"])
+    chained = session.assume_role(RoleArn=f"arn:aws:iam::{B}:role/TaggingChained", RoleSessionName="bb")
+    later = emu.caller_of(chained["Credentials"])
+    assert later.context(emu.state.clock.now(), "us-east-1", False)["aws:SourceIdentity"] == "alice@corp"
+    code, message, _ = error_of(
+        session.assume_role, RoleArn=f"arn:aws:iam::{B}:role/TaggingChained", RoleSessionName="bb",
+        SourceIdentity="mallory",
+    )
+    assert code == "AccessDenied" and "sts:SetSourceIdentity" in message
+
+
+def test_source_identity_needs_sts_set_source_identity_in_the_trust_policy(emu: Emu) -> None:
+    code, message, status = error_of(
+        emu.client(ALICE_KEY).assume_role, RoleArn=OPEN, RoleSessionName="aa", SourceIdentity="alice@corp"
+    )
+    assert (code, status) == ("AccessDenied", 403)
+    assert message == (
+        f"User: arn:aws:iam::{A}:user/alice is not authorized to perform: sts:SetSourceIdentity on resource: {OPEN}"
+    )
 
 
 def test_session_policy_intersects_and_reports_packed_size(emu: Emu) -> None:

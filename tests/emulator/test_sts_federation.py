@@ -82,7 +82,8 @@ def test_assume_role_with_web_identity(emu: Emu) -> None:
     )
     assert reply["SubjectFromWebIdentityToken"] == "repo:org/app"
     assert reply["Audience"] == "sts.amazonaws.com"
-    assert reply["Provider"] == "token.example.test"
+    # An IAM OIDC provider is named by its ARN (STS_FACTS.md); never the bare host.
+    assert reply["Provider"] == f"arn:aws:iam::{B}:oidc-provider/token.example.test"
     assert reply["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{B}:assumed-role/Web/ci"
     assert emu.from_creds(reply["Credentials"]).get_caller_identity()["Account"] == B
 

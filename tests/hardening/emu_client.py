@@ -69,7 +69,7 @@ def sign(
         url += "?" + urlencode(all_query, quote_via=quote, safe="-_.~")
     body = urlencode(list(params)).encode() if method == "POST" else None
     request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": FORM} if body else {})
-    now = server.state.clock.now().replace(tzinfo=None)
+    now = server.state.clock.wall().replace(tzinfo=None)
     with mock.patch.object(botocore.auth, "get_current_datetime", lambda: now):
         botocore.auth.SigV4Auth(Credentials(key[0], key[1], token), service, region).add_auth(request)
     target = url[len(server.endpoint) :]
