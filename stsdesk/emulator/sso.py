@@ -29,9 +29,12 @@ PAGE_ROUTES = ("/device", "/authorize", "/authorize/confirm", "/_stsdesk/sso-app
 
 
 class RouteRegistry(Protocol):
+    """What the installer needs of a server: its state and path routes (EmulatorServer has both)."""
+
     state: EmulatorState
 
-    def route(self, prefix: str, handler: Handler) -> None: ...
+    def route(self, prefix: str, handler: Handler) -> None:
+        """Send requests for ``prefix`` (and below it) to ``handler``."""
 
 
 def base_url(request: Request) -> str:

@@ -22,6 +22,7 @@ _SCOPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 
 
 def json_response(body: dict[str, Any], request_id: str, status: int = 200) -> Response:
+    """A rest-json answer with the request id header."""
     return Response(
         status, json.dumps(body).encode(), content_type="application/json",
         headers=[("x-amzn-RequestId", request_id)],
@@ -74,6 +75,7 @@ def check_scopes(scopes: list[str]) -> list[str]:
 
 
 def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is a loopback IP literal (127.0.0.0/8, ::1); names such as localhost are not."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -148,12 +150,15 @@ class OidcApi:
             return oidc_error_response(exc, request.request_id)
 
     def register_client(self, request: Request) -> Response:
+        """POST /client/register (RegisterClient)."""
         return self._answer(request, self._register)
 
     def start_device_authorization(self, request: Request) -> Response:
+        """POST /device_authorization (StartDeviceAuthorization)."""
         return self._answer(request, lambda data: self._start(data, request))
 
     def create_token(self, request: Request) -> Response:
+        """POST /token (CreateToken): device code, authorization code with PKCE, or refresh token."""
         return self._answer(request, self._token)
 
     def _register(self, data: dict[str, Any]) -> dict[str, Any]:

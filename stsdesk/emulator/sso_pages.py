@@ -30,6 +30,7 @@ _STYLE = (
 
 
 def page(status: int, title: str, body_html: str) -> Response:
+    """A small HTML page; ``title`` is escaped here, ``body_html`` must already be."""
     doc = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
@@ -39,6 +40,7 @@ def page(status: int, title: str, body_html: str) -> Response:
 
 
 def with_query(uri: str, params: dict[str, str]) -> str:
+    """``uri`` with ``params`` appended to its query string."""
     return uri + ("&" if "?" in uri else "?") + urlencode(params)
 
 

@@ -32,6 +32,8 @@ _T = TypeVar("_T")
 
 
 class PortalError(Exception):
+    """A portal error: ``code`` as botocore reports it, ``message``, HTTP ``status``."""
+
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -48,6 +50,7 @@ def _bad(message: str) -> PortalError:
 
 
 def portal_error_response(exc: PortalError, request_id: str) -> Response:
+    """The portal's error document (``message``, ``__type``) with the ``x-amzn-ErrorType`` header."""
     body = {"message": exc.message, "__type": f"com.amazonaws.switchboard.portal#{exc.code}"}
     headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", exc.code)]
     return Response(exc.status, json.dumps(body).encode(), content_type="application/json", headers=headers)
@@ -81,15 +84,19 @@ class Portal:
         return sign_in
 
     def list_accounts(self, request: Request) -> Response:
+        """GET /assignment/accounts (ListAccounts)."""
         return self._serve(request, "GET", self._accounts)
 
     def list_account_roles(self, request: Request) -> Response:
+        """GET /assignment/roles (ListAccountRoles); roles are named by permission set."""
         return self._serve(request, "GET", self._roles)
 
     def get_role_credentials(self, request: Request) -> Response:
+        """GET /federation/credentials (GetRoleCredentials)."""
         return self._serve(request, "GET", self._credentials)
 
     def logout(self, request: Request) -> Response:
+        """POST /logout (Logout): ends the sign-in."""
         def work(sign_in: SignIn, params: dict[str, str]) -> None:
             self.sso.logout(sign_in)
 

@@ -19,19 +19,24 @@ class OidcError(Exception):
 
 
 def invalid_request(description: str) -> OidcError:
+    """InvalidRequestException (400)."""
     return OidcError("InvalidRequestException", "invalid_request", description)
 
 
 def invalid_grant(description: str) -> OidcError:
+    """InvalidGrantException (400): a code or token that is unknown, used, foreign or does not match."""
     return OidcError("InvalidGrantException", "invalid_grant", description)
 
 
 def invalid_client(description: str = "Invalid client credentials") -> OidcError:
+    """InvalidClientException (401)."""
     return OidcError("InvalidClientException", "invalid_client", description, 401)
 
 
 @dataclass
 class Registration:
+    """A RegisterClient result: what the client may do (grants, scopes, redirect URIs) and until when."""
+
     client_id: str
     secret_digest: str  # sha256 of the client secret: the secret itself is never kept
     name: str
@@ -56,6 +61,8 @@ class SignIn:
 
 @dataclass
 class DeviceAuthorization:
+    """A StartDeviceAuthorization: its codes, expiry, poll interval and the person's decision."""
+
     device_code: str
     user_code: str
     client_id: str
@@ -83,6 +90,8 @@ class AuthorizeRequest:
 
 @dataclass
 class AuthCode:
+    """An authorization code handed to the client's redirect URI, redeemable once with the verifier."""
+
     client_id: str
     redirect_uri: str
     challenge: str
@@ -94,6 +103,8 @@ class AuthCode:
 
 @dataclass
 class TokenGrant:
+    """What CreateToken answers."""
+
     access_token: str
     expires_in: int
     refresh_token: str | None

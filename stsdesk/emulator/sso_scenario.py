@@ -47,6 +47,8 @@ _KNOWN = {"start_url", "region", "users", "permission_sets", "assignments", "rot
 
 @dataclass(frozen=True)
 class PermissionSet:
+    """A permission set: the policies and session length of the roles it provisions."""
+
     name: str
     session_duration: int  # seconds; the length of GetRoleCredentials sessions
     policies: tuple[Policy, ...]
@@ -78,6 +80,7 @@ class IdentityCenter:
 
     @property
     def issuer(self) -> str:
+        """The instance's OIDC issuer URL (accepted as RegisterClient's issuerUrl, like the start URL)."""
         return f"https://identitycenter.amazonaws.com/{self.instance_id}"
 
     def matches_start_url(self, url: str) -> bool:

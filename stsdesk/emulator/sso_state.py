@@ -66,6 +66,7 @@ class SsoState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> float:
+        """The emulator's time (time travel included), epoch seconds."""
         return self.clock.now().timestamp()
 
     # -------------------------------------------------------------------------------- persistence
@@ -191,6 +192,7 @@ class SsoState:
         return device
 
     def decide_device(self, device: DeviceAuthorization, user: str | None, allow: bool) -> None:
+        """Record the person's answer; the next poll redeems it (or hears AccessDenied)."""
         with self.lock:
             device.status = "approved" if allow else "denied"
             device.user = user
@@ -225,6 +227,7 @@ class SsoState:
     def open_authorize_request(
         self, reg: Registration, redirect_uri: str, state: str, challenge: str, scopes: list[str]
     ) -> AuthorizeRequest:
+        """Remember a validated /authorize request until a person (or the approve aid) answers it."""
         with self.lock:
             self._prune()
             req = AuthorizeRequest(
