@@ -4,19 +4,21 @@ device flow with its pending/slow-down errors as the SDK names them, refresh, li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sso_support import START_URL, start_sso
+from sso_support import START_URL, device_sign_in, start_sso
 from sts_world import Emu
 
 JS_CACHE = Path(os.environ.get("STSDESK_JS_SSO_CACHE", "/tmp/stsdesk-js-sso"))
-PACKAGES = ("@aws-sdk/client-sso-oidc", "@aws-sdk/client-sso")
+PACKAGES = ("@aws-sdk/client-sso-oidc", "@aws-sdk/client-sso", "@aws-sdk/credential-providers", "@aws-sdk/client-sts")
 
 SCRIPT = r"""
 const oidcSdk = require("@aws-sdk/client-sso-oidc");
@@ -73,6 +75,18 @@ const errorOf = async (promise) => {
 """
 
 
+FROM_SSO = r"""
+const { fromSSO } = require("@aws-sdk/credential-providers");
+const { STSClient, GetCallerIdentityCommand } = require("@aws-sdk/client-sts");
+(async () => {
+  const sts = new STSClient({ region: "us-east-1", endpoint: process.env.EMULATOR, maxAttempts: 1,
+                              credentials: fromSSO({ profile: "dev" }) });
+  const who = await sts.send(new GetCallerIdentityCommand({}));
+  console.log(JSON.stringify({ arn: who.Arn }));
+})().catch((e) => { console.error(e.name + ": " + e.message); process.exit(1); });
+"""
+
+
 def _modules() -> Path:
     modules = JS_CACHE / "node_modules"
     if shutil.which("node") is None or shutil.which("npm") is None:
@@ -114,3 +128,40 @@ def test_js_sdk_device_flow_refresh_and_portal(emu: Emu, tmp_path: Path) -> None
     assert out["keyPrefix"] == "ASIA" and out["expirationMs"] > 10**12  # epoch milliseconds
     assert out["forbidden"] == ["ForbiddenException", 403]
     assert out["afterLogout"] == ["UnauthorizedException", 401]
+
+
+def test_js_sdk_from_sso_refreshes_a_cached_token(emu: Emu, tmp_path: Path) -> None:
+    """The JS SDK's own SSO credential provider reads ~/.aws/sso/cache, refreshes a token about to expire
+    (its 5-minute window) with the refresh token, writes it back, and gets role credentials."""
+    modules = _modules()
+    reg, sign_in = device_sign_in(emu, user="ben")
+    home = tmp_path / "home"
+    cache = home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    cached = cache / (hashlib.sha1(b"corp").hexdigest() + ".json")
+    cached.write_text(json.dumps({
+        "startUrl": START_URL, "region": "us-east-1", "accessToken": sign_in["accessToken"],
+        "expiresAt": (datetime.now(UTC) + timedelta(seconds=120)).strftime(stamp),
+        "clientId": reg["clientId"], "clientSecret": reg["clientSecret"], "refreshToken": sign_in["refreshToken"],
+        "registrationExpiresAt": datetime.fromtimestamp(reg["clientSecretExpiresAt"], UTC).strftime(stamp),
+    }))
+    (home / ".aws" / "config").write_text(
+        f"[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n"
+        "[profile dev]\nsso_session = corp\nsso_account_id = 222222222222\nsso_role_name = ReadOnly\n"
+        "region = us-east-1\n"
+    )
+    script = tmp_path / "from_sso.cjs"
+    script.write_text(FROM_SSO)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        NODE_PATH=str(modules), EMULATOR=emu.endpoint, HOME=str(home),
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"), AWS_SHARED_CREDENTIALS_FILE=str(home / "none"),
+        AWS_ENDPOINT_URL_SSO=emu.endpoint, AWS_ENDPOINT_URL_SSO_OIDC=emu.endpoint,
+    )
+    run = subprocess.run(["node", str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    arn = json.loads(run.stdout)["arn"]
+    assert arn.startswith("arn:aws:sts::222222222222:assumed-role/AWSReservedSSO_ReadOnly_") and arn.endswith("/ben")
+    written = json.loads(cached.read_text())
+    assert written["accessToken"] != sign_in["accessToken"] and written["refreshToken"] != sign_in["refreshToken"]
