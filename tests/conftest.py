@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import gates
+from helpers.keyrings import MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -74,6 +75,19 @@ def _machine_gates(request: pytest.FixtureRequest) -> None:
         gates.require_secret_service()
     if request.node.get_closest_marker("display") is not None:
         gates.require_display()
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The shared in-memory keyring fake (tests/helpers/keyrings.py) installed as keyring's backend for one
+    test; the previous backend is restored afterwards."""
+    import keyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
+from helpers.keyrings import MemoryKeyring
 
 from stsdesk.core.broker import Broker, MfaRequest
 from stsdesk.core.cache import SessionCache
@@ -29,23 +29,6 @@ GOOD = "123456"
 USER_SERIAL = "arn:aws:iam::111111111111:mfa/alice"
 AKID = "AKIAALICE00000000001"
 SECRET = "alice-secret-value-000000000000000000000"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 class FakeSts:

@@ -13,9 +13,8 @@ from pathlib import Path
 import keyring
 import keyring.core
 import pytest
-from keyring.backend import KeyringBackend
+from helpers.keyrings import MemoryKeyring
 from keyring.backends import fail
-from keyring.compat import properties
 
 from stsdesk.core import fast_secret
 from stsdesk.core.fast_secret import (
@@ -108,25 +107,6 @@ def test_record_made_under_an_explicit_choice_says_nothing_about_detection(tmp_p
     assert not direct_read_allowed(tmp_path, _env(tmp_path))  # detection here might pick another backend
 
 
-class DictKeyring(KeyringBackend):
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("test backend: never chosen by detection")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
 @pytest.fixture
 def restore_keyring() -> Iterator[None]:
     previous = keyring.get_keyring()
@@ -135,10 +115,10 @@ def restore_keyring() -> Iterator[None]:
 
 
 def test_secret_store_records_the_active_backend(tmp_path: Path, restore_keyring: None) -> None:
-    keyring.set_keyring(DictKeyring())
+    keyring.set_keyring(MemoryKeyring())
     assert SecretStore("stsdesk:t").record_backend(tmp_path)
     record = read_backend_record(tmp_path)
-    assert record is not None and record["backend"] == f"{__name__}.DictKeyring"
+    assert record is not None and record["backend"] == "helpers.keyrings.MemoryKeyring"
     keyring.set_keyring(fail.Keyring())
     assert not SecretStore("stsdesk:t").record_backend(tmp_path / "other")  # not persisting: no record
     assert not (tmp_path / "other" / RECORD_NAME).exists()

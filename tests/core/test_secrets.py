@@ -8,46 +8,15 @@ from collections.abc import Iterator
 import keyring
 import keyring.core
 import pytest
+from helpers.keyrings import MemoryKeyring
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.compat import properties
-from keyring.errors import InitError, KeyringLocked, PasswordDeleteError
+from keyring.errors import InitError
 
 from stsdesk.core.errors import KeyringUnavailable
 from stsdesk.core.secrets import SecretStore, service_name, session_key, user_key
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-
-
-class MemoryKeyring(KeyringBackend):
-    """keyring's interface over a dict; optionally locked (raises like a locked Secret Service collection)."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("test backend: never chosen by keyring's own detection")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-        self.locked = False
-        self.echo_secret_in_errors = False
-
-    def get_password(self, service: str, username: str) -> str | None:
-        if self.locked:
-            raise KeyringLocked("Failed to unlock the collection!")
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        if self.locked:
-            detail = f" while storing {password}" if self.echo_secret_in_errors else ""
-            raise KeyringLocked(f"Failed to unlock the collection!{detail}")
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.locked:
-            raise KeyringLocked("Failed to unlock the collection!")
-        if self.items.pop((service, username), None) is None:
-            raise PasswordDeleteError("No such password!")
 
 
 class ForgetfulKeyring(MemoryKeyring):

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
+from helpers.keyrings import MemoryKeyring
 
 from stsdesk.cli import Environment, main
 from stsdesk.cli.parser import COMMAND_MODULES, build_parser
@@ -23,23 +22,6 @@ BOB_KEY = "AKIAE2EBOB0000000001"  # the e2e scenario's (tests/e2e/conftest.py)
 MFA_SERIAL = "arn:aws:iam::111111111111:mfa/alice"
 
 
-class _Memory(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
 @dataclass
 class Run:
     status: int
@@ -48,16 +30,7 @@ class Run:
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[_Memory]:
-    previous = keyring.get_keyring()
-    backend = _Memory()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def cli(world: World, monkeypatch: pytest.MonkeyPatch, memory_keyring: _Memory) -> Iterator[CliRunner]:
+def cli(world: World, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring) -> Iterator[CliRunner]:
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
     yield CliRunner(world)
@@ -132,7 +105,7 @@ def test_usage_errors_exit_2(cli: CliRunner, capsys: pytest.CaptureFixture[str])
         assert message in capsys.readouterr().err
 
 
-def test_add_user_reads_the_secret_from_stdin(cli: CliRunner, memory_keyring: _Memory) -> None:
+def test_add_user_reads_the_secret_from_stdin(cli: CliRunner, memory_keyring: MemoryKeyring) -> None:
     secret = "in/process/Secret0000000000000000000001"
     run = cli("add-user", "carol", "--access-key-id", "AKIAINPROCESS0000001", "--region", "eu-west-1",
               stdin=secret + "\n")
