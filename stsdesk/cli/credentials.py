@@ -25,6 +25,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("profile")
     p.add_argument("--duration", type=int, metavar="S")
     add_mfa_option(p)
+    served = p.add_mutually_exclusive_group()  # stsdesk.cli.serve: a local endpoint instead of variables
+    served.add_argument("--server", action="store_true", help="CMD gets a local container-provider endpoint")
+    served.add_argument("--imds", action="store_true", help="CMD gets a local IMDSv2-style endpoint")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
     p.set_defaults(handler=cmd_exec)
 
@@ -68,14 +71,15 @@ def cmd_exec(env: Environment, args: argparse.Namespace) -> int:
 
     from stsdesk.cli.engine import credentials, export_region, make_engine
     from stsdesk.cli.environment import UsageError
+    from stsdesk.cli.serve import exec_command, exec_served
     from stsdesk.core.errors import ConfigError
     from stsdesk.core.exports import exec_environment
 
-    command = list(args.cmd)
-    if command and command[0] == "--":
-        command = command[1:]
+    command = exec_command(args)  # also takes exec's options written between PROFILE and --
     if not command:
         raise UsageError("exec needs a command: stsdesk exec PROFILE -- CMD [ARG...]")
+    if args.server or args.imds:
+        return exec_served(env, args, command)
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args))
     child_env = exec_environment(env.environ, creds, export_region(env, engine, args.profile, creds))

@@ -314,7 +314,9 @@ def test_imds_tokens_die_with_the_server() -> None:
         from stsdesk.core.servers.http import Request
 
         answer = routes.handle(
-            Request("GET", "/latest/meta-data/iam/security-credentials/Dev", {"x-aws-ec2-metadata-token": token.decode()})
+            Request(
+                "GET", "/latest/meta-data/iam/security-credentials/Dev", {"x-aws-ec2-metadata-token": token.decode()}
+            )
         )
         return answer.status
 

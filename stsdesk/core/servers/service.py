@@ -14,12 +14,18 @@ from typing import TYPE_CHECKING
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.core.servers.server import CredentialServer, ServerMode, imds_role_name
-from stsdesk.core.servers.supply import CredentialSupply, SupplyState, broker_fetch
+from stsdesk.core.servers.supply import REFRESH_AHEAD, CredentialSupply, SupplyState, broker_fetch
 
 if TYPE_CHECKING:
     from stsdesk.core.broker import Broker
 
 log = logging.getLogger(__name__)
+
+# botocore treats IMDS credentials that expire within 10 minutes plus a random 2-10 minutes as a service outage
+# and extends them locally instead of fetching new ones ("static stability"): in IMDS mode, sessions are renewed
+# with 25 minutes left so that what is served never falls in that window.
+IMDS_REFRESH_AHEAD = 1500.0
+BOTOCORE_IMDS_WINDOW = 1200.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,11 @@ class ServedProfile:
             if served is not None:
                 served._emit()
 
-        supply = CredentialSupply(broker_fetch(broker, profile, mfa_code), on_change=changed)
+        supply = CredentialSupply(
+            broker_fetch(broker, profile, mfa_code),
+            on_change=changed,
+            refresh_ahead=IMDS_REFRESH_AHEAD if mode is ServerMode.IMDS else REFRESH_AHEAD,
+        )
         server = CredentialServer(
             supply,
             mode,
@@ -137,6 +147,21 @@ class ServedProfile:
             else:
                 environment[name] = value
         return environment
+
+    def short_session_warning(self) -> str | None:
+        """In IMDS mode, a warning when the profile's sessions are too short for botocore's IMDS provider (it
+        would keep signing with a session it extended locally past its real expiry); None otherwise."""
+        creds, obtained = self.supply.current(), self.supply._obtained
+        if self.mode is not ServerMode.IMDS or creds is None or creds.expiration is None or obtained is None:
+            return None
+        lifetime = (creds.expiration - obtained).total_seconds()
+        if lifetime / 2 >= BOTOCORE_IMDS_WINDOW:
+            return None
+        return (
+            f"sessions of {self.profile} last {int(lifetime // 60)} minutes: boto3 and the AWS CLI v1 extend IMDS "
+            "credentials that expire within 20 minutes instead of fetching new ones, so a long-running boto3 "
+            "program may sign with an expired session; prefer --server (the container provider) for this profile"
+        )
 
     def event(self) -> ServerEvent:
         """The current state as an event."""
