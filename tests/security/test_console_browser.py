@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from e2e.conftest import World
 
+from security.conftest import OtherUser
 from stsdesk.core.console_fetch import write_signin_page
-from tests.e2e.conftest import World
-from tests.security.conftest import OtherUser
 
 FAKE_BROWSER = r'''
 import json, os, stat, sys, time, urllib.parse

@@ -19,8 +19,8 @@ from pathlib import Path
 import jeepney
 import pytest
 
+from security.conftest import OtherUser, unavailable
 from stsdesk.core.fast_secret import read_secret
-from tests.security.conftest import OtherUser, unavailable
 
 HERE = Path(__file__).resolve().parent
 FAKE_SECRET = "secret-from-someone-else"

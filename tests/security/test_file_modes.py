@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import World
+from e2e.conftest import World
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -40,7 +40,7 @@ def test_sigterm_quits_cleanly(tmp_path: Path) -> None:
         creds = bridge_request(directory, "dev-readonly", timeout=60)
         assert creds is not None and creds.session_token
         gui.send_signal(signal.SIGTERM)
-        out, err = gui.communicate(timeout=60)
+        _out, err = gui.communicate(timeout=60)
     finally:
         if gui.poll() is None:
             gui.kill()

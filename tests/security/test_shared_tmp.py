@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from security.conftest import OtherUser
 from stsdesk.core.bridge import SECRET_NAME, BridgeError, BridgeServer, bridge_directory, bridge_request
 from stsdesk.core.model import Credentials
 from stsdesk.core.paths import UnsafeDirectory, ensure_private_directory
-from tests.security.conftest import OtherUser
 
 
 async def _never(profile: str, duration: int | None) -> Credentials:
