@@ -177,8 +177,8 @@ def _load_row(loads: list[dict[str, float]], parses: list[dict[str, float]], in_
     note = (
         f"fresh processes, alternating, median of {len(loads)} each; stsdesk: app.load_engine up to the tree's first "
         f"paint (imports the engine); of which load_profiles (botocore's raw parser + the profile tree) {ms(read)}; "
-        f"inside the full app run {ms(in_app)}; peer: botocore.session.Session().available_profiles + the "
-        f"credentials file, botocore.session's import counted"
+        f"inside the full app run {ms(in_app)}; peer: botocore.configloader.load_config (what Session.full_config "
+        f"calls) + raw_config_parse of the credentials file, botocore imported before its clock starts"
     )
     if not ok:
         note = f"over by {ratio / LOAD_TARGET:.2f}x (+{ms(load - parse)}); " + note
