@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.parse
@@ -11,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from stsdesk.core.sso.client import SsoEndpoints
+from stsdesk.core.sso.config import SsoSession
 from stsdesk.core.sso.service import SsoService
+from stsdesk.core.sso.signin import EventKind, SignIn, SignInEvent
 from stsdesk.emulator.scenario import scenario_from_dict
 from stsdesk.emulator.server import EmulatorServer
 from stsdesk.emulator.state import EmulatorState
 
 START_URL = "https://d-9067e0e0e0.awsapps.com/start"
+SESSION = SsoSession("corp", START_URL, "us-east-1", ("sso:account:access",))
 DEV, PROD, OTHER = "222222222222", "333333333333", "444444444444"
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
@@ -117,3 +121,44 @@ def start(data: dict[str, Any]) -> Emu:
     server = EmulatorServer(state)
     server.start()
     return Emu(state, server)
+
+
+def run(flow: SignIn, act: Any) -> tuple[Any, list[SignInEvent]]:
+    """Run ``flow``; ``act(event)`` plays the person (in a thread) when the URL/code is shown."""
+    events: list[SignInEvent] = []
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future[Any]] = []
+
+        def listener(event: SignInEvent) -> None:
+            events.append(event)
+            pending.append(loop.run_in_executor(None, act, event))
+
+        flow.on_event(listener)
+        try:
+            return await flow.run()
+        finally:
+            for outcome in await asyncio.gather(*pending, return_exceptions=True):
+                if isinstance(outcome, AssertionError):
+                    raise outcome  # the person's side saw something wrong
+
+    return asyncio.run(main()), events
+
+
+def device(emu: Emu, user: str = "ana", deny: bool = False) -> Any:
+    def act(event: SignInEvent) -> None:
+        if event.kind is EventKind.USER_CODE:
+            assert event.user_code
+            emu.approve_code(event.user_code, user, deny)
+
+    return act
+
+
+def browser(emu: Emu, user: str = "ana", deny: bool = False) -> Any:
+    def act(event: SignInEvent) -> None:
+        if event.kind is EventKind.OPEN_URL:
+            assert event.url
+            assert emu.browse(event.url, user, deny) == 200
+
+    return act

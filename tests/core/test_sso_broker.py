@@ -11,8 +11,7 @@ from typing import Any
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from sso_emulator import ALLOW_ALL, DEV, OTHER, PROD, START_URL, Emu, start, world
-from test_sso_flows import SESSION, _browser, _run
+from sso_emulator import ALLOW_ALL, DEV, OTHER, PROD, SESSION, START_URL, Emu, browser, run, start, world
 
 from stsdesk.core.broker import Broker
 from stsdesk.core.cache import SessionCache
@@ -60,7 +59,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu]:
 
 def _broker(emu: Emu, tmp_path: Path) -> tuple[Broker, SessionCache]:
     service = emu.service(tmp_path / "sso")
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     roles = {a.account_id: a.roles for a in service.discover(SESSION)}
     profiles: dict[str, dict[str, Any]] = {
         "dev": {"sso_session": "corp", "sso_account_id": DEV, "sso_role_name": roles[DEV][0], "region": "eu-west-1"},

@@ -3,7 +3,6 @@ with botocore's own SSO token provider as the independent reader of what stsdesk
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -16,11 +15,10 @@ import botocore.session
 import pytest
 from botocore.tokens import SSOTokenProvider, _sso_json_dumps
 from botocore.utils import JSONFileCache
-from sso_emulator import DEV, OTHER, PROD, START_URL, Emu, get_status, start, world
+from sso_emulator import DEV, OTHER, PROD, SESSION, START_URL, Emu, browser, device, get_status, run, start, world
 
 from stsdesk.core.errors import Throttled
 from stsdesk.core.sso.client import SsoClients, SsoEndpoints
-from stsdesk.core.sso.config import SsoSession
 from stsdesk.core.sso.discovery import discover
 from stsdesk.core.sso.errors import (
     NotSignedIn,
@@ -32,10 +30,8 @@ from stsdesk.core.sso.errors import (
     TokenCacheCorrupt,
 )
 from stsdesk.core.sso.service import SsoService, SsoTarget
-from stsdesk.core.sso.signin import EventKind, SignIn, SignInEvent
+from stsdesk.core.sso.signin import EventKind, SignInEvent
 from stsdesk.core.sso.token_cache import token_key
-
-SESSION = SsoSession("corp", START_URL, "us-east-1", ("sso:account:access",))
 
 
 @pytest.fixture
@@ -46,47 +42,6 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu]:
         monkeypatch.setenv(variable, running.endpoint)
     yield running
     running.server.stop()
-
-
-def _run(flow: SignIn, act: Any) -> tuple[Any, list[SignInEvent]]:
-    """Run ``flow``; ``act(event)`` plays the person (in a thread) when the URL/code is shown."""
-    events: list[SignInEvent] = []
-
-    async def main() -> Any:
-        loop = asyncio.get_running_loop()
-        pending: list[asyncio.Future[Any]] = []
-
-        def listener(event: SignInEvent) -> None:
-            events.append(event)
-            pending.append(loop.run_in_executor(None, act, event))
-
-        flow.on_event(listener)
-        try:
-            return await flow.run()
-        finally:
-            for outcome in await asyncio.gather(*pending, return_exceptions=True):
-                if isinstance(outcome, AssertionError):
-                    raise outcome  # the person's side saw something wrong
-
-    return asyncio.run(main()), events
-
-
-def _device(emu: Emu, user: str = "ana", deny: bool = False) -> Any:
-    def act(event: SignInEvent) -> None:
-        if event.kind is EventKind.USER_CODE:
-            assert event.user_code
-            emu.approve_code(event.user_code, user, deny)
-
-    return act
-
-
-def _browser(emu: Emu, user: str = "ana", deny: bool = False) -> Any:
-    def act(event: SignInEvent) -> None:
-        if event.kind is EventKind.OPEN_URL:
-            assert event.url
-            assert emu.browse(event.url, user, deny) == 200
-
-    return act
 
 
 def _botocore_token(tmp_path: Path, emu: Emu) -> str:
@@ -107,7 +62,7 @@ def _botocore_token(tmp_path: Path, emu: Emu) -> str:
 
 def test_device_code_sign_in_is_shared_with_botocore(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    state, events = _run(service.sign_in(SESSION, device_code=True), _device(emu))
+    state, events = run(service.sign_in(SESSION, device_code=True), device(emu))
     kinds = [e.kind for e in events]
     assert kinds == [EventKind.OPEN_URL, EventKind.USER_CODE, EventKind.WAITING, EventKind.DONE]
     assert state.signed_in and state.refreshable
@@ -118,7 +73,7 @@ def test_device_code_sign_in_is_shared_with_botocore(emu: Emu, tmp_path: Path) -
     # The registration is cached where the AWS CLI looks, and reused by the next sign-in.
     registrations = [p for p in (tmp_path / "cache").iterdir() if p.name != f"{token_key('corp')}.json"]
     assert len(registrations) == 1
-    _run(service.sign_in(SESSION, device_code=True), _device(emu))
+    run(service.sign_in(SESSION, device_code=True), device(emu))
     again = json.loads((tmp_path / "cache" / f"{token_key('corp')}.json").read_text())
     assert again["clientId"] == stored["clientId"] and again["accessToken"] != stored["accessToken"]
 
@@ -135,7 +90,7 @@ def test_pkce_sign_in_loopback_checks_state_and_closes(emu: Emu, tmp_path: Path)
             seen["browser"] = emu.browse(event.url)
             seen["port"] = int(redirect.split(":")[2].split("/")[0])
 
-    state, events = _run(service.sign_in(SESSION), act)
+    state, events = run(service.sign_in(SESSION), act)
     assert seen["forged"] == 400 and seen["browser"] == 200  # a stray request did not end the sign-in
     assert [e.kind for e in events] == [EventKind.OPEN_URL, EventKind.WAITING, EventKind.DONE]
     assert state.refreshable
@@ -153,9 +108,9 @@ def _redirect_uri(url: str) -> str:
 @pytest.mark.parametrize("device_code", [True, False])
 def test_denied_sign_in_writes_nothing(emu: Emu, tmp_path: Path, device_code: bool) -> None:
     service = emu.service(tmp_path)
-    act = _device(emu, deny=True) if device_code else _browser(emu, deny=True)
+    act = device(emu, deny=True) if device_code else browser(emu, deny=True)
     with pytest.raises(SignInDenied, match="denied in the browser"):
-        _run(service.sign_in(SESSION, device_code=device_code), act)
+        run(service.sign_in(SESSION, device_code=device_code), act)
     assert not (tmp_path / "cache" / f"{token_key('corp')}.json").exists()
     assert not service.status(SESSION).signed_in
 
@@ -168,7 +123,7 @@ def test_device_code_that_expires_unapproved(emu: Emu, tmp_path: Path) -> None:
             emu.travel(601)  # the code lives 600 s
 
     with pytest.raises(SignInTimedOut, match="expired before it was approved"):
-        _run(service.sign_in(SESSION, device_code=True), act)
+        run(service.sign_in(SESSION, device_code=True), act)
 
 
 def test_cancel_at_the_browser_step_and_browser_timeout(emu: Emu, tmp_path: Path) -> None:
@@ -184,16 +139,16 @@ def test_cancel_at_the_browser_step_and_browser_timeout(emu: Emu, tmp_path: Path
             flow.cancel()
 
     with pytest.raises(SignInCancelled):
-        _run(flow, act)
+        run(flow, act)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port["n"]), timeout=2).close()
     with pytest.raises(SignInTimedOut, match="did not come back"):
-        _run(service.sign_in(SESSION, browser_timeout=0.2), lambda event: None)
+        run(service.sign_in(SESSION, browser_timeout=0.2), lambda event: None)
 
 
 def test_refresh_after_the_access_token_expired_needs_no_sign_in(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     path = tmp_path / "cache" / f"{token_key('corp')}.json"
     before = json.loads(path.read_text())
     emu.travel(3700)  # the access token (3600 s) has expired; the refresh token (8 h) has not
@@ -208,7 +163,7 @@ def test_refresh_after_the_access_token_expired_needs_no_sign_in(emu: Emu, tmp_p
 
 def test_refresh_starts_fifteen_minutes_early(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     first = service.tokens.access_token(SESSION)
     emu.travel(3600 - 16 * 60)
     assert service.tokens.access_token(SESSION) == first
@@ -218,7 +173,7 @@ def test_refresh_starts_fifteen_minutes_early(emu: Emu, tmp_path: Path) -> None:
 
 def test_another_tool_refreshing_mid_refresh_wins(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     emu.travel(3700)
     oidc = service.clients.oidc("us-east-1")
     real_create = oidc.create_token
@@ -239,7 +194,7 @@ def test_another_tool_refreshing_mid_refresh_wins(emu: Emu, tmp_path: Path) -> N
 
 def test_logout_revokes_and_removes(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     token = service.tokens.access_token(SESSION)
     result = service.sign_out(SESSION)
     assert result.had_sign_in and not service.status(SESSION).signed_in
@@ -253,7 +208,7 @@ def test_logout_revokes_and_removes(emu: Emu, tmp_path: Path) -> None:
 
 def test_revoked_sign_in_is_one_line_without_token(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     token = service.tokens.access_token(SESSION)
     service.clients.portal("us-east-1").logout(accessToken=token)  # revoked elsewhere; the file stays
     stored = json.loads((tmp_path / "cache" / f"{token_key('corp')}.json").read_text())
@@ -270,7 +225,7 @@ def _role(service: SsoService, account: str) -> str:
 
 def test_role_credentials_and_unassigned_role(emu: Emu, tmp_path: Path) -> None:
     service = emu.service(tmp_path)
-    _run(service.sign_in(SESSION), _browser(emu))
+    run(service.sign_in(SESSION), browser(emu))
     role = _role(service, DEV)
     creds = service.role_credentials(SsoTarget(SESSION, DEV, role), "eu-west-1")
     assert creds.access_key_id.startswith("ASIA") and creds.region == "eu-west-1"
@@ -299,7 +254,7 @@ def test_discovery_pages_through_many_accounts(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AWS_ENDPOINT_URL", running.endpoint)
     try:
         service = running.service(tmp_path)
-        _run(service.sign_in(SESSION), _browser(running))
+        run(service.sign_in(SESSION), browser(running))
         progress: list[int] = []
         accounts = service.discover(SESSION, on_progress=lambda done, total: progress.append(total))
         assert len(accounts) == 232 and set(progress) == {232}
@@ -357,7 +312,7 @@ def test_keyring_token_storage_keeps_tokens_out_of_files(emu: Emu, tmp_path: Pat
     keyring = _Keyring()
     service = SsoService(tmp_path, keyring, endpoints=SsoEndpoints(emu.endpoint, emu.endpoint),  # type: ignore[arg-type]
                          storage="keyring", token_dir=tmp_path / "cache", env={}, now=emu.state.clock.now)
-    state, _events = _run(service.sign_in(SESSION), _browser(emu))
+    state, _events = run(service.sign_in(SESSION), browser(emu))
     assert state.signed_in and not (tmp_path / "cache").exists()
     assert sorted(keyring.values) == sorted(f"sso-cache:{k}" for k in (token_key("corp"), _registration_key()))
     first = service.tokens.access_token(SESSION)
@@ -381,4 +336,4 @@ def test_keyring_storage_without_a_keyring_fails_in_one_line(emu: Emu, tmp_path:
     service = SsoService(tmp_path, SecretStore("stsdesk-test"), endpoints=SsoEndpoints(emu.endpoint, emu.endpoint),
                          storage="keyring", env={}, now=emu.state.clock.now)
     with pytest.raises(TokenCacheCorrupt, match="sso_token_storage is keyring, but the keyring cannot store"):
-        _run(service.sign_in(SESSION), _browser(emu))
+        run(service.sign_in(SESSION), browser(emu))
