@@ -79,7 +79,8 @@ def display_problem(*tools: str) -> str | None:
     """Why an X server cannot be had here (Xvfb, plus ``tools``, must be on PATH), or None."""
     missing = [tool for tool in ("Xvfb", *tools) if shutil.which(tool) is None]
     if missing:
-        return f"needs {' and '.join(missing)} on PATH (apt-get install xvfb {' '.join(tools)})".rstrip()
+        packages = " ".join(["xvfb", *tools])
+        return f"needs {' and '.join(missing)} on PATH (apt-get install {packages})"
     return None
 
 
