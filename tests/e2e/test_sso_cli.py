@@ -319,3 +319,37 @@ def test_sync_on_a_500_account_world(tmp_path: Path) -> None:
         again = world.stsdesk("sso", "sync", "corp", "--write", "--prefix", "sso/")
         assert again.stdout.splitlines()[-1].startswith("added 0 profile(s)")
         assert world.config_file.read_text() == text
+
+
+def test_legacy_profile_with_a_trailing_slash_start_url(world: SsoWorld) -> None:
+    # Legacy form: the four sso_* keys on the profile, no [sso-session]; the token is keyed by the exact URL.
+    done = world.stsdesk("sso", "sync", "corp")  # needs a sign-in first: one line saying how
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "stsdesk: not signed in to IAM Identity Center (corp); run: stsdesk sso login corp"
+    )
+    assert world.login().returncode == 0
+    role = _synced_profile(world).split("/", 1)[1]
+    with world.config_file.open("a") as config:
+        config.write(f"\n[profile old]\nsso_start_url = {START_URL}/\nsso_region = us-east-1\n"
+                     f"sso_account_id = {DEV}\nsso_role_name = {role}\nregion = us-east-1\n")
+    process = subprocess.Popen([sys.executable, "-m", "stsdesk", "sso", "login", "old", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=world.env,
+                               cwd=world.home, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("open: ")
+    code = process.stdout.readline()
+    assert code.startswith("code: ")  # a legacy profile signs in with the device code, as the AWS CLI does
+    status, body = world.post("/_stsdesk/sso-approve", {"user_code": code.split()[1], "user": "ana"})
+    assert status == 200, body
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    import hashlib
+
+    legacy_file = world.token_file.with_name(hashlib.sha1(f"{START_URL}/".encode()).hexdigest() + ".json")
+    assert json.loads(legacy_file.read_text())["startUrl"] == f"{START_URL}/"
+    caller = world.aws("sts", "get-caller-identity", "--profile", "old", "--output", "json")
+    assert caller.returncode == 0 and json.loads(caller.stdout)["Arn"].endswith("/ana"), caller.stderr
+    status_rows = json.loads(world.stsdesk("sso", "status", "--json").stdout)
+    assert [(r["session"], r["start_url"], r["refreshable"]) for r in status_rows] == [
+        ("corp", START_URL, True), (None, f"{START_URL}/", False)
+    ]
