@@ -1,5 +1,6 @@
 """Architecture boundaries (DESIGN.md): core, emulator, stsdesk.testing and the CLI's command modules never
-import Qt (PySide6, shiboken6, qasync), and the emulator never imports stsdesk.core.
+import Qt (PySide6, shiboken6, qasync), the emulator never imports stsdesk.core, and importing the CLI's
+modules loads no boto3/botocore.
 
 Every module of those packages is found with pkgutil, so a module added later is checked without touching this
 file. Each package is imported module by module in a fresh interpreter, which notes after each import whether
@@ -96,6 +97,12 @@ def test_the_check_sees_qt_when_it_is_imported() -> None:
     # The same check on a GUI module must see Qt, or it could not see it anywhere.
     assert first_offender(["stsdesk.core.model", "stsdesk.gui.tray"], QT) is not None
     assert first_offender(["stsdesk.core.model"], QT) is None
+
+
+def test_the_cli_modules_import_no_aws_sdk() -> None:
+    # boto3/botocore come with the commands that call AWS, never with importing the command line.
+    offender = first_offender(qt_free_modules()["cli"], ("boto3", "botocore"))
+    assert offender is None, f"{offender[0]} imports {offender[1][:5]} at module level" if offender else ""
 
 
 def test_the_emulator_does_not_import_core() -> None:
