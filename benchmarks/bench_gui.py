@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.gui_worker import AFTER_BURST_SECONDS
 from benchmarks.harness import Row, failed_row, ms, rounds, side_by_side, top_imports
 from benchmarks.servers import PYTHON, REPO
 
@@ -202,6 +203,11 @@ def _ratio_row(figure: str, ours: float, peer: float, peer_name: str, target: fl
     return Row(figure, fmt(ours), f"{peer_name} {fmt(peer)}", f"{ratio:.2f}x", f"<= {target}x", ok, note)
 
 
+def _longest(runs: list[dict[str, Any]], key: str) -> str:
+    longest = max((r[key] for r in runs), default=0.0)
+    return f" (longest {ms(longest)})" if longest else ""
+
+
 def _burst_row(result: dict[str, Any], phase: str, figure: str, how: str) -> Row:
     ours, peers = result[f"burst_{phase}"], result[f"burst_{phase}_peer"]
     gap = statistics.median(r["gap"] for r in ours)
@@ -215,7 +221,10 @@ def _burst_row(result: dict[str, Any], phase: str, figure: str, how: str) -> Row
         f"full collections in the window: {sum(r['full_collections'] for r in ours)} in {len(ours)} bursts"
         f"{f', longest {ms(max(full))}' if full else ''} (objects it scans: "
         f"{statistics.median(r['tracked_objects'] for r in ours):,.0f}; frozen, skipped: "
-        f"{statistics.median(r['frozen_objects'] for r in ours):,.0f}); longest SessionCache.store on the loop "
+        f"{statistics.median(r['frozen_objects'] for r in ours):,.0f}); in the {AFTER_BURST_SECONDS:.1f} s after "
+        f"each burst: {sum(r['after_full_collections'] for r in ours)} full collections"
+        f"{_longest(ours, 'after_longest_full_collection')}, longest stall "
+        f"{ms(max(r['after_gap'] for r in ours))}; longest SessionCache.store on the loop "
         f"{ms(max(r['store_longest'] for r in ours))}; peer {peer_completed}/200, its own full collections: "
         f"{sum(r['full_collections'] for r in peers)}; 5 ms precise QTimer probe; worst stall "
         f"{ms(max(r['gap'] for r in ours))} vs {ms(max(r['gap'] for r in peers))}"

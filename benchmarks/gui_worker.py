@@ -47,6 +47,7 @@ CONCURRENT = 200
 SESSIONS = 500
 LATENCY_MS = 50
 IDLE_SECONDS = 20.0
+AFTER_BURST_SECONDS = 2.5  # watched after each burst too
 BURST_ROUNDS = 5  # per phase: with a full collection due, then with the heap unfrozen
 TYPED = "acct0421-role7"
 IDENTITY_ACCOUNT = "111111111111"
@@ -260,6 +261,12 @@ async def our_burst(gui: Any, names: list[str], store_times: list[float]) -> dic
         done = await asyncio.gather(*(gui.controller.assume(n, force=True) for n in names))
         seconds = time.perf_counter() - t0
         gap = probe.stop()
+    # The seconds after the burst: a collection the collector held back while the loop was busy runs here.
+    after_probe = GapProbe()
+    with FullCollections() as after:
+        after_probe.start()
+        await asyncio.sleep(AFTER_BURST_SECONDS)
+        after_gap = after_probe.stop()
     stores = store_times[first_store:]
     errors = {gui.model.error(n) for n in names if gui.model.error(n)}
     return {
@@ -268,6 +275,9 @@ async def our_burst(gui: Any, names: list[str], store_times: list[float]) -> dic
         "completed": sum(1 for creds in done if creds is not None),
         "full_collections": len(full.durations),
         "longest_full_collection": max(full.durations, default=0.0),
+        "after_gap": after_gap,
+        "after_full_collections": len(after.durations),
+        "after_longest_full_collection": max(after.durations, default=0.0),
         "store_longest": max(stores, default=0.0),
         "store_total": sum(stores),
         "tracked_objects": tracked,
