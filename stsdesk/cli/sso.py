@@ -122,17 +122,6 @@ def cmd_login(env: Environment, args: argparse.Namespace) -> int:
 # -- status --------------------------------------------------------------------------------------------------
 
 
-def _who(engine: Engine, service: SsoService, session: Any) -> str | None:
-    """The user of the most recent cached role session of this sign-in (GetCallerIdentity's ARN)."""
-    names = set(service.profiles_of(engine.broker.tree, session))
-    best = None
-    for meta in engine.broker.cache.sessions():
-        sso_role = meta.identity_arn is not None and ":assumed-role/AWSReservedSSO_" in meta.identity_arn
-        if meta.profile in names and sso_role and (best is None or meta.created > best.created):
-            best = meta
-    return best.identity_arn.rsplit("/", 1)[-1] if best is not None and best.identity_arn else None
-
-
 def cmd_status(env: Environment, args: argparse.Namespace) -> int:
     """Print every sign-in session's state; 0 always when the config can be read."""
     import json
@@ -155,7 +144,7 @@ def cmd_status(env: Environment, args: argparse.Namespace) -> int:
                 if not state.signed_in
                 else ("active" if left is not None and left > 0 else "expired")
                 + (", renewable" if state.refreshable else ""),
-                "user": _who(engine, service, session),
+                "user": service.signed_in_user(engine.broker.tree, session, engine.broker.cache.sessions()),
                 "access_token_expires": state.access_expires.isoformat() if state.access_expires else None,
                 "access_token_seconds_left": int(left) if left is not None and left > 0 else 0 if left else None,
                 "sign_in_ends": (ends.isoformat() if (ends := state.sign_in_ends()) else None),

@@ -87,6 +87,8 @@ def test_role_credentials_are_cached_and_chained(emu: Emu, tmp_path: Path) -> No
         assert state is not None and state.identity_arn is not None
         assert state.identity_arn.startswith(f"arn:aws:sts::{DEV}:assumed-role/AWSReservedSSO_")
         assert state.identity_arn.endswith("/ana")
+        session = broker.sso.session(broker.tree, "corp")
+        assert broker.sso.signed_in_user(broker.tree, session, cache.sessions()) == "ana"
         chained = await broker.credentials_for("target")
         assert chained.kind is CredentialKind.CHAINED_ROLE
         identity = await broker.whoami("target")

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from stsdesk.core.sso.token_cache import FileTokenStore, KeyringTokenStore, Toke
 from stsdesk.core.sso.tokens import Clock, SsoTokens, TokenState, utc_now
 
 if TYPE_CHECKING:
+    from stsdesk.core.cache import CachedSession
     from stsdesk.core.profiles import ProfileTree
     from stsdesk.core.secrets import SecretStore
 
@@ -160,6 +161,19 @@ class SsoService:
                 found.append(name)
                 pending.extend(child.name for child in tree.children(name))
         return found
+
+    def signed_in_user(self, tree: ProfileTree, session: SsoSession, cached: Iterable[CachedSession]) -> str | None:
+        """Who is signed in to ``session``, as far as stsdesk knows: the user named in the newest cached role
+        session (``cached``: the broker cache's ``sessions()``) of this session's profiles. None until a role of
+        it was used (the sign-in token itself does not say)."""
+        names = set(self.profiles_of(tree, session))
+        best: CachedSession | None = None
+        for meta in cached:
+            arn = meta.identity_arn or ""
+            newer = best is None or meta.created > best.created
+            if meta.profile in names and ":assumed-role/AWSReservedSSO_" in arn and newer:
+                best = meta
+        return best.identity_arn.rsplit("/", 1)[-1] if best is not None and best.identity_arn else None
 
     # -- sign-in state -------------------------------------------------------------------------------------
 

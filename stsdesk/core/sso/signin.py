@@ -124,6 +124,10 @@ class SignIn:
         except StsdeskError as exc:
             self._emit(EventKind.FAILED, message=str(exc))
             raise
+        except OSError as exc:  # the loopback server could not listen, a token file could not be written
+            failure = SignInFailed(f"the sign-in to {self.session.label} failed ({exc.strerror or type(exc).__name__})")
+            self._emit(EventKind.FAILED, message=str(failure))
+            raise failure from None
         self._emit(EventKind.DONE, until=state.access_expires)
         return state
 
@@ -254,7 +258,9 @@ class SignIn:
         verifier = code_verifier()
         server = LoopbackServer(state, deliver)
         try:
-            base = await loop.run_in_executor(None, self.tokens.clients.oidc_base_url, self.session.region)
+            base = await self._call(
+                self._what("authorize"), self.tokens.clients.oidc_base_url, region=self.session.region
+            )
             query = urllib.parse.urlencode(
                 {
                     "response_type": "code",
