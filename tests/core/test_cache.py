@@ -16,10 +16,8 @@ from pathlib import Path
 import keyring
 import keyring.core
 import pytest
-from keyring.backend import KeyringBackend
+from helpers.keyrings import MemoryKeyring
 from keyring.backends import fail
-from keyring.compat import properties
-from keyring.errors import KeyringLocked, PasswordDeleteError
 
 from stsdesk.core.cache import CachedSession, SessionCache, fast_lookup
 from stsdesk.core.model import CredentialKind, Credentials
@@ -29,32 +27,7 @@ from stsdesk.core.secrets import SecretStore
 REPO = Path(__file__).resolve().parents[2]
 
 
-class DictKeyring(KeyringBackend):
-    """In-memory keyring backend (one per process); ``locked`` makes writes fail like a locked collection."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("test backend: never chosen by keyring's own detection")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-        self.locked = False
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        if self.locked:
-            raise KeyringLocked("Failed to unlock the collection!")
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise PasswordDeleteError("No such password!")
-
-
-class DirKeyring(DictKeyring):
+class DirKeyring(MemoryKeyring):
     """A keyring shared by real processes: one file per item in a directory (test use only)."""
 
     def __init__(self, root: str) -> None:
@@ -92,10 +65,10 @@ def settled_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SessionCach
 
 
 @pytest.fixture
-def backend(monkeypatch: pytest.MonkeyPatch) -> DictKeyring:
+def backend(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
-    installed = DictKeyring()
+    installed = MemoryKeyring()
     keyring.set_keyring(installed)
     return installed
 
@@ -149,7 +122,7 @@ def index(directory: Path) -> dict[str, dict[str, object]]:
 # -- basics ----------------------------------------------------------------------------------------------
 
 
-def test_store_then_lookup_round_trips(tmp_path: Path, backend: DictKeyring) -> None:
+def test_store_then_lookup_round_trips(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     meta, creds = make()
     cache.store(meta, creds)
@@ -167,17 +140,17 @@ def test_store_then_lookup_round_trips(tmp_path: Path, backend: DictKeyring) -> 
     assert cache.peek("profile:other") is None and cache.lookup("profile:other", 0) is None
 
 
-def test_sessions_lists_metadata_soonest_first_without_keyring(tmp_path: Path, backend: DictKeyring) -> None:
+def test_sessions_lists_metadata_soonest_first_without_keyring(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:late", 3000, 1))
     cache.store(*make("profile:soon", 900, 2))
-    backend.locked = True  # sessions()/peek() must not care
+    backend.locked = True  # sessions()/peek() must not care (every keyring call would raise now)
     backend.items.clear()
     assert [s.cache_key for s in cache.sessions()] == ["profile:soon", "profile:late"]
     assert cache.peek("profile:late") is not None
 
 
-def test_min_ttl_and_expiry(tmp_path: Path, backend: DictKeyring) -> None:
+def test_min_ttl_and_expiry(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:dev", seconds=600))
     assert cache.lookup("profile:dev", min_ttl=300) is not None
@@ -188,7 +161,7 @@ def test_min_ttl_and_expiry(tmp_path: Path, backend: DictKeyring) -> None:
     assert expired is not None and expired.seconds_left() < 0  # metadata stays for `stsdesk list`
 
 
-def test_secret_removed_from_keyring_drops_the_entry(tmp_path: Path, backend: DictKeyring) -> None:
+def test_secret_removed_from_keyring_drops_the_entry(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make())
     assert cache.flush()
@@ -198,7 +171,7 @@ def test_secret_removed_from_keyring_drops_the_entry(tmp_path: Path, backend: Di
 
 
 def test_forget_and_forget_profile_remove_index_entries_and_secrets(
-    tmp_path: Path, backend: DictKeyring
+    tmp_path: Path, backend: MemoryKeyring
 ) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:dev", n=1))
@@ -213,7 +186,7 @@ def test_forget_and_forget_profile_remove_index_entries_and_secrets(
     assert cache.flush() and backend.items == {} and index(tmp_path) == {}
 
 
-def test_on_change_called_after_store_and_forget(tmp_path: Path, backend: DictKeyring) -> None:
+def test_on_change_called_after_store_and_forget(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     calls: list[int] = []
     cache.on_change(lambda: calls.append(len(cache.sessions())))
@@ -226,7 +199,7 @@ def test_on_change_called_after_store_and_forget(tmp_path: Path, backend: DictKe
 # -- corruption ------------------------------------------------------------------------------------------
 
 
-def test_garbage_index_reads_as_empty_and_is_replaced(tmp_path: Path, backend: DictKeyring) -> None:
+def test_garbage_index_reads_as_empty_and_is_replaced(tmp_path: Path, backend: MemoryKeyring) -> None:
     (tmp_path / "sessions.json").write_bytes(b"{not json\x00\xff")
     cache = SessionCache(tmp_path, SecretStore())
     assert cache.sessions() == [] and cache.lookup("profile:dev", 0) is None
@@ -236,7 +209,7 @@ def test_garbage_index_reads_as_empty_and_is_replaced(tmp_path: Path, backend: D
     assert list(index(tmp_path)) == ["profile:dev"]
 
 
-def test_corrupt_entry_is_dropped_and_others_survive(tmp_path: Path, backend: DictKeyring) -> None:
+def test_corrupt_entry_is_dropped_and_others_survive(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:good", n=1))
     cache.store(*make("profile:bad", n=2))
@@ -252,7 +225,7 @@ def test_corrupt_entry_is_dropped_and_others_survive(tmp_path: Path, backend: Di
 
 
 def test_corrupt_secret_is_dropped_but_a_foreign_one_is_only_a_miss(
-    tmp_path: Path, backend: DictKeyring
+    tmp_path: Path, backend: MemoryKeyring
 ) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make("profile:a", n=1))
@@ -270,7 +243,7 @@ def test_corrupt_secret_is_dropped_but_a_foreign_one_is_only_a_miss(
 # -- fast_lookup -----------------------------------------------------------------------------------------
 
 
-def test_fast_lookup_checks_fingerprint_and_ttl(tmp_path: Path, backend: DictKeyring) -> None:
+def test_fast_lookup_checks_fingerprint_and_ttl(tmp_path: Path, backend: MemoryKeyring) -> None:
     writer = SessionCache(tmp_path, SecretStore())
     writer.store(*make(seconds=600, fingerprint="fp-A"))
     assert writer.flush()
@@ -315,8 +288,8 @@ def test_memory_only_entry_of_an_exited_process_is_hidden(tmp_path: Path, fail_b
     assert fresh.sessions() == [] and fresh.peek("profile:dev") is None
 
 
-def test_locked_keyring_on_store_marks_entry_memory_only(tmp_path: Path, backend: DictKeyring) -> None:
-    backend.locked = True
+def test_locked_keyring_on_store_marks_entry_memory_only(tmp_path: Path, backend: MemoryKeyring) -> None:
+    backend.refuse_writes = True
     secrets = SecretStore()
     cache = SessionCache(tmp_path, secrets)
     cache.store(*make())
@@ -331,7 +304,7 @@ def test_locked_keyring_on_store_marks_entry_memory_only(tmp_path: Path, backend
 # -- two processes ---------------------------------------------------------------------------------------
 
 
-def test_two_instances_see_each_others_writes(tmp_path: Path, backend: DictKeyring) -> None:
+def test_two_instances_see_each_others_writes(tmp_path: Path, backend: MemoryKeyring) -> None:
     gui, cli = SessionCache(tmp_path, SecretStore()), SessionCache(tmp_path, SecretStore())
     assert gui.sessions() == []  # load (and remember) the empty state first
     cli.store(*make(n=1))
@@ -380,7 +353,7 @@ def test_concurrent_stores_from_two_processes_leave_a_consistent_index(tmp_path:
 # -- files on disk ---------------------------------------------------------------------------------------
 
 
-def test_file_modes(tmp_path: Path, backend: DictKeyring) -> None:
+def test_file_modes(tmp_path: Path, backend: MemoryKeyring) -> None:
     directory = tmp_path / "state" / "cache"
     cache = SessionCache(directory, SecretStore())
     cache.store(*make())
@@ -395,7 +368,7 @@ def test_no_secret_in_any_file_written(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
     secrets_seen: list[str] = []
-    for name, installed in (("ok", DictKeyring()), ("fail", fail.Keyring())):
+    for name, installed in (("ok", MemoryKeyring()), ("fail", fail.Keyring())):
         keyring.set_keyring(installed)
         cache = SessionCache(config_dir(tmp_path / name), SecretStore())
         for n in range(3):
@@ -455,7 +428,7 @@ def test_keyring_namespace_separates_config_dirs(tmp_path: Path, monkeypatch: py
 
 
 def test_store_is_seen_in_process_at_once_without_disk_or_keyring(
-    tmp_path: Path, backend: DictKeyring, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backend: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     meta, creds = make()
@@ -476,7 +449,7 @@ def test_store_is_seen_in_process_at_once_without_disk_or_keyring(
 
 
 def test_many_stores_coalesce_into_few_index_writes(
-    tmp_path: Path, backend: DictKeyring, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backend: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replaced: list[str] = []
     real_replace = os.replace
@@ -495,7 +468,7 @@ def test_many_stores_coalesce_into_few_index_writes(
     assert len(index(tmp_path)) == 50 and len(backend.items) == 50
 
 
-def test_store_forget_store_keeps_the_order(tmp_path: Path, backend: DictKeyring) -> None:
+def test_store_forget_store_keeps_the_order(tmp_path: Path, backend: MemoryKeyring) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     cache.store(*make(n=1))
     assert cache.flush()
@@ -521,8 +494,8 @@ def test_store_forget_store_keeps_the_order(tmp_path: Path, backend: DictKeyring
     assert index(tmp_path) == {} and backend.items == {}
 
 
-def test_failing_keyring_write_still_ends_memory_only(tmp_path: Path, backend: DictKeyring) -> None:
-    backend.locked = True
+def test_failing_keyring_write_still_ends_memory_only(tmp_path: Path, backend: MemoryKeyring) -> None:
+    backend.refuse_writes = True
     cache = SessionCache(tmp_path, SecretStore())
     meta, creds = make()
     cache.store(meta, creds)
@@ -534,7 +507,7 @@ def test_failing_keyring_write_still_ends_memory_only(tmp_path: Path, backend: D
 
 
 def test_unwritable_directory_makes_flush_report_failure(
-    tmp_path: Path, backend: DictKeyring, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, backend: MemoryKeyring, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = SessionCache(tmp_path, SecretStore())
     (tmp_path / "sessions.json").mkdir()  # os.replace onto a directory fails
@@ -550,14 +523,15 @@ def test_pending_writes_are_flushed_when_the_process_exits(tmp_path: Path) -> No
     keyring_root = tmp_path / "keyring"
     keyring_root.mkdir()
     code = (
-        "import sys, keyring; sys.path.insert(0, sys.argv[3]); "
+        "import sys, keyring; sys.path[:0] = [sys.argv[3], sys.argv[4]]; "  # tests/core, tests (helpers)
         "from test_cache import DirKeyring, make; "
         "from stsdesk.core.cache import SessionCache; from stsdesk.core.secrets import SecretStore; "
         "from pathlib import Path; keyring.set_keyring(DirKeyring(sys.argv[2])); "
         "SessionCache(Path(sys.argv[1]), SecretStore()).store(*make(n=7))"  # no flush: exit does it
     )
     result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "cache"), str(keyring_root), str(Path(__file__).parent)],
+        [sys.executable, "-c", code, str(tmp_path / "cache"), str(keyring_root), str(Path(__file__).parent),
+         str(Path(__file__).parents[1])],
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -12,8 +12,9 @@ from keyring.errors import KeyringLocked, PasswordDeleteError
 
 class MemoryKeyring(KeyringBackend):
     """keyring's interface over a dict (``items``, keyed by (service, username)). ``locked`` makes every call
-    raise KeyringLocked; ``echo_secret_in_errors`` makes the refused write's error quote the secret (as a
-    careless backend might: what callers must never pass on)."""
+    raise KeyringLocked; ``refuse_writes`` only the writes (a collection that reads but will not store);
+    ``echo_secret_in_errors`` makes the refused write's error quote the secret (as a careless backend might: what
+    callers must never pass on)."""
 
     @properties.classproperty
     def priority(cls) -> float:
@@ -23,6 +24,7 @@ class MemoryKeyring(KeyringBackend):
         super().__init__()
         self.items: dict[tuple[str, str], str] = {}
         self.locked = False
+        self.refuse_writes = False
         self.echo_secret_in_errors = False
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -31,7 +33,7 @@ class MemoryKeyring(KeyringBackend):
         return self.items.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        if self.locked:
+        if self.locked or self.refuse_writes:
             detail = f" while storing {password}" if self.echo_secret_in_errors else ""
             raise KeyringLocked(f"Failed to unlock the collection!{detail}")
         self.items[(service, username)] = password
