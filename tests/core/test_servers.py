@@ -364,3 +364,11 @@ def test_peer_uid_of_our_own_connection() -> None:
         return found[0]
 
     assert asyncio.run(main()) == os.getuid()
+
+
+@pytest.mark.skipif(not peer_uid_supported(), reason="needs /proc/net/tcp (Linux)")
+def test_peer_uid_falls_back_to_the_proc_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stsdesk.core.servers import peer
+
+    monkeypatch.setattr(peer, "_diag_uid", lambda client, server: None)
+    test_peer_uid_of_our_own_connection()
