@@ -338,6 +338,7 @@ class Broker(SessionMaker):
         """A console sign-in URL for ``profile`` (a secret: valid 15 minutes). IAM users sign in through a
         federation token. Raises ConsoleError, NetworkError and the errors of credentials_for()."""
         from stsdesk.core.console_fetch import console_sign_in
+        from stsdesk.core.sts import partition_for
 
         found = self.tree.get(profile)
         target = self._target(profile)
@@ -353,7 +354,9 @@ class Broker(SessionMaker):
             )
         else:
             creds = await self.credentials_for(profile)
-        partition = (found.role_arn or "arn:aws").split(":")[1] or "aws"
+        # The role ARN's partition, else the region's (an IAM user in us-gov-west-1 signs in to GovCloud).
+        arn_parts = (found.role_arn or "").split(":")
+        partition = partition_for(target.region, arn_parts[1] if len(arn_parts) > 1 and arn_parts[1] else None)
         return await asyncio.get_running_loop().run_in_executor(
             None, console_sign_in, creds, partition, target, self._endpoint(target), duration, destination
         )

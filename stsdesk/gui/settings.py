@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 from stsdesk.gui.main_window import SHELLS  # core.exports.SHELLS without importing core.exports
 
 SETTINGS_FILE = "stsdesk-gui.ini"
-PARTITIONS = ("", "aws", "aws-cn", "aws-us-gov")
 
 
 @dataclass
@@ -35,8 +34,6 @@ class Preferences:
     auto_refresh_profiles: tuple[str, ...] = ()  # per profile, off by default
     clipboard_clear_seconds: int = 45  # 0 = never
     default_region: str = "us-east-1"
-    federation_endpoint: str = ""  # empty: derived from the profile's STS endpoint / partition
-    partition: str = ""  # empty: from the role ARN
 
 
 def open_settings(config_dir: Path) -> QSettings:
@@ -100,8 +97,6 @@ def load_preferences(settings: QSettings) -> Preferences:
         clipboard_clear_seconds=max(0, _int(settings.value("prefs/clipboard_clear_seconds"),
                                             d.clipboard_clear_seconds)),
         default_region=str(settings.value("prefs/default_region", d.default_region)) or d.default_region,
-        federation_endpoint=str(settings.value("prefs/federation_endpoint", "")),
-        partition=str(settings.value("prefs/partition", "")),
     )
 
 
@@ -112,8 +107,10 @@ def save_preferences(settings: QSettings, prefs: Preferences) -> None:
     save_names(settings, "prefs/auto_refresh_profiles", prefs.auto_refresh_profiles)
     settings.setValue("prefs/clipboard_clear_seconds", prefs.clipboard_clear_seconds)
     settings.setValue("prefs/default_region", prefs.default_region)
-    settings.setValue("prefs/federation_endpoint", prefs.federation_endpoint)
-    settings.setValue("prefs/partition", prefs.partition)
+    # Once settings, now decided per profile for the CLI and the GUI alike (stsdesk_federation_endpoint in the
+    # AWS config; the partition from the role ARN or the region): not kept here any more.
+    settings.remove("prefs/federation_endpoint")
+    settings.remove("prefs/partition")
     settings.sync()
 
 
@@ -151,11 +148,6 @@ class SettingsDialog(QDialog):
         self.clipboard.setSpecialValueText("never")
         self.clipboard.setValue(prefs.clipboard_clear_seconds)
         self.region = QLineEdit(prefs.default_region)
-        self.federation = QLineEdit(prefs.federation_endpoint)
-        self.federation.setPlaceholderText("automatic (from the STS endpoint and partition)")
-        self.partition = QComboBox()
-        self.partition.addItems([p or "automatic" for p in PARTITIONS])
-        self.partition.setCurrentIndex(PARTITIONS.index(prefs.partition) if prefs.partition in PARTITIONS else 0)
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #c62828")
         form.addRow("Default shell for exports", self.shell)
@@ -164,14 +156,12 @@ class SettingsDialog(QDialog):
         form.addRow("Auto-refresh", self.auto_refresh)
         form.addRow("Clear copied credentials after", self.clipboard)
         form.addRow("Default region", self.region)
-        form.addRow("Console federation endpoint", self.federation)
-        form.addRow("Partition", self.partition)
         form.addRow(self.problem)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
-        for edit in (self.reminders, self.region, self.federation):
+        for edit in (self.reminders, self.region):
             edit.textChanged.connect(self._validate)
         self._validate()
 
@@ -181,13 +171,6 @@ class SettingsDialog(QDialog):
         region = self.region.text().strip()
         if not region or " " in region:
             return "Default region: e.g. us-east-1"
-        endpoint = self.federation.text().strip()
-        if endpoint:
-            from stsdesk.core.console import federation_endpoint_problem  # the one check, host compared exactly
-
-            problem = federation_endpoint_problem(endpoint)
-            if problem is not None:
-                return f"Federation endpoint: {problem}"
         return None
 
     def _validate(self) -> None:
@@ -204,6 +187,4 @@ class SettingsDialog(QDialog):
             auto_refresh_profiles=self._auto_refresh_profiles,
             clipboard_clear_seconds=self.clipboard.value(),
             default_region=self.region.text().strip(),
-            federation_endpoint=self.federation.text().strip(),
-            partition=PARTITIONS[self.partition.currentIndex()],
         )

@@ -15,6 +15,7 @@ from stsdesk.core.errors import ENTER_MFA_CODE, REMEDY_ACTIONS, STORE_SECRET, Mf
 from stsdesk.core.mfa_rule import NO_MFA, MfaRequirement, mfa_cache_key, mfa_requirement
 from stsdesk.core.profiles import build_tree
 from stsdesk.core.region import configured_region, export_region
+from stsdesk.core.secrets import user_key
 
 ROLE = "arn:aws:iam::222222222222:role/ReadOnly"
 REGIONS: dict[str, dict[str, Any]] = {
@@ -97,3 +98,35 @@ def test_remedies_are_data(tmp_path: Path) -> None:
     for remedy in (Remedy(STORE_SECRET, "bob", "AKIAX"), Remedy(ENTER_MFA_CODE, "dev")):
         assert Remedy.from_json(remedy.to_json()) == remedy
     assert Remedy.from_json({"action": "rm -rf"}) is None and Remedy.from_json("x") is None
+
+
+@pytest.mark.usefixtures("memory_keyring")
+@pytest.mark.parametrize(
+    ("extra", "name", "partition"),
+    [
+        ({"gov": {"stsdesk_access_key_id": AKID, "region": "us-gov-west-1"}}, "gov", "aws-us-gov"),
+        ({"cn": {"role_arn": "arn:aws-cn:iam::222222222222:role/R", "source_profile": "alice"}}, "cn", "aws-cn"),
+        ({}, "plain", "aws"),
+    ],
+)
+def test_console_partition_is_the_role_arns_else_the_regions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, dict[str, str]], name: str, partition: str
+) -> None:
+    """What the Settings dialog's partition once claimed to set: decided per profile, for the CLI and the GUI."""
+    import test_broker
+
+    from stsdesk.core import console_fetch
+
+    seen: list[str] = []
+    monkeypatch.setattr(console_fetch, "console_sign_in", lambda creds, part, *rest: seen.append(part) or "url")
+    monkeypatch.setattr(test_broker, "CONFIG", {**CONFIG, **extra})
+
+    async def federation_token(source: Any, **kwargs: Any) -> tuple[Any, str]:
+        return source, "arn:aws-us-gov:sts::111111111111:federated-user/x"
+
+    broker, fake = make_broker(tmp_path)
+    fake.get_federation_token = federation_token  # type: ignore[attr-defined]
+    if name == "gov":
+        broker.secrets.set(user_key("gov", AKID), "gov-secret")
+    assert asyncio.run(broker.console_url(name)) == "url"
+    assert seen == [partition]

@@ -45,10 +45,9 @@ def test_settings_dialog_validates_and_persists(gui: GuiApp, loop: asyncio.Abstr
     dialog.region.setText("")
     assert not ok.isEnabled() and "region" in dialog.problem.text()
     dialog.region.setText("eu-west-1")
-    dialog.federation.setText("http://signin.example.com/federation")  # plain http only for loopback
-    assert not ok.isEnabled() and "https://" in dialog.problem.text()
-    dialog.federation.setText("")
     assert ok.isEnabled() and dialog.problem.text() == ""
+    # The console's federation endpoint and partition are per profile (AWS config), shared with the CLI.
+    assert not hasattr(dialog, "federation") and not hasattr(dialog, "partition")
     dialog.shell.setCurrentText("zsh")
     dialog.clipboard.setValue(30)
     ok.click()
@@ -57,6 +56,7 @@ def test_settings_dialog_validates_and_persists(gui: GuiApp, loop: asyncio.Abstr
     saved = load_preferences(open_settings(gui.config_dir))  # read back from the INI file, not from memory
     assert (saved.default_shell, saved.reminder_minutes, saved.clipboard_clear_seconds) == ("zsh", (30, 5), 30)
     assert saved.default_region == "eu-west-1"
+    assert not open_settings(gui.config_dir).contains("prefs/partition")  # no setting that nothing reads
     assert gui.window.shell_combo.currentText() == "zsh"
     assert gui.controller.broker.default_region == "eu-west-1"
 

@@ -1,0 +1,264 @@
+"""What every part of the controller stands on: the broker attached, the tree shown and kept in sync with it,
+the selection, the filter, the details pane and the clipboard. The actions (actions.py) and the profile
+editing (profile_editing.py) build on this; controller.py wires them to the window.
+
+The broker's plain ``subscribe`` callback is re-emitted as the Qt signal ``profile_changed``; the tray
+(gui/tray_adapter.py) observes ``assumed`` / ``preferences_changed`` and adds its entries to the tree's
+context menu through ``menu_extenders``, without touching widgets here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QMenu
+
+from stsdesk.core.errors import StsdeskError
+from stsdesk.gui.clipboard import SecretClipboard
+from stsdesk.gui.details import details_html
+from stsdesk.gui.errors import ErrorReporter, in_gui_words
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
+from stsdesk.gui.main_window import MainWindow
+from stsdesk.gui.mfa_dialog import MfaPrompter
+from stsdesk.gui.settings import Preferences, save_preferences
+from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, ProfileTreeModel
+from stsdesk.gui.window_state import restore_window_state, save_window_state, set_default_column_widths
+
+if TYPE_CHECKING:
+    from stsdesk.core.broker import Broker
+    from stsdesk.core.model import ProfileKind
+    from stsdesk.core.secrets import SecretStore
+
+
+async def run_dialog(dialog: QDialog) -> int:
+    """Open ``dialog`` with ``open()`` and wait for ``finished`` (no nested event loop)."""
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finished(result: int) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    dialog.finished.connect(finished)
+    dialog.open()
+    return await future
+
+
+class ControllerCore(QObject):
+    """The controller's state and its view of the tree; see the module docstring."""
+
+    profile_changed = Signal(str)
+    sessions_changed = Signal()
+    assumed = Signal(str)  # a profile's credentials were obtained here (the tray's "recent" list)
+    preferences_changed = Signal()  # the Settings dialog saved new preferences
+
+    def __init__(self, window: MainWindow, model: ProfileTreeModel, proxy: ProfileFilterProxy,
+                 settings: QSettings, prefs: Preferences, prompter: MfaPrompter, reporter: ErrorReporter,
+                 config_dir: Path, aliases: dict[str, str] | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.model = model
+        self.proxy = proxy
+        self.settings = settings
+        self.prefs = prefs
+        self.prompter = prompter
+        self.reporter = reporter
+        self.config_dir = config_dir
+        self.aliases = aliases or {}
+        self.broker: Broker | None = None  # once loaded (attach)
+        self.secrets: SecretStore | None = None
+        self.identities: dict[str, str] = {}  # profile -> caller ARN from Who am I
+        self._unsubscribe: Callable[[], None] | None = None
+        # Secrets put on the clipboard are hinted for password managers and cleared after a while.
+        self.clipboard = SecretClipboard(clear_after=prefs.clipboard_clear_seconds, parent=self)
+        # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
+        self.menu_extenders: list[Callable[[QMenu, str], None]] = []
+        self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
+        # Profiles whose session or error changed; announced together on the next turn of the loop.
+        self._changed: set[str] = set()
+        self._announce_timer = QTimer(self)
+        self._announce_timer.setSingleShot(True)
+        self._announce_timer.setInterval(0)
+        self._announce_timer.timeout.connect(self._announce)
+
+    # -- the broker and the tree -----------------------------------------------------------------------
+
+    def attach(self, broker: Broker, secrets: SecretStore) -> None:
+        """Use ``broker``: show its profiles and follow its changes."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.broker = broker
+        self.secrets = secrets
+        broker.mfa_prompt = self.prompter.prompt
+        self._unsubscribe = broker.subscribe(self.profile_changed.emit)
+        self.show_tree()
+
+    def show_tree(self) -> None:
+        """Show the broker's profiles (a model reset), with their sessions and errors, keeping the selection."""
+        if self.broker is None:
+            return
+        tree = self.broker.tree
+        selected = self.current_profile() or str(self.settings.value("window/selected", ""))
+        self.model.set_profiles(tree.roots(), tree.children, self.aliases)
+        self._parents = self.model.parent_names()
+        for name in self._profiles_with_state():
+            self._sync_profile(name, announce=False)
+        # Only rows with children can expand; expandAll would walk (and call back into Python for) all of them.
+        self._expand_parents()
+        self.select(selected)
+        self.sessions_changed.emit()
+        if tree.errors:
+            self.window.show_message(f"{len(tree.errors)} profile(s) have problems; see their details.")
+        warning = self.secrets.warning if self.secrets is not None else None
+        if warning:
+            self.window.show_message(warning, 0)
+        # Status messages are replaced by the next one ("Ready", any action): the label stays.
+        self.window.show_keyring_warning(warning)
+
+    def reload(self) -> None:
+        """Read the AWS config files again (after an edit here or elsewhere)."""
+        from stsdesk.core.profiles import load_profiles
+
+        if self.broker is None:
+            return
+        try:
+            tree = load_profiles(self.broker.tree.config_file, self.broker.tree.credentials_file)
+        except StsdeskError as exc:
+            self.window.show_message(f"Cannot read the AWS config: {exc}", 0)
+            return
+        self.broker.reload(tree)
+        self.show_tree()
+
+    def _profiles_with_state(self) -> list[str]:
+        """The profiles whose row may need a session or an error: those with a cached session of their own
+        (one read of the cache index, not a stat per profile), IAM users (whose state is their MFA session),
+        and rows that show a session or an error now. Every other row has nothing to show."""
+        from stsdesk.core.mfa_session import cache_key_for
+        from stsdesk.core.model import ProfileKind
+
+        assert self.broker is not None
+        cached = {meta.cache_key for meta in self.broker.cache.sessions()}
+        model, last_error = self.model, self.broker.last_error
+        found = set(model.names_with_state())
+        found.update(name for name in model.profile_names() if cache_key_for(name) in cached or last_error(name))
+        found.update(name for name in model.profile_names() if self._kind(name) is ProfileKind.IAM_USER)
+        return sorted(found)
+
+    def _kind(self, name: str) -> ProfileKind | None:
+        profile = self.model.profile(name)
+        return profile.kind if profile is not None else None
+
+    def _expand_parents(self) -> None:
+        """Expand every visible row that has children (cheap while a re-layout is pending: Qt just notes it)."""
+        tree = self.window.tree
+        for name in self._parents:
+            source = self.model.index_of(name)
+            index = self.proxy.mapFromSource(source) if source.isValid() else QModelIndex()
+            if index.isValid() and not tree.isExpanded(index):
+                tree.expand(index)
+
+    def _sync_profile(self, name: str, announce: bool = True) -> None:
+        if self.broker is None:
+            return
+        meta = self.broker.session_state(name)
+        self.model.set_session(name, meta.expiration if meta is not None else None)
+        # An IAM user's account (and so its alias) is only known from its session's ARN.
+        self.model.set_identity(name, meta.identity_arn if meta is not None else None)
+        error = self.broker.last_error(name)
+        self.model.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
+        if announce:
+            self._changed.add(name)
+            if not self._announce_timer.isActive():
+                self._announce_timer.start()
+
+    def _announce(self) -> None:
+        """One ``sessions_changed`` and at most one details rebuild for all profiles changed since the last
+        turn of the loop: 200 assumes finishing together must not rebuild the details pane 200 times."""
+        changed, self._changed = self._changed, set()
+        if not changed:
+            return
+        self.sessions_changed.emit()
+        if self.current_profile() in changed:
+            self.update_details()
+
+    # -- menus, clipboard, preferences -----------------------------------------------------------------
+
+    def _context_menu(self, pos: QPoint) -> None:
+        self.profile_menu().popup(self.window.tree.viewport().mapToGlobal(pos))
+
+    def profile_menu(self) -> QMenu:
+        """The tree's context menu for the current profile, with the extenders' entries."""
+        menu = self.window.context_menu()
+        name = self.current_profile()
+        if name:
+            for extend in self.menu_extenders:
+                extend(menu, name)
+        menu.aboutToHide.connect(menu.deleteLater)  # a fresh menu per click: don't pile them up
+        return menu
+
+    def copy_secret(self, text: str, what: str) -> None:
+        """Put ``text`` on the clipboard through SecretClipboard and say when it will be cleared."""
+        self.clipboard.copy(text)
+        delay = self.clipboard.clear_after
+        self.window.show_message(f"Copied {what}" + (f"; cleared in {delay:g} s" if delay > 0 else ""))
+
+    def _shell_chosen(self, shell: str) -> None:
+        self.prefs.default_shell = shell
+        save_preferences(self.settings, self.prefs)
+
+    # -- selection, filter, details -----------------------------------------------------------------
+
+    def current_profile(self) -> str | None:
+        """The selected profile's name, or None."""
+        index = self.window.tree.currentIndex()
+        name = index.data(PROFILE_NAME_ROLE) if index.isValid() else None
+        return str(name) if name else None
+
+    def select(self, name: str | None) -> bool:
+        """Select and show ``name``'s row; False when it is not in the tree or filtered out."""
+        if not name:
+            return False
+        source = self.model.index_of(name)
+        index = self.proxy.mapFromSource(source) if source.isValid() else QModelIndex()
+        if not index.isValid():
+            return False
+        self.window.tree.setCurrentIndex(index)
+        self.window.tree.scrollTo(index)
+        return True
+
+    def set_filter(self, text: str) -> None:
+        """Filter the tree on ``text`` (see ProfileFilterProxy)."""
+        self.proxy.set_filter_text(text)
+        if text.strip():
+            # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
+            self._expand_parents()
+
+    def update_details(self) -> None:
+        """Rebuild the details pane for the selected profile."""
+        name = self.current_profile()
+        profile = self.model.profile(name) if name else None
+        if name is None or profile is None:
+            self.window.show_details("<p>Select a profile.</p>")
+            return
+        session = self.broker.session_state(name) if self.broker is not None else None
+        self.window.show_details(details_html(
+            profile, self.model.account_text(name), self.prefs.default_region, session,
+            self.identities.get(name), self.model.error(name) or profile.error,
+        ))
+
+    # -- window state ------------------------------------------------------------------------------------
+
+    def restore_state(self) -> None:
+        """Put back the window's geometry, columns, splitter and filter from the settings."""
+        restore_window_state(self.settings, self.window)
+
+    def save_state(self) -> None:
+        """Keep the window's geometry, columns, splitter, filter and selection in the settings."""
+        save_window_state(self.settings, self.window, self.current_profile())
+
+    def set_column_widths(self) -> None:
+        """Column widths and splitter sizes for a first start."""
+        set_default_column_widths(self.settings, self.window)

@@ -1,0 +1,63 @@
+"""The details pane of the selected profile: its settings, its current session and its last error, as HTML."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from stsdesk.gui.profile_store import kind_label
+
+if TYPE_CHECKING:
+    from stsdesk.core.cache_entry import CachedSession
+    from stsdesk.core.model import Profile
+
+
+def details_html(
+    profile: Profile,
+    account: str,
+    default_region: str,
+    session: CachedSession | None,
+    caller_arn: str | None,
+    error: str | None,
+) -> str:
+    """The pane's HTML (every value escaped). ``account`` is the tree's Account text; ``session`` the cached
+    session's metadata (never a secret); ``caller_arn`` what Who am I said; ``error`` the row's last error.
+    No time left here: it would be frozen at the last rebuild (the countdown line above the pane counts)."""
+    esc = html.escape
+    rows: list[tuple[str, str]] = [("Kind", kind_label(profile))]
+    if account:
+        rows.append(("Account", account))
+    if profile.role_arn:
+        rows.append(("Role ARN", profile.role_arn))
+    if len(profile.chain) > 1:
+        rows.append(("Source chain", " → ".join(profile.chain)))
+    rows.append(("Region", profile.region or f"{default_region} (default)"))
+    if profile.mfa_serial:
+        rows.append(("MFA device", profile.mfa_serial))
+    if profile.access_key_id:
+        rows.append(("Access key ID", profile.access_key_id))
+    for label, value in (("External ID", profile.external_id), ("Session name", profile.role_session_name),
+                         ("Duration", profile.duration_seconds), ("Endpoint", profile.endpoint_url)):
+        if value:
+            rows.append((label, str(value)))
+    current: list[tuple[str, str]] = []
+    if session is not None:
+        local = session.expiration.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        current.append(("Expires", local))
+        if session.identity_arn:
+            current.append(("Session ARN", session.identity_arn))
+        current.append(("Session kind", session.kind.value))
+    if caller_arn:
+        current.append(("Caller ARN", caller_arn))
+    parts = [f"<h3>{esc(profile.name)}</h3><table cellspacing='4'>"]
+    parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
+    parts.append("</table><h4>Current session</h4>")
+    if current:
+        parts.append("<table cellspacing='4'>")
+        parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in current]
+        parts.append("</table>")
+    else:
+        parts.append("<p>No session. Press Enter or double-click to assume.</p>")
+    if error:
+        parts.append(f"<h4>Last error</h4><p style='color:#c62828'>{esc(error)}</p>")
+    return "".join(parts)
