@@ -328,11 +328,17 @@ def _registration_key() -> str:
     return registration_key(START_URL, "us-east-1", ["sso:account:access"], "corp")
 
 
-def test_keyring_storage_without_a_keyring_fails_in_one_line(emu: Emu, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyring_storage_without_a_keyring_fails_in_one_line(
+    emu: Emu, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import keyring
+    import keyring.backends.fail
+
     from stsdesk.core.secrets import SecretStore
 
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    request.addfinalizer(lambda: keyring.set_keyring(previous))
     service = SsoService(tmp_path, SecretStore("stsdesk-test"), endpoints=SsoEndpoints(emu.endpoint, emu.endpoint),
                          storage="keyring", env={}, now=emu.state.clock.now)
     with pytest.raises(TokenCacheCorrupt, match="sso_token_storage is keyring, but the keyring cannot store"):
