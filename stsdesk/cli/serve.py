@@ -87,11 +87,9 @@ async def _start(env: Environment, args: argparse.Namespace) -> tuple[ServedProf
 
     mode = _mode(args)
     engine = make_engine(env)
-    if getattr(args, "duration", None):
-        env.warn("--duration is ignored with a credential server: it renews sessions of the profile's own length")
     served = await ServedProfile.start(
         engine.broker, args.profile, mode, port=getattr(args, "port", 0), mfa_code=args.mfa_code,
-        on_event=_reporter(env),
+        duration=getattr(args, "duration", None), on_event=_reporter(env),
     )
     # Sessions are written behind; make them durable for other stsdesk processes (and learn of a refusal).
     engine.broker.cache.flush()

@@ -151,9 +151,16 @@ def test_exec_options_before_the_double_dash(world: World) -> None:
 
     expiry = datetime.strptime(done.stdout.strip(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert 0 < (expiry - datetime.now(UTC)).total_seconds() <= 900
-    served = world.stsdesk("exec", "readonly", "--server", "--", sys.executable, "-c",
-                           "import os; print('AWS_CONTAINER_CREDENTIALS_FULL_URI' in os.environ)")
-    assert served.returncode == 0 and served.stdout.strip() == "True", served.stderr
+    fetch = (
+        "import json, os, urllib.request\n"
+        "request = urllib.request.Request(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'],\n"
+        "    headers={'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']})\n"
+        "print(json.load(urllib.request.urlopen(request))['Expiration'])\n"
+    )
+    served = world.stsdesk("exec", "readonly", "--server", "--duration", "900", "--", sys.executable, "-c", fetch)
+    assert served.returncode == 0, served.stderr
+    expiry = datetime.strptime(served.stdout.strip(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert 0 < (expiry - datetime.now(UTC)).total_seconds() <= 900  # the server's sessions have that length too
     bad = world.stsdesk("exec", "readonly", "--bogus", "--", "true")
     assert bad.returncode == 2 and "--bogus" in bad.stderr
 

@@ -67,12 +67,14 @@ class ServedProfile:
         *,
         port: int = 0,
         mfa_code: str | None = None,
+        duration: int | None = None,
         on_event: Callable[[ServerEvent], None] | None = None,
     ) -> ServedProfile:
         """Obtain ``profile``'s first session (through the broker: cache, STS, its MFA prompt; ``mfa_code`` is
-        used for this first call), then listen. Raises the broker's errors (ProfileNotFound, MfaRequired,
-        StsCallError...), NoTemporaryCredentials for long-term keys and ServerError when the port is taken;
-        nothing is left running then."""
+        used for this first call; ``duration`` is the length of each session, default the profile's), then
+        listen. Raises the broker's errors (ProfileNotFound, MfaRequired, StsCallError...),
+        NoTemporaryCredentials for long-term keys and ServerError when the port is taken; nothing is left
+        running then."""
         found = broker.tree.get(profile)
         region = profile_region(broker, profile)
         served: ServedProfile | None = None
@@ -82,7 +84,7 @@ class ServedProfile:
                 served._emit()
 
         supply = CredentialSupply(
-            broker_fetch(broker, profile, mfa_code),
+            broker_fetch(broker, profile, mfa_code, duration),
             on_change=changed,
             refresh_ahead=IMDS_REFRESH_AHEAD if mode is ServerMode.IMDS else REFRESH_AHEAD,
         )
@@ -151,11 +153,8 @@ class ServedProfile:
     def short_session_warning(self) -> str | None:
         """In IMDS mode, a warning when the profile's sessions are too short for botocore's IMDS provider (it
         would keep signing with a session it extended locally past its real expiry); None otherwise."""
-        creds, obtained = self.supply.current(), self.supply._obtained
-        if self.mode is not ServerMode.IMDS or creds is None or creds.expiration is None or obtained is None:
-            return None
-        lifetime = (creds.expiration - obtained).total_seconds()
-        if lifetime / 2 >= BOTOCORE_IMDS_WINDOW:
+        lifetime = self.supply.session_lifetime()
+        if self.mode is not ServerMode.IMDS or lifetime is None or lifetime / 2 >= BOTOCORE_IMDS_WINDOW:
             return None
         return (
             f"sessions of {self.profile} last {int(lifetime // 60)} minutes: boto3 and the AWS CLI v1 extend IMDS "

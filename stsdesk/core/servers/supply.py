@@ -109,6 +109,13 @@ class CredentialSupply:
         # A session shorter than the floor itself (a skewed clock) is served down to a quarter of its life.
         return creds if left > min(self.serve_floor, lifetime / 4) else None
 
+    def session_lifetime(self) -> float | None:
+        """Seconds the served session had left when it was obtained (None before the first one)."""
+        creds, obtained = self._creds, self._obtained
+        if creds is None or creds.expiration is None or obtained is None:
+            return None
+        return (creds.expiration - obtained).total_seconds()
+
     def unavailable_reason(self) -> str:
         """Why :meth:`current` is None, in one line for an SDK's error message (no secrets)."""
         if self._state is SupplyState.STOPPED:
@@ -233,14 +240,16 @@ class CredentialSupply:
                 log.exception("credential server listener failed")
 
 
-def broker_fetch(broker: Broker, profile: str, mfa_code: str | None = None) -> Fetch:
-    """A Fetch over ``broker.credentials_for(profile, min_ttl=...)``: the broker's cache first, then STS, with
-    the broker's MFA prompt when a code is needed. ``mfa_code`` (from a command line) is used for the first
-    call only."""
+def broker_fetch(
+    broker: Broker, profile: str, mfa_code: str | None = None, duration: int | None = None
+) -> Fetch:
+    """A Fetch over ``broker.credentials_for(profile, min_ttl=..., duration=...)``: the broker's cache first,
+    then STS, with the broker's MFA prompt when a code is needed. ``mfa_code`` (from a command line) is used
+    for the first call only; ``duration`` (seconds) for every session made."""
     codes = [mfa_code] if mfa_code else []
 
     async def fetch(min_ttl: float) -> Credentials:
         code = codes.pop() if codes else None
-        return await broker.credentials_for(profile, min_ttl=min_ttl, mfa_code=code)
+        return await broker.credentials_for(profile, min_ttl=min_ttl, mfa_code=code, duration=duration)
 
     return fetch
