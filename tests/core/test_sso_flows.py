@@ -343,3 +343,19 @@ def test_keyring_storage_without_a_keyring_fails_in_one_line(
                          storage="keyring", env={}, now=emu.state.clock.now)
     with pytest.raises(TokenCacheCorrupt, match="sso_token_storage is keyring, but the keyring cannot store"):
         run(service.sign_in(SESSION), browser(emu))
+
+
+def test_no_token_reaches_stsdesks_logs(emu: Emu, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="stsdesk")
+    service = emu.service(tmp_path)
+    run(service.sign_in(SESSION), browser(emu))
+    emu.travel(3700)
+    service.tokens.access_token(SESSION)  # a refresh
+    token = json.loads((tmp_path / "cache" / f"{token_key('corp')}.json").read_text())
+    service.tokens.clients.portal("us-east-1").logout(accessToken=token["accessToken"])
+    with pytest.raises(SignInExpired):
+        service.discover(SESSION)  # refused, refresh attempted and refused: all of it logged
+    service.sign_out(SESSION)
+    assert any(r.name.startswith("stsdesk.core.sso") for r in caplog.records)
+    for key in ("accessToken", "refreshToken", "clientSecret"):
+        assert token[key] not in caplog.text
