@@ -190,12 +190,9 @@ def cmd_logout(env: Environment, args: argparse.Namespace) -> int:
     tree = engine.broker.tree
     sessions = service.sessions(tree) if args.all else [service.session(tree, args.session)]
     for session in sessions:
-        dropped = 0
-        for name in service.profiles_of(tree, session):
-            dropped += len(engine.broker.forget(name))
-        result = service.sign_out(session, tree)
+        result = service.sign_out(session, tree, forget=engine.broker.forget)
         what = "signed out of" if result.had_sign_in else "was not signed in to"
-        extra = f"; {dropped} cached role session(s) dropped" if dropped else ""
+        extra = f"; {result.sessions_dropped} cached role session(s) dropped" if result.sessions_dropped else ""
         cli = f"; {result.cli_cache_files} AWS CLI cache file(s) removed" if result.cli_cache_files else ""
         env.out(f"{what} {session.label}{extra}{cli}")
     engine.broker.cache.flush()

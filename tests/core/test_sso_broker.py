@@ -112,9 +112,8 @@ def test_unassigned_role_and_sign_out(emu: Emu, tmp_path: Path) -> None:
         await broker.credentials_for("target")
         service = broker.sso
         session = service.session(broker.tree, "corp")
-        for name in service.profiles_of(broker.tree, session):
-            broker.forget(name)
-        service.sign_out(session, broker.tree)
+        result = service.sign_out(session, broker.tree, forget=broker.forget)
+        assert result.had_sign_in and result.sessions_dropped == 2  # dev and the role chained from it
         assert broker.session_state("dev") is None and broker.session_state("target") is None
         with pytest.raises(NotSignedIn, match="stsdesk sso login corp"):
             await broker.credentials_for("target")

@@ -48,11 +48,13 @@ class SsoTarget:
 
 @dataclass(frozen=True)
 class SignOutResult:
-    """What ``sign_out`` removed: whether there was a sign-in, and the AWS CLI role-cache files dropped."""
+    """What ``sign_out`` removed: whether there was a sign-in, the AWS CLI role-cache files and stsdesk's
+    cached sessions dropped."""
 
     session: SsoSession
     had_sign_in: bool
     cli_cache_files: int
+    sessions_dropped: int = 0
 
 
 class SsoService:
@@ -189,19 +191,26 @@ class SsoService:
         """The sign-in state of ``session`` (no network)."""
         return self.tokens.state(session)
 
-    def sign_out(self, session: SsoSession, tree: ProfileTree | None = None) -> SignOutResult:
-        """Logout server-side, remove the token, and the AWS CLI's cached role credentials of this session's
-        profiles in ~/.aws/cli/cache (blocking). stsdesk's own cached sessions are the caller's to forget
-        (``profiles_of``)."""
-        removed_files = 0
+    def sign_out(
+        self,
+        session: SsoSession,
+        tree: ProfileTree | None = None,
+        forget: Callable[[str], list[str]] | None = None,
+    ) -> SignOutResult:
+        """Logout server-side, remove the token, the AWS CLI's cached role credentials of this session's
+        profiles in ~/.aws/cli/cache and, with ``forget`` (``Broker.forget``), stsdesk's cached sessions of
+        them and of every role chained from them (blocking)."""
+        removed_files = dropped = 0
         if tree is not None:
             for name in self.profiles_of(tree, session):
+                if forget is not None:
+                    dropped += len(forget(name))
                 profile = tree.profiles[name]
                 if profile.kind is ProfileKind.SSO:
                     target = self.target(tree, name)
                     removed_files += self._drop_cli_role_cache(target)
         had = self.tokens.sign_out(session)
-        return SignOutResult(session, had, removed_files)
+        return SignOutResult(session, had, removed_files, dropped)
 
     def _drop_cli_role_cache(self, target: SsoTarget) -> int:
         args: dict[str, str] = {"roleName": target.role_name, "accountId": target.account_id}
