@@ -125,7 +125,7 @@ class EmulatorServer:
     def stop(self) -> None:
         """Stop serving and close the listening socket. Safe to call twice."""
         if self._thread is not None or self._httpd.serving:
-            self._httpd.shutdown()
+            self._shutdown_now()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -133,6 +133,17 @@ class EmulatorServer:
         # Keep-alive connections already accepted would go on being answered: a stopped emulator must look
         # like a server that went away (tests of network failures rely on it).
         self._httpd.close_connections()
+
+    def _shutdown_now(self) -> None:
+        """``shutdown()`` without waiting out the accept loop's 0.5 s poll: serve_forever notices the request
+        only when its select() returns, and a connection makes it return at once (tests start and stop an
+        emulator per test; a request in progress is never waited for, its thread is a daemon)."""
+        stopper = threading.Thread(target=self._httpd.shutdown, name="stsdesk-emulator-stop", daemon=True)
+        stopper.start()
+        while stopper.is_alive():
+            with contextlib.suppress(OSError):
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+            stopper.join(0.005)
 
     # ------------------------------------------------------------------------------------- dispatch
 

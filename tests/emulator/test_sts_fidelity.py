@@ -6,19 +6,21 @@ Facts from STS_FACTS.md and DESIGN.md, checked against botocore's STS model wher
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 from xml.etree import ElementTree
 
-import boto3
+import botocore.auth
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from sts_world import ALICE_KEY, A, B, Emu, start, world
+from sts_world import ALICE_KEY, A, B, Emu
 
-from stsdesk.emulator.scenario import scenario_from_dict
+from stsdesk.testing import StsEmulator, default_world
 
 TAGGING = f"arn:aws:iam::{B}:role/Tagging"
 CHAINED = f"arn:aws:iam::{B}:role/TaggingChained"
@@ -207,60 +209,39 @@ def test_ec2_implicit_deny_text(emu: Emu) -> None:
 # ------------------------------------------------------------------------------------------------- time
 
 
-def _date_header(emu: Emu) -> float:
-    with urllib.request.urlopen(emu.endpoint + "/?Action=Nope&Version=2011-06-15", timeout=10) as reply:
-        return email.utils.parsedate_to_datetime(reply.headers["Date"]).timestamp()
-
-
-def _date_of_error(emu: Emu) -> float:
+def _date_of(endpoint: str) -> float:
+    """The Date header of any answer (here an InvalidAction error), as epoch seconds."""
     try:
-        return _date_header(emu)
+        with urllib.request.urlopen(endpoint + "/?Action=Nope&Version=2011-06-15", timeout=10) as reply:
+            date = reply.headers["Date"]
     except urllib.error.HTTPError as exc:
         with exc:
-            return email.utils.parsedate_to_datetime(exc.headers["Date"]).timestamp()
+            date = exc.headers["Date"]
+    return email.utils.parsedate_to_datetime(date).timestamp()
 
 
-def real_clock_client(emu: Emu, service: str = "sts") -> Any:
-    """A boto3 client signing with the machine's real clock (the emu fixture patches botocore to the
-    emulator's wall clock; this one restores the real thing for its own requests)."""
-    return boto3.client(
-        service, endpoint_url=emu.endpoint, region_name="us-east-1", aws_access_key_id=ALICE_KEY[0],
-        aws_secret_access_key=ALICE_KEY[1], config=Config(retries={"total_max_attempts": 1}),
-    )
+# These two use the project's own pytest plugin (stsdesk.testing): its clients sign with the real clock.
 
 
-def test_time_travel_ages_the_world_but_a_correct_client_keeps_working(
-    emu: Emu, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import botocore.auth
-    from botocore.compat import get_current_datetime  # type: ignore[attr-defined]
-
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", get_current_datetime)
-    sts = real_clock_client(emu)
-    creds = sts.assume_role(RoleArn=OPEN, RoleSessionName="aa", DurationSeconds=900)["Credentials"]
-    emu.advance(3600)  # far beyond the 15-minute SigV4 window
-    assert abs(_date_of_error(emu) - time.time()) < 120  # the Date header stays real
-    assert sts.get_caller_identity()["Arn"].endswith(":user/alice")  # a right clock still signs fine
+def test_time_travel_ages_the_world_but_a_correct_client_keeps_working(sts_emulator: StsEmulator) -> None:
+    creds = sts_emulator.credentials("alice", role="Admin", mfa=True, DurationSeconds=900)
+    sts_emulator.advance(3600)  # far beyond the 15-minute SigV4 window
+    assert abs(_date_of(sts_emulator.endpoint) - time.time()) < 120  # the Date header stays real
+    assert sts_emulator.client("sts", user="alice").get_caller_identity()["Arn"].endswith(":user/alice")
     # ...while the world has aged: the 15-minute credentials have expired.
-    code, _, _ = error_of(emu.from_creds(creds).get_caller_identity)
-    assert code == "ExpiredToken"
+    assert error_of(sts_emulator._client("sts", creds).get_caller_identity)[0] == "ExpiredToken"
 
 
-def test_a_server_with_a_wrong_clock_shifts_its_date_header(tmp_path: Any) -> None:
-    scenario = world()
-    scenario["faults"] = {"clock_offset_seconds": 7200}
-    running = start(scenario_from_dict(scenario), None, time_travel=False)
-    try:
-        assert abs(_date_of_error(running) - (time.time() + 7200)) < 120
-        # A client with a right clock is refused for skew, as real STS refuses a skewed client...
-        code, message, _ = error_of(real_clock_client(running).get_caller_identity)
-        assert code == "SignatureDoesNotMatch" and "Signature expired" in message
-        # ...and one that corrects its clock from the Date header (as the JS SDK does) is served.
-        import botocore.auth
-
-        skewed = running.state.clock.wall().replace(tzinfo=None)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: skewed)
-            assert real_clock_client(running).get_caller_identity()["Account"] == A
-    finally:
-        running.server.stop()
+@pytest.mark.sts_scenario({**default_world().to_dict(), "faults": {"clock_offset_seconds": 7200}})
+def test_a_server_with_a_wrong_clock_shifts_its_date_header(
+    sts_emulator: StsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert abs(_date_of(sts_emulator.endpoint) - (time.time() + 7200)) < 120
+    # A client with a right clock is refused for skew, as real STS refuses a skewed client...
+    code, message, _ = error_of(sts_emulator.client("sts", user="alice").get_caller_identity)
+    assert code == "SignatureDoesNotMatch" and "Signature expired" in message
+    # ...and one that corrects its clock from the Date header (as the JS SDK v3 does) is served.
+    skew = _date_of(sts_emulator.endpoint) - time.time()
+    shifted = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=skew)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: shifted)
+    assert sts_emulator.client("sts", user="alice").get_caller_identity()["Account"] == "111111111111"
