@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stsdesk.core.errors import StsdeskError
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
 _WARNED: set[Path] = set()
+
+
+def _warn(message: str, *args: object) -> None:
+    # logging only when there is something to say: the credential-process fast path never imports it
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
 
 APP_NAME = "stsdesk"
 CONFIG_DIR_ENV = "STSDESK_CONFIG_DIR"
@@ -66,8 +74,8 @@ def ensure_private_directory(directory: Path, *, what: str = "stsdesk", tighten:
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
             raise UnsafeDirectory(f"{directory} belongs to another user; {what} is off")
         if st.st_mode & 0o077 and not created and tighten:
-            log.warning("stsdesk: warning: %s was open to other users (mode %o); made it 0700",
-                        directory, stat.S_IMODE(st.st_mode))
+            _warn("stsdesk: warning: %s was open to other users (mode %o); made it 0700",
+                  directory, stat.S_IMODE(st.st_mode))
             os.fchmod(fd, 0o700)
         elif st.st_mode & 0o077:
             if not created:
@@ -123,7 +131,7 @@ def config_dir(explicit: str | Path | None = None, env: Mapping[str, str] | None
         warning = check_private_directory(path)
         if warning is not None:
             _WARNED.add(path)  # once per process: the CLI resolves the directory more than once
-            log.warning("%s", warning)
+            _warn("%s", warning)
     return path.absolute()
 
 

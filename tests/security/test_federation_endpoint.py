@@ -5,6 +5,7 @@ parsing the URL and comparing the host exactly. Before, the GUI's check was a pr
 from __future__ import annotations
 
 import pytest
+from e2e.conftest import World
 
 from stsdesk.core.console import ConsoleError, federation_endpoint_problem, federation_target
 
@@ -47,15 +48,14 @@ def test_https_and_loopback_http_are_allowed(url: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["http://localhost.evil.example/federation", "http://127.0.0.1@evil.example/"])
-def test_the_gui_settings_dialog_refuses_lookalike_hosts(qtbot: object, url: str) -> None:
-    from PySide6.QtWidgets import QDialogButtonBox
-
-    from stsdesk.gui.settings import Preferences, SettingsDialog
-
-    dialog = SettingsDialog(Preferences())
-    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
-    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
-    dialog.federation.setText("http://localhost:4599/federation")
-    assert ok.isEnabled()
-    dialog.federation.setText(url)
-    assert not ok.isEnabled() and "Federation endpoint" in dialog.problem.text()
+def test_a_profiles_lookalike_federation_endpoint_is_refused_by_the_cli(world: World, url: str) -> None:
+    """The per-profile ``stsdesk_federation_endpoint`` (the only place the endpoint is set): refused before the
+    getSigninToken request, which would carry the secret key, is sent anywhere."""
+    with world.config_file.open("a") as config:
+        config.write(
+            "\n[profile evilfed]\nsource_profile = bob\nrole_arn = arn:aws:iam::222222222222:role/ReadOnly\n"
+            f"stsdesk_federation_endpoint = {url}\n"
+        )
+    out = world.stsdesk("console", "evilfed")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "plain http is allowed only to this machine" in out.stderr
