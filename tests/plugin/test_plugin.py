@@ -104,3 +104,17 @@ def test_the_plugin_imports_no_qt_and_no_boto3_at_load() -> None:
     code = "import sys, stsdesk.testing; print(sorted(m for m in ('PySide6', 'boto3', 'botocore') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    readme = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your AWS code with the emulator", 1)[1]
+    example = section.split("```python", 1)[1].split("```", 1)[0]
+    # The example calls `aws` from PATH; here the CLI is the one installed next to this Python.
+    env_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    (tmp_path / "test_readme.py").write_text(example)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          env={**env, "PATH": env_path, "HOME": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and passed(done) == 1, done.stdout + done.stderr
