@@ -55,3 +55,26 @@ def test_full_collections_are_rate_limited(qtbot: Any, monkeypatch: Any) -> None
     assert collector.check() == 2  # due: last full collection long ago
     assert collector.check() == -1  # threshold passed again, but within the window
     assert collector.check() == 2  # window over
+
+
+def test_a_due_full_collection_waits_for_a_quiet_check(monkeypatch: Any) -> None:
+    # Busy (gen 0 past its threshold, or the last check collected): the full collection is held back, the
+    # younger generation is collected; the first quiet check runs it; a long wait runs it anyway.
+    from stsdesk.gui import gc_guard
+
+    collector = GuiThreadCollector()
+    threshold0 = gc.get_threshold()[0]
+    counts = iter([(threshold0 + 1, 0, 11), (0, 0, 11), (0, 0, 11), (threshold0 + 1, 0, 11)])
+    collected: list[int] = []
+    monkeypatch.setattr(gc_guard.gc, "get_count", lambda: next(counts))
+    monkeypatch.setattr(gc_guard.gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    clock = iter([100.0, 100.5, 101.0, 101.0 + gc_guard.FULL_COLLECTION_EVERY_S + gc_guard.FULL_COLLECTION_MAX_DEFER_S])
+    monkeypatch.setattr(gc_guard.time, "monotonic", lambda: next(clock))
+    collector._last_full = 0.0
+    assert collector.check() == 0  # busy: gen 0 instead of the due full collection
+    assert collector.check() == -1  # the check after a collection still counts as busy
+    assert collector.check() == 2  # quiet: the full collection runs
+    collector._last_full = 0.0
+    collector._due_since = 101.0 + gc_guard.FULL_COLLECTION_EVERY_S  # held back since then
+    assert collector.check() == 2  # busy, but it has waited FULL_COLLECTION_MAX_DEFER_S
+    assert collected == [0, 2, 2]
