@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check stsdesk tests benchmarks packaging
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict stsdesk/core stsdesk/emulator
+	$(BIN)/mypy --strict stsdesk
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -15,8 +15,8 @@ REPO=$PWD
 BIN=$REPO/.venv/bin
 echo "== ruff"
 "$BIN/ruff" check stsdesk tests benchmarks packaging tools
-echo "== mypy --strict (core, emulator)"
-"$BIN/mypy" --strict stsdesk/core stsdesk/emulator
+echo "== mypy --strict (the whole package)"
+"$BIN/mypy" --strict stsdesk
 
 SANDBOX=$(mktemp -d "${TMPDIR:-/tmp}/stsdesk-test.XXXXXX")
 trap 'rm -rf "$SANDBOX"' EXIT

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtGui import QIcon
@@ -32,7 +32,16 @@ from stsdesk.gui.mfa_dialog import MfaPrompter
 from stsdesk.gui.settings import load_preferences, open_settings
 from stsdesk.gui.tree_model import ProfileTreeModel
 
+if TYPE_CHECKING:
+    from stsdesk.core.secrets import SecretStore
+    from stsdesk.gui.bridge_host import BridgeHost
+    from stsdesk.gui.controller import Controller
+    from stsdesk.gui.demo_session import DemoSession
+    from stsdesk.gui.tray import TrayController
+    from stsdesk.gui.tray_adapter import ControllerTrayApp
+
 SELF_TEST_PROFILE = "dev-readonly"
+MfaHint = Callable[[str], "str | None"]  # the demo's "current code" aid for an MFA device, by serial
 
 
 @dataclass
@@ -40,15 +49,15 @@ class GuiApp:
     """Everything the running app is made of (tests drive it through this)."""
 
     window: MainWindow
-    controller: Any  # stsdesk.gui.controller.Controller
+    controller: Controller
     model: ProfileTreeModel
     countdown: Countdown
     config_dir: Path
-    demo: Any = None  # stsdesk.gui.demo_session.DemoSession
-    closers: list[Any] = field(default_factory=list)
-    tray: Any = None  # stsdesk.gui.tray.TrayController once started
-    tray_app: Any = None  # stsdesk.gui.tray_adapter.ControllerTrayApp
-    bridge: Any = None  # stsdesk.gui.bridge_host.BridgeHost
+    demo: DemoSession | None = None
+    closers: list[Callable[[], object]] = field(default_factory=list)  # run on quit (flush, close clients)
+    tray: TrayController | None = None  # once started
+    tray_app: ControllerTrayApp | None = None
+    bridge: BridgeHost | None = None
     bridge_label: QLabel | None = None
 
 
@@ -60,7 +69,9 @@ def app_icon() -> QIcon:
     return icon
 
 
-def build_window(config_dir: Path, demo_hint: Any = None, aliases: dict[str, str] | None = None) -> GuiApp:
+def build_window(
+    config_dir: Path, demo_hint: MfaHint | None = None, aliases: dict[str, str] | None = None
+) -> GuiApp:
     """Build the window, model, controller and countdown (nothing heavy: no botocore, no profiles)."""
     from stsdesk.gui.controller import Controller
 
@@ -82,7 +93,7 @@ def build_window(config_dir: Path, demo_hint: Any = None, aliases: dict[str, str
     return GuiApp(window, controller, model, countdown, config_dir)
 
 
-def load_engine(gui: GuiApp, secrets: Any = None) -> None:
+def load_engine(gui: GuiApp, secrets: SecretStore | None = None) -> None:
     """Read the AWS config and build the broker (imports botocore; call after the first paint)."""
     from stsdesk.core.broker import Broker
     from stsdesk.core.cache import SessionCache
@@ -137,8 +148,11 @@ async def start_bridge(gui: GuiApp, on_request: Callable[[str], None] | None = N
         if on_request is not None:
             on_request(profile)
 
+    broker = gui.controller.broker
+    if broker is None:  # load_engine runs first; without a broker there is nothing to serve
+        return False
     # As after the window's own requests: close an MFA dialog whose code was accepted.
-    bridge = BridgeHost(gui.controller.broker, gui.config_dir, on_request=requested,
+    bridge = BridgeHost(broker, gui.config_dir, on_request=requested,
                         on_settle=gui.controller.prompter.settle)
     gui.bridge = bridge
     running = await bridge.start()
@@ -161,7 +175,7 @@ async def stop_tray_and_bridge(gui: GuiApp) -> None:
         await gui.bridge.close()
 
 
-async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
+async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_window) -> int:
     """The app's coroutine: window first, engine after the first paint; returns the exit status."""
     from stsdesk.core.paths import config_dir as resolve_config_dir
 
@@ -182,7 +196,7 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
         work_dir = base
     setup_logging(base)
     loop = asyncio.get_running_loop()
-    hint_box: dict[str, Any] = {}
+    hint_box: dict[str, DemoSession] = {}
 
     def hint(serial: str) -> str | None:
         session = hint_box.get("demo")
@@ -191,7 +205,11 @@ async def run(args: argparse.Namespace, gui_factory: Any = build_window) -> int:
     gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, {})
     gui.controller.reporter.install(loop)
     painted: asyncio.Future[None] = loop.create_future()
-    gui.window.first_painted.connect(lambda: painted.done() or painted.set_result(None))
+    def first_paint() -> None:
+        if not painted.done():
+            painted.set_result(None)
+
+    gui.window.first_painted.connect(first_paint)
     gui.window.show()
     await painted
     if args.exit_after_first_paint:

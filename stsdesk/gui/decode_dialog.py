@@ -7,7 +7,7 @@ result back with :meth:`DecodeDialog.show_verdict` or :meth:`DecodeDialog.show_e
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
@@ -25,6 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from stsdesk.core.decode import render_verdict
+
+if TYPE_CHECKING:
+    from stsdesk.core.decode import Verdict
 
 
 class DecodeDialog(QDialog):
@@ -93,7 +96,7 @@ class DecodeDialog(QDialog):
             self.status.setStyleSheet("")
             self.status.setText("Decoding…")
 
-    def show_verdict(self, verdict: Any) -> None:
+    def show_verdict(self, verdict: Verdict) -> None:
         """Show a core.decode.Verdict: the readable explanation and the raw decoded JSON."""
         self.set_busy(False)
         self._update_button()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QValidator
@@ -26,6 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from stsdesk.core.errors import MfaCancelled
+
+if TYPE_CHECKING:
+    from stsdesk.core.broker import MfaRequest
 
 CODE_LENGTH = 6
 
@@ -179,7 +182,7 @@ class MfaPrompter:
     def open_dialogs(self) -> list[MfaDialog]:
         return [p.dialog for p in self._pending.values()]
 
-    async def prompt(self, request: Any) -> str:
+    async def prompt(self, request: MfaRequest) -> str:
         """Ask for a code for ``request`` (a core.broker.MfaRequest); shared per device."""
         pending = self._pending.get(request.mfa_serial)
         if pending is None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMenu
@@ -24,6 +24,9 @@ from stsdesk.gui.controller import Controller
 from stsdesk.gui.errors import in_gui_words
 from stsdesk.gui.settings import load_names, save_names, save_preferences
 from stsdesk.gui.tray import TrayController
+
+if TYPE_CHECKING:
+    from stsdesk.core.profiles import ProfileTree
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class ControllerTrayApp(QObject):
         self.favourites: list[str] = load_names(settings, FAVOURITES_KEY)
         self.recent: list[str] = load_names(settings, RECENT_KEY)[:RECENT_LIMIT]
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._rules_tree: Any = None  # the broker tree the MFA rules below were worked out for
+        self._rules_tree: ProfileTree | None = None  # the broker tree the MFA rules below were worked out for
         self._rules: dict[str, tuple[bool, str | None]] = {}
         self._watched_state: list[tuple[str, float, bool, datetime | None]] = []
         self._watched: list[WatchedSession] = []
@@ -93,9 +96,10 @@ class ControllerTrayApp(QObject):
         """Whether a fresh session of ``name`` needs an MFA code, and until when the cached MFA session that
         would vouch for it is valid (None: none that the broker would use)."""
         needs_mfa, key = self._mfa_rule(name)
-        if key is None:
+        broker = self.controller.broker
+        if key is None or broker is None:
             return needs_mfa, None
-        mfa = self.controller.broker.cache.peek(key)
+        mfa = broker.cache.peek(key)
         return True, mfa.expiration if mfa is not None else None
 
     def _mfa_rule(self, name: str) -> tuple[bool, str | None]:
@@ -105,6 +109,8 @@ class ControllerTrayApp(QObject):
 
         The rule is the broker's own: :func:`stsdesk.core.mfa_rule.mfa_requirement`."""
         broker = self.controller.broker
+        if broker is None:
+            return False, None
         if broker.tree is not self._rules_tree:
             self._rules_tree, self._rules = broker.tree, {}
         rule = self._rules.get(name)
@@ -116,8 +122,11 @@ class ControllerTrayApp(QObject):
         from stsdesk.core.errors import StsdeskError
         from stsdesk.core.mfa_rule import mfa_requirement
 
+        broker = self.controller.broker
         try:
-            chain = self.controller.broker.tree.chain(name)
+            if broker is None:
+                return False, None
+            chain = broker.tree.chain(name)
         except StsdeskError:  # a broken profile: nothing to refresh anyway
             return False, None
         rule = mfa_requirement(chain)
