@@ -106,8 +106,15 @@ def _fits(directory: Path) -> bool:
 
 
 def _ensure_private_dir(directory: Path) -> None:
+    # A loose directory of ours is tightened only where nobody else can have made it (its parent is ours and
+    # not writable by others: the runtime dir, the config dir); in the shared temp dir it is refused.
     try:
-        ensure_private_directory(directory, what="the terminal bridge")
+        parent = directory.parent.lstat()
+        ours = parent.st_uid == os.getuid() and not parent.st_mode & 0o022 and stat.S_ISDIR(parent.st_mode)
+    except OSError:
+        ours = False
+    try:
+        ensure_private_directory(directory, what="the terminal bridge", tighten=ours)
     except UnsafeDirectory as exc:
         raise BridgeError(str(exc)) from None
 

@@ -100,3 +100,24 @@ def test_symlink_to_a_file_is_refused(other_user: OtherUser, shared_tmp: Path, t
     with pytest.raises(UnsafeDirectory):
         ensure_private_directory(link)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_loose_bridge_dir_inside_our_own_directory_is_tightened(tmp_path: Path) -> None:
+    """Inside a directory only we can write to (the config dir), a loose bridge dir left by an older version
+    cannot be someone else's doing: it is made 0700 (with a warning) and the bridge starts."""
+    config = tmp_path / "config"
+    config.mkdir(mode=0o700)
+    run = config / "run"
+    run.mkdir()
+    run.chmod(0o755)
+
+    async def scenario() -> None:
+        server = BridgeServer(run, _never)
+        await server.start()
+        try:
+            assert (run / SECRET_NAME).exists()
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
