@@ -359,3 +359,26 @@ def test_no_token_reaches_stsdesks_logs(emu: Emu, tmp_path: Path, caplog: pytest
     assert any(r.name.startswith("stsdesk.core.sso") for r in caplog.records)
     for key in ("accessToken", "refreshToken", "clientSecret"):
         assert token[key] not in caplog.text
+
+
+def test_a_profiles_endpoint_url_is_used_when_no_variable_says(
+    emu: Emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC"):
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # a call meant for AWS would fail here, on loopback
+    from stsdesk.core.profiles import build_tree
+
+    tree = build_tree(
+        {"dev": {"sso_session": "corp", "sso_account_id": DEV, "sso_role_name": "ReadOnly",
+                 "endpoint_url": emu.endpoint}},
+        tmp_path / "config", tmp_path / "credentials",
+        sso_sessions={"corp": {"sso_start_url": START_URL, "sso_region": "us-east-1"}},
+    )
+    service = SsoService(tmp_path, None, token_dir=tmp_path / "cache", env={}, now=emu.state.clock.now)  # type: ignore[arg-type]
+    session = service.session(tree, "corp")
+    assert session.endpoint_url == emu.endpoint
+    run(service.sign_in(session), browser(emu))
+    assert [a.account_id for a in service.discover(session)] == [DEV, PROD]
+    with_variable = SsoService(tmp_path, None, env={"AWS_ENDPOINT_URL_SSO": "http://127.0.0.1:1"})  # type: ignore[arg-type]
+    assert with_variable.session(tree, "corp").endpoint_url is None  # the variable wins, as in botocore

@@ -57,20 +57,20 @@ class SsoClients:
                 self._clients[key] = client
             return client
 
-    def oidc(self, region: str) -> Any:
-        """The sso-oidc client for ``region``."""
-        return self._client("sso-oidc", region, self.endpoints.oidc)
+    def oidc(self, region: str, endpoint: str | None = None) -> Any:
+        """The sso-oidc client for ``region`` (at ``endpoint`` unless this object's endpoints say otherwise)."""
+        return self._client("sso-oidc", region, self.endpoints.oidc or endpoint)
 
-    def portal(self, region: str) -> Any:
-        """The portal (``sso``) client for ``region``."""
-        return self._client("sso", region, self.endpoints.portal)
+    def portal(self, region: str, endpoint: str | None = None) -> Any:
+        """The portal (``sso``) client for ``region`` (at ``endpoint`` unless this object's endpoints say)."""
+        return self._client("sso", region, self.endpoints.portal or endpoint)
 
-    def oidc_base_url(self, region: str) -> str:
+    def oidc_base_url(self, region: str, endpoint: str | None = None) -> str:
         """The sso-oidc endpoint's base URL (for ``/authorize``, which is not in the API model).
 
         Found the way the AWS CLI finds it: a RegisterClient call stopped before it is sent, its URL kept.
         """
-        client = self.oidc(region)
+        client = self.oidc(region, endpoint)
         captured: dict[str, str] = {}
 
         def capture(params: dict[str, Any], **_: Any) -> Any:

@@ -11,7 +11,7 @@ import re
 import shlex
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stsdesk.core.sso.errors import SsoConfigError
@@ -33,6 +33,9 @@ class SsoSession:
     start_url: str
     region: str
     scopes: tuple[str, ...] = ()
+    # From the endpoint_url of a profile signing in with it, when no AWS_ENDPOINT_URL* variable is set (as
+    # botocore resolves it for `aws sso login --profile`): the emulator in demos. Not part of the identity.
+    endpoint_url: str | None = field(default=None, compare=False)
 
     @property
     def cache_name(self) -> str:

@@ -11,8 +11,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "sso.lock"
+# When one of these is set botocore finds the SSO endpoints itself; a profile's endpoint_url comes after them.
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL")
 
 
 @dataclass(frozen=True)
@@ -99,14 +102,29 @@ class SsoService:
                 if key not in seen:
                     seen.add(key)
                     found.append(SsoSession(None, *key))
-        return found
+        return [self._with_endpoint(tree, session) for session in found]
+
+    def _with_endpoint(self, tree: ProfileTree, session: SsoSession) -> SsoSession:
+        """``session`` with the endpoint_url of a profile signing in with it, as botocore would use for
+        `aws sso login --profile` (only when no AWS_ENDPOINT_URL* variable decides)."""
+        environ = os.environ if self.env is None else self.env
+        if session.endpoint_url or any(environ.get(name) for name in _ENDPOINT_VARIABLES):
+            return session
+        for profile in tree.profiles.values():
+            if profile.kind is not ProfileKind.SSO or profile.error is not None or not profile.endpoint_url:
+                continue
+            if session.name is not None and profile.sso_session == session.name:
+                return replace(session, endpoint_url=profile.endpoint_url)
+            if session.legacy and not profile.sso_session and profile.sso_start_url == session.start_url:
+                return replace(session, endpoint_url=profile.endpoint_url)
+        return session
 
     def session(self, tree: ProfileTree, name: str | None = None) -> SsoSession:
         """The session called ``name`` (an sso-session, an SSO profile's session, or a legacy start URL);
         with None, the only one there is. Raises SsoConfigError naming the choices."""
         if name is not None:
             if name in tree.sso_sessions:
-                return session_from_section(name, tree.sso_sessions[name])
+                return self._with_endpoint(tree, session_from_section(name, tree.sso_sessions[name]))
             if name in tree.profiles and tree.profiles[name].kind is ProfileKind.SSO:
                 return self.target(tree, name).session
             for session in self.sessions(tree):
@@ -144,7 +162,7 @@ class SsoService:
             session, account, role = profile_sso(profile, {k: v for k, v in values.items() if v}, tree.sso_sessions)
         except SsoConfigError as exc:
             raise SsoConfigError(f"profile '{profile}': {exc}") from None
-        return SsoTarget(session, account, role)
+        return SsoTarget(self._with_endpoint(tree, session), account, role)
 
     def profiles_of(self, tree: ProfileTree, session: SsoSession) -> list[str]:
         """SSO profiles signing in with ``session`` and every profile chained from them (for forgetting)."""
@@ -274,7 +292,7 @@ class SsoService:
 
         from stsdesk.core.sso.errors import SsoCallError
 
-        portal = self.clients.portal(session.region)
+        portal = self.clients.portal(session.region, session.endpoint_url)
         token = self.tokens.access_token(session)
         for attempt in range(2):
             try:

@@ -152,7 +152,7 @@ class SignIn:
         cached = self.tokens.registration(self.session, auth_code)
         if cached is not None:
             return cached
-        oidc = self.tokens.clients.oidc(self.session.region)
+        oidc = self.tokens.clients.oidc(self.session.region, self.session.endpoint_url)
         scopes = list(self.session.scopes)
         name = self.session.name if self.session.name is not None else str(int(self._now().timestamp()))
         kwargs: dict[str, Any] = {"clientName": f"botocore-client-{name}", "clientType": "public"}
@@ -188,7 +188,7 @@ class SignIn:
 
     async def _device(self) -> TokenState:
         registration = await self._register(auth_code=False)
-        oidc = self.tokens.clients.oidc(self.session.region)
+        oidc = self.tokens.clients.oidc(self.session.region, self.session.endpoint_url)
         start = await self._call(
             self._what("StartDeviceAuthorization"),
             oidc.start_device_authorization,
@@ -259,7 +259,10 @@ class SignIn:
         server = LoopbackServer(state, deliver)
         try:
             base = await self._call(
-                self._what("authorize"), self.tokens.clients.oidc_base_url, region=self.session.region
+                self._what("authorize"),
+                self.tokens.clients.oidc_base_url,
+                region=self.session.region,
+                endpoint=self.session.endpoint_url,
             )
             query = urllib.parse.urlencode(
                 {
@@ -291,7 +294,7 @@ class SignIn:
             if found.error == "access_denied":
                 raise SignInDenied(f"the sign-in to {self.session.label} was denied in the browser")
             raise SignInFailed(f"the sign-in to {self.session.label} failed in the browser ({found.error})")
-        oidc = self.tokens.clients.oidc(self.session.region)
+        oidc = self.tokens.clients.oidc(self.session.region, self.session.endpoint_url)
         from botocore.exceptions import ClientError
 
         try:

@@ -181,7 +181,7 @@ class SsoTokens:
             return None
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = self.clients.oidc(session.region)
+        client = self.clients.oidc(session.region, session.endpoint_url)
         try:
             response = client.create_token(
                 grantType="refresh_token",
@@ -284,7 +284,7 @@ class SsoTokens:
             from botocore.exceptions import BotoCoreError, ClientError
 
             try:
-                self.clients.portal(session.region).logout(accessToken=access)
+                self.clients.portal(session.region, session.endpoint_url).logout(accessToken=access)
             except (ClientError, BotoCoreError) as exc:
                 log.info(
                     "SSO Logout for %s: %s (token removed locally anyway)",
