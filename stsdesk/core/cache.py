@@ -127,7 +127,9 @@ def _usable(meta: CachedSession, min_ttl: float) -> bool:
 @contextlib.contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created 0600) across processes and threads."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    from stsdesk.core.paths import open_private_file  # 0600 even when an older file was not; never via a link
+
+    fd = open_private_file(path, os.O_RDWR)
     try:
         if sys.platform == "win32":
             import msvcrt

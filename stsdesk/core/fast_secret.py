@@ -123,9 +123,12 @@ def write_backend_record(directory: Path, backend: str, env: Mapping[str, str] |
     how, _named = keyring_selection(env)
     payload = json.dumps({"version": _RECORD_VERSION, "backend": backend, "selected_by": how}).encode()
     path = Path(directory) / RECORD_NAME
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == payload:
-            return  # the usual case: nothing changed, no write
+    with contextlib.suppress(OSError), open(path, "rb") as current:
+        if current.read() == payload:  # the usual case: nothing changed, no write
+            st = os.fstat(current.fileno())
+            if st.st_mode & 0o077 and st.st_uid == os.getuid():
+                os.fchmod(current.fileno(), 0o600)  # left loose by an older version
+            return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         # 0600 whatever the umask (not secret, but it says which keyring holds the secrets: nobody else's business)

@@ -102,3 +102,17 @@ def test_gui_tightens_files_left_loose_and_reports_a_loose_config_dir(tmp_path: 
     assert stat.S_IMODE(settings.stat().st_mode) == 0o600
     config.chmod(0o700)
     assert _loose(config) == [], "\n".join(_loose(config))
+
+
+def test_files_left_loose_by_an_older_version_are_tightened_when_used(world: World) -> None:
+    flows = (["assume", "readonly", "--format", "json"], ["credential-process", "readonly"], ["list"])
+    for argv in flows:
+        assert _umask0([sys.executable, "-m", "stsdesk", *argv], dict(world.env), world.home).returncode == 0
+    made = [p for p in world.config_dir.rglob("*") if p.is_file()]
+    assert made, "the flows wrote nothing to check"
+    for path in made:
+        path.chmod(0o644)  # what an older version (or a umask of 022) left
+    for argv in flows:
+        out = _umask0([sys.executable, "-m", "stsdesk", *argv], dict(world.env), world.home)
+        assert out.returncode == 0, out.stderr
+    assert _loose(world.config_dir) == [], "\n".join(_loose(world.config_dir))

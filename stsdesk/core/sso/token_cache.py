@@ -207,7 +207,9 @@ class KeyringTokenStore:
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created 0600) across stsdesk processes: one refresh at a time."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    from stsdesk.core.paths import open_private_file  # 0600 even when an older file was not; never via a link
+
+    fd = open_private_file(path, os.O_RDWR)
     try:
         if sys.platform == "win32":
             import msvcrt
