@@ -103,7 +103,10 @@ class SsoTokens:
     # -- reading -----------------------------------------------------------------------------------------
 
     def _load(self, session: SsoSession) -> dict[str, Any] | None:
-        token = self.store.load(token_key(session.cache_name))
+        try:
+            token = self.store.load(token_key(session.cache_name))
+        except TokenCacheCorrupt as exc:
+            raise TokenCacheCorrupt(f"{exc}; sign in again to replace it: {session.login_command}") from None
         if token is None:
             return None
         if not isinstance(token.get("accessToken"), str) or _expiry(token, "expiresAt") is None:
