@@ -103,6 +103,8 @@ def test_times_parse_every_form_tools_write() -> None:
     for text in ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05UTC".replace("UTC", "+00:00"), "2026-01-02T03:04:05"):
         assert parse_time(text) == expected
     assert parse_time("2026-01-02T04:04:05+01:00") == expected
+    assert parse_time("2026-01-02T03:04:05UTC") == expected  # botocore's JSONFileCache default format
+    assert parse_time("2026-01-02T03:04:05.250Z") == expected + timedelta(milliseconds=250)
     assert format_time(expected + timedelta(microseconds=999)) == "2026-01-02T03:04:05Z"
     with pytest.raises(ValueError):
         parse_time("tomorrow")

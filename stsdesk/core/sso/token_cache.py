@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,10 @@ def parse_time(text: Any) -> datetime:
     """A token timestamp (``Z``, an offset or none: UTC) as an aware datetime; ValueError when it is not one."""
     if not isinstance(text, str) or not text:
         raise ValueError("not a timestamp")
-    parsed = datetime.fromisoformat(text.strip())
+    text = text.strip()
+    if text.endswith("UTC"):  # botocore's JSONFileCache default ("%Z"), as older CLI versions wrote it
+        text = text[:-3]
+    parsed = datetime.fromisoformat(text)  # 3.11: Z, offsets, fractions: every form SDKs write
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -140,17 +142,9 @@ class FileTokenStore:
         payload = dumps(data).encode("utf-8")
         try:
             self._ensure_directory()
-            fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".stsdesk-", suffix=".tmp")  # 0600
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, self.path(key))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+            from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+            atomic_write(self.path(key), payload)  # 0600 whatever the umask
         except OSError as exc:
             raise TokenCacheCorrupt(
                 f"cannot write {self.describe(key)} ({exc.strerror or type(exc).__name__}); nothing was changed"
