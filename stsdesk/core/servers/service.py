@@ -80,7 +80,7 @@ class ServedProfile:
         served: ServedProfile | None = None
 
         def changed() -> None:
-            if served is not None:
+            if served is not None and served.server.running:  # start() and stop() announce themselves
                 served._emit()
 
         supply = CredentialSupply(
@@ -112,6 +112,7 @@ class ServedProfile:
         """Stop serving: the listener closes, the token is invalidated, renewals (and any prompt) end."""
         await self.server.stop()
         await self.supply.stop()
+        self._emit()  # the last event: STOPPED, no endpoint
 
     @property
     def mode(self) -> ServerMode:
@@ -204,11 +205,12 @@ class CredentialServers:
         StsdeskError when it is served already, and the errors of ServedProfile.start()."""
         if profile in self._served:
             raise StsdeskError(f"profile {profile} is served already at {self._served[profile].endpoint}")
-        served = await ServedProfile.start(self.broker, profile, mode, port=port, on_event=self._emit)
+        served = await ServedProfile.start(self.broker, profile, mode, port=port)
         if profile in self._served:  # started twice concurrently: keep the first
             await served.stop()
             return self._served[profile]
-        self._served[profile] = served
+        self._served[profile] = served  # registered before the first event, so listeners can get() it
+        served.subscribe(self._emit)
         self._emit(served.event())
         return served
 
@@ -217,8 +219,7 @@ class CredentialServers:
         served = self._served.pop(profile, None)
         if served is None:
             return False
-        await served.stop()
-        self._emit(served.event())
+        await served.stop()  # its last event reaches our listeners through on_event
         return True
 
     async def stop_all(self) -> None:
