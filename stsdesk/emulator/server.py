@@ -92,7 +92,8 @@ class EmulatorServer:
 
     def route(self, prefix: str, handler: Handler) -> None:
         """Send requests whose path is ``prefix`` or starts with ``prefix + "/"`` to ``handler``.
-        The longest matching prefix wins; a later registration of the same prefix replaces the earlier."""
+        The longest matching prefix wins; a later registration of the same prefix replaces the earlier.
+        ``/`` itself belongs to the Query services (``register_service``) and is never routed here."""
         self._routes = [(p, h) for p, h in self._routes if p != prefix] + [(prefix, handler)]
         self._routes.sort(key=lambda item: len(item[0]), reverse=True)
 
@@ -150,10 +151,10 @@ class EmulatorServer:
     def dispatch(self, request: Request) -> Response:
         """The response for one request. Raises _Drop for an injected dropped connection."""
         path = request.path
-        for prefix, handler in self._routes:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                return handler(request)
-        if path != "/":
+        if path != "/":  # every Query API request goes to "/", which no route claims
+            for prefix, handler in self._routes:
+                if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                    return handler(request)
             return error_response(
                 EmulatorError("NotFound", f"No such resource: {path[:200]}"), request.request_id
             )

@@ -43,6 +43,9 @@ class SessionTags:
         return tuple((k, v) for k, v in self.tags if k.lower() in wanted)
 
 
+_NO_TAGS = SessionTags()
+
+
 def _allowed(text: str) -> bool:
     return all(c in _EXTRA_CHARS or unicodedata.category(c)[0] in "LZN" for c in text)
 
@@ -64,6 +67,8 @@ def requested_tags(params: Mapping[str, str]) -> SessionTags:
     Raises ValidationError (count, length, characters, a tag without its key) and InvalidParameterValue
     (duplicate keys in any case, a transitive key that is not among the tags), with STS's wording.
     """
+    if not any(key.startswith(("Tags.", "TransitiveTagKeys.")) for key in params):
+        return _NO_TAGS  # the common request: no tag work at all
     members = _members(params, "Tags")
     if len(members) > MAX_TAGS:
         raise validation_error(str(len(members)), "tags", f"Member must have length less than or equal to {MAX_TAGS}")
