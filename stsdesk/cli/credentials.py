@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from stsdesk.cli.parser import SHELL_CHOICES, add_mfa_option
+from stsdesk.cli.parser import SHELL_CHOICES, add_command, add_mfa_option, add_no_session_option
 
 if TYPE_CHECKING:
     from stsdesk.cli.environment import Environment
@@ -14,37 +14,68 @@ if TYPE_CHECKING:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add assume, exec, credential-process, console and whoami to ``sub``."""
-    p = sub.add_parser("assume", help="print exports for a profile's credentials")
+    p = add_command(
+        sub, "assume", "print exports for a profile's credentials",
+        "Print shell commands that set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and the "
+        "region for PROFILE, from the session cache or a fresh STS session (asking for an MFA code when one "
+        "is needed). IAM users get a temporary session, not their long-term key (see --no-session).",
+        ('eval "$(stsdesk assume dev)"', "stsdesk assume dev --format fish | source",
+         "stsdesk assume prod-admin --duration 14400 --format json"),
+    )
     p.add_argument("profile")
     p.add_argument("--format", choices=SHELL_CHOICES, default="bash")
-    p.add_argument("--duration", type=int, metavar="S")
+    p.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
     add_mfa_option(p)
+    add_no_session_option(p)
     p.set_defaults(handler=cmd_assume)
 
-    p = sub.add_parser("exec", help="run CMD with the credentials in its environment")
+    p = add_command(
+        sub, "exec", "run CMD with the credentials in its environment",
+        "Run CMD with PROFILE's credentials (and region) in its environment and exit with its status; with "
+        "--server or --imds CMD gets a local endpoint that keeps its credentials fresh instead.",
+        ("stsdesk exec dev -- aws s3 ls", "stsdesk exec --server prod-admin -- terraform apply"),
+    )
     p.add_argument("profile")
-    p.add_argument("--duration", type=int, metavar="S")
+    p.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
     add_mfa_option(p)
+    add_no_session_option(p)
     served = p.add_mutually_exclusive_group()  # stsdesk.cli.serve: a local endpoint instead of variables
     served.add_argument("--server", action="store_true", help="CMD gets a local container-provider endpoint")
     served.add_argument("--imds", action="store_true", help="CMD gets a local IMDSv2-style endpoint")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
     p.set_defaults(handler=cmd_exec)
 
-    p = sub.add_parser("credential-process", help="Version 1 JSON for credential_process in ~/.aws/config")
+    p = add_command(
+        sub, "credential-process", "Version 1 JSON for credential_process in ~/.aws/config",
+        "Print PROFILE's credentials as the credential_process Version 1 JSON the AWS CLI and SDKs read. "
+        "Put the line below into another profile of ~/.aws/config; a cached session is answered in a few "
+        "milliseconds.",
+        ("[profile dev-cli]\n  credential_process = /usr/bin/stsdesk credential-process dev",
+         "stsdesk credential-process dev"),
+    )
     p.add_argument("profile")
     add_mfa_option(p)
+    add_no_session_option(p)
     p.set_defaults(handler=cmd_credential_process)
 
-    p = sub.add_parser("console", help="print (or open) a console sign-in URL")
+    p = add_command(
+        sub, "console", "print (or open) a console sign-in URL",
+        "Print a sign-in URL for the AWS console as PROFILE (valid 15 minutes: treat it as a secret), or open "
+        "it in the web browser with --open. IAM users sign in through a federation token.",
+        ("stsdesk console dev --open", "stsdesk console prod-admin --destination https://console.aws.amazon.com/s3/"),
+    )
     p.add_argument("profile")
     p.add_argument("--open", action="store_true", help="open it in the web browser")
-    p.add_argument("--duration", type=int, metavar="S")
-    p.add_argument("--destination", metavar="URL")
+    p.add_argument("--duration", type=int, metavar="S", help="console session length in seconds")
+    p.add_argument("--destination", metavar="URL", help="the console page to land on")
     add_mfa_option(p)
     p.set_defaults(handler=cmd_console)
 
-    p = sub.add_parser("whoami", help="GetCallerIdentity, readable")
+    p = add_command(
+        sub, "whoami", "GetCallerIdentity, readable",
+        "Call GetCallerIdentity with PROFILE's credentials and print the account, ARN and user id.",
+        ("stsdesk whoami dev",),
+    )
     p.add_argument("profile")
     add_mfa_option(p)
     p.set_defaults(handler=cmd_whoami)

@@ -95,9 +95,10 @@ def export_region(env: Environment, engine: Engine, profile: str, creds: Credent
 def _from_gui(engine: Engine, args: argparse.Namespace) -> Credentials | None:
     """The running GUI's credentials for ``args.profile`` (terminal bridge: its cache, sessions and MFA
     prompt), or None when no GUI serves this config dir, an MFA code was given on the command line, or the
-    fast path already asked. Raises BridgeError with the GUI's one-line error."""
-    if args.mfa_code or getattr(args, "bridge_asked", False):
-        return None
+    fast path already asked, or ``--no-session`` asks for an IAM user's own keys. Raises BridgeError with the
+    GUI's one-line error."""
+    if args.mfa_code or getattr(args, "bridge_asked", False) or getattr(args, "no_session", False):
+        return None  # the GUI hands out sessions only; --no-session is this process's own keyring read
     from stsdesk.core.bridge import bridge_directory, bridge_request
 
     return bridge_request(
@@ -119,7 +120,11 @@ async def credentials(
     if creds is not None:
         return creds
     creds = await engine.broker.credentials_for(
-        args.profile, duration=getattr(args, "duration", None), mfa_code=args.mfa_code, min_ttl=min_ttl
+        args.profile,
+        duration=getattr(args, "duration", None),
+        mfa_code=args.mfa_code,
+        min_ttl=min_ttl,
+        long_term=getattr(args, "no_session", False),
     )
     # The session is written behind; make it durable before the output is used (and before the keyring
     # warning, which only a refused write reveals).

@@ -23,6 +23,35 @@ def add_mfa_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mfa-code", metavar="CODE", help="the 6-digit MFA code, if one is needed")
 
 
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    examples: tuple[str, ...],
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` says what it does (``description``) and shows ``examples``; ``summary`` is
+    its line in ``stsdesk --help``."""
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_no_session_option(p: argparse.ArgumentParser) -> None:
+    """``--no-session``: an IAM user profile's long-term key itself instead of a session (explicit only)."""
+    p.add_argument(
+        "--no-session",
+        action="store_true",
+        help="IAM user profiles: hand out the long-term access key itself instead of a temporary "
+        "GetSessionToken session (the default); other profiles are unaffected",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (DESIGN.md "Command line"). Raises ImportError/AttributeError only for a
     broken entry in COMMAND_MODULES (a bug)."""

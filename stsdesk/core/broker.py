@@ -171,15 +171,20 @@ class Broker(SessionMaker):
         force_refresh: bool = False,
         mfa_code: str | None = None,
         min_ttl: float | None = None,
+        long_term: bool = False,
     ) -> Credentials:
         """Valid credentials for ``profile`` with more than ``min_ttl`` (default: the broker's) seconds left.
+
+        An IAM user profile gives a session (GetSessionToken, with MFA when it has a device), never its
+        long-term key, unless ``long_term`` is True (an explicit request: ``--no-session``, the GUI's choice);
+        ``long_term`` changes nothing for other kinds of profile.
 
         Raises ProfileNotFound/ConfigError/ProfileCycleError for unusable profiles, DurationError for a
         duration STS would refuse, MfaRequired when a code is needed and there is no prompt, InvalidMfaCode,
         MfaCancelled, and the StsCallError family for STS failures.
         """
         request = BrokerRequest(
-            profile, mfa_code, force_refresh, self.min_ttl if min_ttl is None else min_ttl
+            profile, mfa_code, force_refresh, self.min_ttl if min_ttl is None else min_ttl, long_term=long_term
         )
         try:
             result = await self._obtain(profile, duration, request)
@@ -326,7 +331,10 @@ class Broker(SessionMaker):
         from stsdesk.core.decode import extract_encoded_message, parse_decoded_message
 
         encoded = extract_encoded_message(text)
-        creds = await self.credentials_for(profile)
+        # GetSessionToken sessions may not call DecodeAuthorizationMessage: an IAM user decodes with its own
+        # keys, which stay in this process.
+        user = self.tree.get(profile).kind is ProfileKind.IAM_USER
+        creds = await self.credentials_for(profile, long_term=user)
         decoded = await self.sts.decode_authorization_message(
             creds, encoded, **self._call_args(self._target(profile))
         )

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MFA_TRIES = 3
+# Like aws-vault: an IAM user without MFA hands out a GetSessionToken session of an hour, not its keys.
+PLAIN_SESSION_SECONDS = 3600
 # Kinds whose credentials are a role session: a role assumed from them is role chaining.
 _ROLE_KINDS = (ProfileKind.ROLE, ProfileKind.SAML_ROLE, ProfileKind.WEB_IDENTITY_ROLE, ProfileKind.SSO)
 
@@ -75,6 +77,7 @@ class BrokerRequest:
     force: bool = False
     min_ttl: float = 300.0
     visited: set[str] = field(default_factory=set)
+    long_term: bool = False  # an IAM user's own keys asked for explicitly (--no-session): no session made
 
     def take_code(self) -> str | None:
         code, self.code = self.code, None
@@ -246,8 +249,12 @@ class SessionMaker:
         self, profile: Profile, chain: list[Profile], duration: int | None, request: BrokerRequest
     ) -> SessionResult:
         keys = self._long_term(profile)
+        if request.long_term and profile.name == request.profile:
+            return SessionResult(keys)  # asked for explicitly: the only way the long-term key leaves
         if not profile.mfa_serial:
-            return SessionResult(keys)
+            if keys.session_token:
+                return SessionResult(keys)  # temporary keys written into the files: no GetSessionToken with them
+            return await self._plain_session(profile, keys, chain, duration, request)
         # Like aws-vault: an IAM user with an MFA device gets an MFA session (GetSessionToken).
         target = sts_target(chain, self.default_region)
         mfa_request = MfaRequest(request.profile, None, profile.mfa_serial)
@@ -255,6 +262,27 @@ class SessionMaker:
         return await self._mfa_session(
             profile, keys, profile.mfa_serial, mfa_request, request, target, wanted
         )
+
+    async def _plain_session(
+        self, user: Profile, keys: Credentials, chain: list[Profile], duration: int | None, request: BrokerRequest
+    ) -> SessionResult:
+        """A GetSessionToken session (no MFA) of an IAM user without an MFA device, cached as the profile's own
+        session, so that its long-term key never leaves the keyring unless asked for (``long_term``)."""
+        key = cache_key_for(user.name)
+        wanted = duration or user.duration_seconds or PLAIN_SESSION_SECONDS
+
+        async def start() -> SessionResult:
+            if not request.force:
+                hit = self._cached(key, request.min_ttl, duration, None)
+                if hit is not None:
+                    return hit
+            target = sts_target(chain, self.default_region)
+            creds = await self.sts.get_session_token(keys, duration=wanted, **self._call_args(target))
+            result = SessionResult(creds)
+            self._store(key, user.name, result)
+            return result
+
+        return await self._single_flight(key, start)
 
     async def _mfa_session(
         self,
