@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,10 +72,25 @@ def test_serve_prints_bash_lines_that_work_and_stops_cleanly(world: World, imds:
         done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert ":assumed-role/ReadOnly/" in done.stdout
+        secrets = [line.split("'")[1] for line in lines if "AUTHORIZATION_TOKEN=" in line]
+        if not imds:  # what the server hands out is a secret too
+            url = next(line.split("'")[1] for line in lines if "CREDENTIALS_FULL_URI=" in line)
+            request = urllib.request.Request(url, headers={"Authorization": secrets[0]})
+            document = json.load(urllib.request.urlopen(request, timeout=10))
+            secrets += [document["SecretAccessKey"], document["Token"]]
+        # Hostile requests: nothing of them may reach the terminal or a log.
+        with socket.create_connection(("127.0.0.1", port)) as hostile:
+            hostile.sendall(b"GET /MARKER-$(id)`id` HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Evil: MARKER\r\n\r\n" % port)
+            hostile.recv(4096)
+        with socket.create_connection(("127.0.0.1", port)) as hostile:
+            hostile.sendall(b"MARKER\x00\xff junk\r\n\r\n")
+            hostile.recv(4096)
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "its token no longer works" in err and "Traceback" not in err
+        assert "MARKER" not in err
+        assert not [secret for secret in secrets if secret in err]
         assert not port_open(port)
     finally:
         if process.poll() is None:
