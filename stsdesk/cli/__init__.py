@@ -40,9 +40,33 @@ def _fail(env: Environment, exc: StsdeskError) -> int:
     return env.fail(cli_message(exc))
 
 
+def _no_display(env: Environment) -> str | None:
+    """Why Qt could not open a window here (it would abort the process with exit 134), or None.
+
+    On X11/Wayland systems a window needs DISPLAY or WAYLAND_DISPLAY, unless QT_QPA_PLATFORM names a platform
+    that needs neither (offscreen, minimal, vnc, eglfs...). macOS and Windows always have one."""
+    import sys
+
+    if sys.platform in ("darwin", "win32", "cygwin"):
+        return None
+    environ = env.environ
+    platform = environ.get("QT_QPA_PLATFORM", "").split(":", 1)[0].split(";", 1)[0].strip().lower()
+    if platform and platform not in ("xcb", "wayland", "wayland-egl"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "stsdesk's window needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set; run it in a desktop "
+        "session, or use a command (stsdesk list, stsdesk assume PROFILE; see stsdesk --help)"
+    )
+
+
 def _open_gui(env: Environment, args: argparse.Namespace) -> int:
     import importlib
 
+    missing = _no_display(env)
+    if missing is not None:
+        return env.fail(missing)
     try:
         app = importlib.import_module("stsdesk.gui.app")  # lazy: Qt only for the GUI
     except ImportError as exc:
@@ -51,15 +75,47 @@ def _open_gui(env: Environment, args: argparse.Namespace) -> int:
     return int(result or 0)
 
 
+# What a shell reports for a command killed by SIGPIPE (128 + 13): `stsdesk list | head` ends quietly.
+BROKEN_PIPE_STATUS = 141
+
+
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     """Run stsdesk with ``argv`` (default: sys.argv[1:]) in ``env`` (default: this process's streams and
     environment).
 
     Returns the exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage (argparse exits with
-    SystemExit(2)), 130 interrupted."""
+    SystemExit(2)), 130 interrupted, 141 stdout closed by the reader (``| head``), without a traceback."""
+    env = Environment() if env is None else env
+    try:
+        try:
+            status = _main(argv, env)
+        finally:
+            env.stdout.flush()  # here, not at interpreter exit, so that a closed pipe is caught below
+    except BrokenPipeError:
+        _silence_stdout(env)
+        return BROKEN_PIPE_STATUS
+    return status
+
+
+def _silence_stdout(env: Environment) -> None:
+    """After the reader of stdout went away: point the process's stdout at /dev/null, so that Python's own
+    flush at exit does not print "Exception ignored ... BrokenPipeError" (the Python docs' recipe)."""
+    import os
     import sys
 
-    env = Environment() if env is None else env
+    if env.stdout is not sys.stdout or sys.stdout is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # no real file descriptor (a test's stream): nothing is flushed at exit anyway
+
+
+def _main(argv: Sequence[str] | None, env: Environment) -> int:
+    import sys
+
     arguments = list(sys.argv[1:] if argv is None else argv)
     quick = _plain_credential_process(arguments)
     if quick is not None:

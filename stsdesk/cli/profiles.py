@@ -135,7 +135,8 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
         secret = env.stdin.readline().strip()
     if not secret:
         raise ConfigError("no secret access key given (pipe it on stdin or type it at the prompt)")
-    config_path, _credentials_path = aws_config_paths(env.environ)
+    config_path, credentials_path = aws_config_paths(env.environ)
+    _refuse_other_kind(args.profile, config_path, credentials_path)
     config = ConfigFile.open(config_path)  # parse before touching the keyring: a broken file stops here
     values: dict[str, str | None] = {"stsdesk_access_key_id": akid}
     if args.mfa_serial:
@@ -159,6 +160,22 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
         raise
     env.out(f"profile {args.profile}: access key {akid} stored in the keyring; {config_path} updated")
     return 0
+
+
+def _refuse_other_kind(name: str, config_path: Path, credentials_path: Path) -> None:
+    """Raise ConfigError when profile ``name`` exists and is something other than an IAM user (a role, an SSO
+    profile, a credential_process...): storing keys into it would silently turn it into something else."""
+    from stsdesk.core.errors import ConfigError
+    from stsdesk.core.model import ProfileKind
+    from stsdesk.core.profiles import load_profiles
+
+    existing = load_profiles(config_path, credentials_path).profiles.get(name)
+    if existing is None or existing.kind in (ProfileKind.IAM_USER, ProfileKind.OTHER):
+        return
+    raise ConfigError(
+        f"profile '{name}' is already a {existing.kind.value} profile in {config_path}; add-user would turn it "
+        "into an IAM user: choose another name, or remove that profile first"
+    )
 
 
 def cmd_import_credentials(env: Environment, args: argparse.Namespace) -> int:
