@@ -151,20 +151,9 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     as misses), and an fsync per store cost more than the STS call it follows. Raises ``OSError`` when the
     directory is not writable or the disk is full (the old index stays intact).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        try:
-            view = memoryview(payload)
-            while view:  # os.write may write less than asked (signals, quotas)
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+    atomic_write(path, payload, fsync=False)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -8,12 +8,10 @@ changed by someone else since it was read is never overwritten.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import hashlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -216,29 +214,9 @@ class ConfigFile:
 
 def _atomic_write(target: Path, data: bytes, mode: int) -> None:
     """Replace ``target`` with ``data`` all at once: a reader sees the old or the new file, never half."""
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(target.parent)
+    from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator (fsync, dir fsync)
 
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; not possible (nor needed) on Windows.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic_write(target, data, mode=mode)
 
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.@+/:=,\-]+$")

@@ -36,7 +36,6 @@ import contextlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -129,18 +128,10 @@ def write_backend_record(directory: Path, backend: str, env: Mapping[str, str] |
             if st.st_mode & 0o077 and st.st_uid == os.getuid():
                 os.fchmod(current.fileno(), 0o600)  # left loose by an older version
             return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        # 0600 whatever the umask (not secret, but it says which keyring holds the secrets: nobody else's business)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+    # 0600 whatever the umask (not secret, but it says which keyring holds the secrets: nobody else's business)
+    atomic_write(path, payload, fsync=False)
 
 
 def read_backend_record(directory: Path) -> dict[str, str] | None:

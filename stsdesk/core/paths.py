@@ -5,7 +5,6 @@ On the fast ``stsdesk credential-process`` path: imports nothing heavy.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
@@ -171,18 +170,9 @@ def write_private_file(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically as a 0600 file, whatever the umask and whatever was there
     (a temp file made with O_EXCL beside it, then ``os.replace``; a symlink at ``path`` is replaced, not
     followed). Raises OSError; no temp file is left behind."""
-    import tempfile  # only writers need it
+    from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
 
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600, O_EXCL
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    atomic_write(path, data, fsync=False)
 
 
 def private_log_handler(path: Path, max_bytes: int, backup_count: int) -> logging.Handler:

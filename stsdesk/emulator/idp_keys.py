@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,15 +70,9 @@ def _self_signed(private_key: rsa.RSAPrivateKey, provider: str) -> x509.Certific
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` readable by the owner only, atomically (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)  # the umask cannot loosen it, but an existing temp file could have other bits
-    os.replace(tmp, path)
+    from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+    atomic_write(path, data)
 
 
 class KeyStore:

@@ -7,12 +7,9 @@ a replay window) and a lock, since the emulator serves requests on several threa
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -124,17 +121,9 @@ class MfaVerifier:
             return
         document = {"version": 1, "used": {serial: sorted(steps) for serial, steps in self._used.items()}}
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{self._path.name}.", dir=self._path.parent)
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, self._path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temporary)
+            from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+            atomic_write(self._path, json.dumps(document).encode(), make_parents=True)  # 0600, new dirs 0700
         except OSError as error:
             # The in-memory ledger still refuses replays; only a restart within two minutes would not.
             _log.warning("could not save MFA ledger %s: %s", self._path, error)

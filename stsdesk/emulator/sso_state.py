@@ -15,9 +15,7 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -100,15 +98,9 @@ class SsoState:
                 "sign_ins": [asdict(s) for s in self.sign_ins.values()],
             }
         )
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".sso-state.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(body)
-            os.replace(tmp, self.state_dir / STATE_FILE)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        from stsdesk._atomic import atomic_write  # the one atomic writer of core and emulator
+
+        atomic_write(self.state_dir / STATE_FILE, body.encode("utf-8"), fsync=False)  # 0600
 
     # ------------------------------------------------------------------------------ registrations
 
