@@ -84,7 +84,7 @@ async def burst(endpoint: str, arns: list[str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    import qasync  # type: ignore[import-untyped]  # after PySide6: qasync then uses it
+    import qasync  # after PySide6: qasync then uses it
 
     app = QApplication(sys.argv[:1])
     window = QMainWindow()  # a window on screen, as in the app
