@@ -158,6 +158,41 @@ class ConfigFile:
                 section[key] = value
             self._dirty = True
 
+    def append_profiles(self, profiles: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Append a section for each profile not defined yet (existing ones are not touched); returns the names
+        added, in order. One re-parse for all of them: :meth:`set_profile` per profile re-renders the whole
+        file each time (2,500 new profiles took minutes). Raises ConfigError as :meth:`set_profile` does for a
+        bad name, key or value; nothing is changed then.
+        """
+        present = set(self.profiles())
+        blocks: list[str] = []
+        added: list[str] = []
+        for profile, values in profiles.items():
+            if profile in present or profile in added:
+                continue
+            problem = validate_profile_name(profile)
+            if problem:
+                raise ConfigError(f"profile name '{profile}': {problem}")
+            lines = [f"[{profile if self.credentials or profile == 'default' else f'profile {profile}'}]"]
+            for key, value in values.items():
+                if not _KEY.match(key):
+                    raise ConfigError(f"'{key}' is not a valid config key (letters, digits, _ . - only)")
+                problem = value_problem(value)
+                if problem is not None:
+                    raise ConfigError(f"the value of {key} {problem}")
+                lines.append(f"{key} = {value.strip()}")
+            blocks.append("\n".join(lines) + "\n")
+            added.append(profile)
+        if not added:
+            return []
+        current = str(self._updater)
+        gap = "" if not current.strip() or current.endswith("\n\n") else "\n" if current.endswith("\n") else "\n\n"
+        updater = ConfigUpdater()
+        updater.read_string(current + gap + "\n".join(blocks), source=str(self.path))
+        self._updater = updater
+        self._dirty = True
+        return added
+
     def _append_section(self, name: str) -> Section:
         current = str(self._updater)
         if current.strip() and not current.endswith("\n\n"):

@@ -96,3 +96,22 @@ def test_write_twice_adds_nothing_and_keeps_a_backup(tmp_path: Path) -> None:
     }
     assert write(config, plan("corp", "us-east-1", accounts, existing)) == []
     assert config.read_text() == after
+
+
+def test_bulk_append_writes_what_set_profile_writes(tmp_path: Path) -> None:
+    from stsdesk.core.configfile import ConfigFile
+
+    accounts = [SsoAccount(f"{500000000000 + i:012d}", f"acct {i}", "", ("ReadOnly", "Admin")) for i in range(40)]
+    sync_plan = plan("corp", "us-east-1", accounts, {"mine": {}})
+    for start in (EXISTING, EXISTING.rstrip("\n"), EXISTING + "\n\n", ""):
+        bulk, single = tmp_path / "bulk", tmp_path / "single"
+        bulk.write_text(start)
+        single.write_text(start)
+        assert len(write(bulk, sync_plan)) == 80
+        one_by_one = ConfigFile.open(single)
+        for p in sync_plan.missing:
+            values = {"sso_session": "corp", "sso_account_id": p.account_id, "sso_role_name": p.role_name,
+                      "region": "us-east-1"}
+            one_by_one.set_profile(p.name, values)
+        one_by_one.save()
+        assert bulk.read_text() == single.read_text()

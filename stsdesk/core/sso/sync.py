@@ -121,20 +121,16 @@ def write(config_file: Path, sync_plan: SyncPlan) -> list[str]:
     if not missing:
         return []
     config = ConfigFile.open(config_file)
-    present = set(config.profiles())
-    written: list[str] = []
-    for profile in missing:
-        if profile.name in present:
-            continue
-        config.set_profile(
-            profile.name,
-            {
+    written = config.append_profiles(
+        {
+            profile.name: {
                 "sso_session": sync_plan.session,
                 "sso_account_id": profile.account_id,
                 "sso_role_name": profile.role_name,
                 "region": sync_plan.region,
-            },
-        )
-        written.append(profile.name)
+            }
+            for profile in missing
+        }
+    )
     config.save()
     return written
