@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stsdesk.cli.environment import Environment
 from stsdesk.core.broker import Broker, MfaRequest
@@ -23,16 +24,96 @@ MFA_TTY_TRIES = 3
 
 def _tty_code(env: Environment, request: MfaRequest) -> str:
     """Read a 6-digit code on the terminal (re-asking on a malformed one). Raises MfaCancelled after
-    MFA_TTY_TRIES malformed codes."""
+    MFA_TTY_TRIES malformed codes or at end of input (Ctrl-D)."""
     role = f" for {request.role_arn}" if request.role_arn else ""
     if request.error:
         env.warn(request.error)
     for _ in range(MFA_TTY_TRIES):
-        code = env.getpass(f"MFA code for {request.mfa_serial}{role} (profile {request.profile}): ").strip()
+        try:
+            typed = env.getpass(f"MFA code for {request.mfa_serial}{role} (profile {request.profile}): ")
+        except EOFError:
+            env.stderr.write("\n")  # the cursor is still on the prompt line
+            raise MfaCancelled("no MFA code entered (end of input)") from None
+        code = typed.strip()
         if len(code) == 6 and code.isdigit():
             return code
         env.warn("an MFA code is 6 digits")
     raise MfaCancelled("no valid MFA code entered")
+
+
+async def _prompt_in_thread(env: Environment, request: MfaRequest) -> str:
+    """:func:`_tty_code` on a daemon thread, so that the event loop keeps running (a credential server keeps
+    serving) while the person types.
+
+    Not the loop's default executor: Ctrl-C cancels this await (asyncio.run's SIGINT handler) and asyncio.run
+    would then wait for every executor thread, one of them blocked in the terminal read, forever. A daemon
+    thread is left behind instead, and the terminal's echo, which getpass switched off, is put back here."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    saved = _terminal_state()
+
+    def settle(value: str | None, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(str(value))
+
+    def read() -> None:
+        try:
+            code = _tty_code(env, request)
+        except BaseException as exc:  # delivered to the awaiting coroutine, raised there
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, code, None)
+
+    threading.Thread(target=read, name="stsdesk-mfa-prompt", daemon=True).start()
+    cancelled = False
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        cancelled = True  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt, main() exits 130
+        raise
+    finally:
+        _restore_terminal(saved, cancelled)
+
+
+def _terminal_state() -> tuple[int, list[Any]] | None:
+    """The controlling terminal's settings (to restore echo if the prompt is abandoned), or None."""
+    import os
+
+    try:
+        import termios
+
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except (ImportError, OSError):
+        return None
+    try:
+        return fd, list(termios.tcgetattr(fd))
+    except termios.error:
+        os.close(fd)
+        return None
+
+
+def _restore_terminal(saved: tuple[int, list[Any]] | None, restore: bool) -> None:
+    """Close the terminal :func:`_terminal_state` opened, first putting back its settings when ``restore``.
+    Best effort."""
+    if saved is None:
+        return
+    import os
+    import termios
+
+    fd, attrs = saved
+    try:
+        if restore:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, attrs)
+    except termios.error:
+        pass
+    finally:
+        os.close(fd)
 
 
 def cli_mfa_prompt(env: Environment) -> Callable[[MfaRequest], Awaitable[str]]:
@@ -41,7 +122,7 @@ def cli_mfa_prompt(env: Environment) -> Callable[[MfaRequest], Awaitable[str]]:
 
     async def prompt(request: MfaRequest) -> str:
         if env.tty_available():
-            return await asyncio.get_running_loop().run_in_executor(None, _tty_code, env, request)
+            return await _prompt_in_thread(env, request)
         if request.error:
             raise InvalidMfaCode(request.error, "AccessDenied")
         raise MfaRequired(
@@ -84,12 +165,17 @@ def warn_keyring(env: Environment, secrets: SecretStore) -> None:
         env.warn(warning)
 
 
-def export_region(env: Environment, engine: Engine, profile: str, creds: Credentials) -> str:
+def export_region(
+    env: Environment, engine: Engine, profile: str, creds: Credentials, chosen: str | None = None
+) -> str:
     """The region exported with ``profile``'s credentials: :func:`stsdesk.core.region.export_region`, as the
-    GUI and the bridge export it."""
+    GUI and the bridge export it; ``chosen`` is ``--region``."""
     from stsdesk.core.region import export_region as region_for
 
-    return region_for(engine.broker.tree, profile, engine.broker.default_region, creds.region, env.environ)
+    return region_for(
+        engine.broker.tree, profile, engine.broker.default_region, creds.region, env.environ,
+        chosen=chosen,
+    )
 
 
 def _from_gui(engine: Engine, args: argparse.Namespace) -> Credentials | None:
@@ -125,6 +211,7 @@ async def credentials(
         mfa_code=args.mfa_code,
         min_ttl=min_ttl,
         long_term=getattr(args, "no_session", False),
+        region=getattr(args, "region", None),
     )
     # The session is written behind; make it durable before the output is used (and before the keyring
     # warning, which only a refused write reveals).
