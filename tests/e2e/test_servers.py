@@ -18,7 +18,7 @@ from test_servers_support import CLIENTS, Child, ClientKind
 if TYPE_CHECKING:
     from conftest import World
 
-from conftest import BOB_KEY, BOB_SECRET, REPO, SCENARIO, Emulator, config_text
+from conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, MFA_SEED, REPO, SCENARIO, Emulator, config_text
 
 MODES = ["--server", "--imds"]
 READONLY_ARN = ":assumed-role/ReadOnly/"
@@ -74,13 +74,14 @@ SKEW = -880
 
 
 @pytest.fixture
-def skewed_world(tmp_path: Path) -> Iterator[World]:
+def skewed_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
     from conftest import World
 
     directory = tmp_path / "emulator"
     directory.mkdir()
     scenario = directory / "scenario.json"
-    scenario.write_text(json.dumps({**SCENARIO, "faults": {"clock_offset_seconds": SKEW}}))
+    skew = getattr(request, "param", SKEW)
+    scenario.write_text(json.dumps({**SCENARIO, "faults": {"clock_offset_seconds": skew}}))
     process = subprocess.Popen(
         [sys.executable, "-m", "stsdesk", "emulator", "--scenario", str(scenario), "--allow-time-travel"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
@@ -109,6 +110,7 @@ def skewed_world(tmp_path: Path) -> Iterator[World]:
     )
     (home / ".aws" / "credentials").write_text(
         f"[bob]\naws_access_key_id = {BOB_KEY}\naws_secret_access_key = {BOB_SECRET}\n"
+        f"[alice]\naws_access_key_id = {ALICE_KEY}\naws_secret_access_key = {ALICE_SECRET}\n"
     )
     try:
         yield World(home, env, Emulator(endpoint, process))
@@ -226,3 +228,99 @@ def test_bad_host_is_refused(world: World, tool: str) -> None:
     ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "60"}
     assert probe(world, "--imds", tool, "PUT", "{base}latest/api/token", {**ttl, **rebound}) == 403
     assert probe(world, "--imds", tool, "PUT", "{base}latest/api/token", ttl) == 200
+
+
+# -- an MFA code asked on the terminal ahead of time, while requests go on being answered ----------------
+
+MFA_SKEW = -860  # sessions of 900 s look 40 s long here: renewed after 20 s, the old one served 10 s more
+FETCH_LOOP = r"""
+import json, os, sys, time, urllib.error, urllib.request
+url, token = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+while not os.path.exists(sys.argv[1]):
+    try:
+        request = urllib.request.Request(url, headers={"Authorization": token})
+        print("FETCH 200", json.load(urllib.request.urlopen(request, timeout=5))["AccessKeyId"], flush=True)
+    except urllib.error.HTTPError as exc:
+        print("FETCH", exc.code, "-", flush=True)
+    time.sleep(0.3)
+"""
+
+
+def skewed_code(used: set[str]) -> str:
+    """An unused TOTP code of alice's device by the emulator's (skewed) clock."""
+    import pyotp
+
+    totp = pyotp.TOTP(MFA_SEED)
+    while True:
+        for offset in (0, 30):
+            code = totp.at(time.time() + MFA_SKEW + offset)
+            if code not in used:
+                used.add(code)
+                return code
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("skewed_world", [MFA_SKEW], indirect=True)
+def test_mfa_renewal_asks_the_terminal_ahead_and_never_inside_a_request(skewed_world: World, tmp_path: Path) -> None:
+    """An IAM user with MFA is served MFA sessions: each renewal needs a code. The prompt appears on the
+    terminal that ran exec while the current session is still served; every request made while it waits is
+    answered at once with that session; the code typed makes the next one."""
+    import pty
+
+    used: set[str] = set()
+    stop = tmp_path / "stop"
+    argv = [sys.executable, "-m", "stsdesk", "exec", "--server", "alice", "--duration", "900",
+            "--mfa-code", skewed_code(used), "--", sys.executable, "-c", FETCH_LOOP, str(stop)]
+    env = {**skewed_world.env, "AWS_ENDPOINT_URL_STS": skewed_world.emulator.endpoint}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stsdesk exec on its own terminal (pty.fork made it the controlling one)
+        os.chdir(skewed_world.home)
+        os.execve(sys.executable, argv, env)
+    output = b""
+    events: list[str] = []
+
+    def lines() -> Iterator[str]:
+        nonlocal output
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            output += chunk
+            *complete, rest = output.split(b"\n")
+            output = rest
+            for raw in complete:
+                yield raw.decode(errors="replace").strip()
+            if b"MFA code for" in output:  # the prompt has no newline
+                output = b""
+                yield "PROMPT"
+
+    try:
+        keys: list[str] = []
+        waiting = 0
+        for line in lines():
+            events.append(line)
+            if line == "PROMPT":
+                assert len(keys) == 1, events  # asked while the first session is served
+                waiting = 1
+            elif line.startswith("FETCH"):
+                status, key = line.split()[1:3]
+                assert status == "200", events  # never an error, never a wait for the prompt
+                if key not in keys:
+                    keys.append(key)
+                if waiting > 0:
+                    waiting += 1
+                if waiting == 4:  # three requests answered while the prompt waited: now type the code
+                    assert len(keys) == 1, events
+                    os.write(fd, (skewed_code(used) + "\n").encode())
+                    waiting = -1
+                if len(keys) == 2:
+                    stop.write_text("x")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        stop.write_text("x")
+        os.close(fd)
+    assert len(keys) == 2 and waiting == -1, "\n".join(events)
+    assert os.waitstatus_to_exitcode(status) == 0, events
