@@ -153,7 +153,8 @@ def run() -> list[Row]:
     )
     idle_note = (
         f"{PROFILES} profiles in one process through core CredentialServers (the GUI's way); CPU "
-        f"{result['idle_cpu'] * 1000:.0f} ms over {result['idle_seconds']:.0f} s of quiet"
+        f"{result['idle_cpu'] * 1000:.0f} ms over {result['idle_seconds']:.0f} s of quiet (/proc/PID/stat, "
+        f"{1000 / os.sysconf('SC_CLK_TCK'):.0f} ms resolution); renewal tasks wake once a minute each"
     )
     return [
         Row(FETCH_FIGURE, ms(result["fetch"]), f"credential-process {ms(result['child'])}", f"{speedup:.1f}x",
