@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stsdesk.core.errors import ConfigError
-from stsdesk.core.model import CredentialKind, Credentials, ProfileKind
+from stsdesk.core.model import CredentialKind, Credentials, Profile, ProfileKind
 from stsdesk.core.sso.client import SsoClients, SsoEndpoints, error_code, is_unauthorized, translate
 from stsdesk.core.sso.config import SsoSession, profile_sso, session_from_section
 from stsdesk.core.sso.discovery import SsoAccount, discover
@@ -145,8 +145,9 @@ class SsoService:
             raise SsoConfigError(f"several sign-in sessions in {where} ({names}); name one")
         raise SsoConfigError(f"no sso-session or SSO profile '{name}' in {where} (sessions: {names})")
 
-    def target(self, tree: ProfileTree, profile: str) -> SsoTarget:
-        """Session, account and role of the SSO profile ``profile``; ConfigError when it is not one or is broken."""
+    def target(self, tree: ProfileTree, profile: str, *, endpoint: bool = True) -> SsoTarget:
+        """Session, account and role of the SSO profile ``profile``; ConfigError when it is not one or is broken.
+        ``endpoint=False`` skips looking for a profile's endpoint_url (only the names are needed)."""
         found = tree.get(profile)
         if found.kind is not ProfileKind.SSO:
             raise ConfigError(f"profile '{profile}' is not an IAM Identity Center profile")
@@ -162,25 +163,27 @@ class SsoService:
             session, account, role = profile_sso(profile, {k: v for k, v in values.items() if v}, tree.sso_sessions)
         except SsoConfigError as exc:
             raise SsoConfigError(f"profile '{profile}': {exc}") from None
-        return SsoTarget(self._with_endpoint(tree, session), account, role)
+        return SsoTarget(self._with_endpoint(tree, session) if endpoint else session, account, role)
 
     def profiles_of(self, tree: ProfileTree, session: SsoSession) -> list[str]:
         """SSO profiles signing in with ``session`` and every profile chained from them (for forgetting)."""
-        roots = [
-            name
-            for name, profile in tree.profiles.items()
-            if profile.kind is ProfileKind.SSO
-            and profile.error is None
-            and self.target(tree, name).session.cache_name == session.cache_name
-        ]
-        found: list[str] = []
-        pending = list(roots)
+        def signs_in_with(profile: Profile) -> bool:
+            # The same test as target(...).session.cache_name, without building a session per profile
+            # (thousands of synced profiles).
+            if profile.kind is not ProfileKind.SSO or profile.error is not None:
+                return False
+            if session.name is not None:
+                return profile.sso_session == session.name
+            return not profile.sso_session and profile.sso_start_url == session.start_url
+
+        pending = [name for name, profile in tree.profiles.items() if signs_in_with(profile)]
+        found: dict[str, None] = {}
         while pending:
-            name = pending.pop(0)
+            name = pending.pop()
             if name not in found:
-                found.append(name)
-                pending.extend(child.name for child in tree.children(name))
-        return found
+                found[name] = None
+                pending.extend(reversed([child.name for child in tree.children(name)]))
+        return list(found)
 
     def signed_in_user(self, tree: ProfileTree, session: SsoSession, cached: Iterable[CachedSession]) -> str | None:
         """Who is signed in to ``session``, as far as stsdesk knows: the user named in the newest cached role
@@ -225,8 +228,7 @@ class SsoService:
                     dropped += len(forget(name))
                 profile = tree.profiles[name]
                 if profile.kind is ProfileKind.SSO:
-                    target = self.target(tree, name)
-                    removed_files += self._drop_cli_role_cache(target)
+                    removed_files += self._drop_cli_role_cache(self.target(tree, name, endpoint=False))
         had = self.tokens.sign_out(session)
         return SignOutResult(session, had, removed_files, dropped)
 
