@@ -234,3 +234,47 @@ def test_other_local_users_are_refused(world: World, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         # The intruder (even holding the container token) is refused; the owner is served.
         assert done.stdout.split() == ["403", "200"], (mode, done.stdout, done.stderr)
+
+
+def test_ctrl_c_at_the_terminal_reaches_the_command_once(world: World, tmp_path: Path) -> None:
+    """The terminal sends SIGINT to its whole foreground group (stsdesk and CMD): stsdesk must not forward it
+    again (CMD would see two), and it keeps serving until CMD has finished."""
+    import pty
+
+    code = (
+        "import signal, sys, time\n"
+        "seen = []\n"
+        "signal.signal(signal.SIGINT, lambda *a: seen.append(1))\n"
+        "print('READY', flush=True)\n"
+        "while not seen:\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(1.0)  # a forwarded second SIGINT would arrive meanwhile\n"
+        "print('SIGINTS', len(seen), flush=True)\n"
+        "sys.exit(5)\n"
+    )
+    env = {**world.env, "AWS_ENDPOINT_URL_STS": world.emulator.endpoint}
+    argv = [sys.executable, "-m", "stsdesk", "exec", "--server", "readonly", "--", sys.executable, "-c", code]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(world.home)
+        os.execve(sys.executable, argv, env)
+    output = b""
+    try:
+        while b"READY" not in output:
+            chunk = os.read(fd, 4096)
+            assert chunk, output
+            output += chunk
+        os.write(fd, b"\x03")  # Ctrl-C typed at the terminal
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert b"SIGINTS 1" in output, output
+    assert os.waitstatus_to_exitcode(status) == 5, output
