@@ -181,10 +181,20 @@ def test_exec_options_before_the_double_dash(world: World) -> None:
     assert bad.returncode == 2 and "--bogus" in bad.stderr
 
 
-def test_long_term_keys_are_not_served(world: World) -> None:
-    done = world.stsdesk("exec", "--server", "bob", "--", "true")
-    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
-    assert "temporary sessions only" in done.stderr
+def test_an_iam_user_is_served_a_session_never_its_key(world: World) -> None:
+    """bob has long-term keys and no MFA: the server hands out temporary sessions made from them (the core
+    refuses to serve long-term keys at all: tests/core/test_servers_supply.py)."""
+    fetch = (
+        "import json, os, urllib.request\n"
+        "request = urllib.request.Request(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'],\n"
+        "    headers={'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']})\n"
+        "document = json.load(urllib.request.urlopen(request))\n"
+        "print(document['AccessKeyId'], bool(document['Token']))\n"
+    )
+    done = world.stsdesk("exec", "--server", "bob", "--", sys.executable, "-c", fetch)
+    assert done.returncode == 0, done.stderr
+    key, has_token = done.stdout.split()
+    assert key.startswith("ASIA") and key != world.bob_key and has_token == "True"
 
 
 def test_mfa_profile_with_a_code_from_the_command_line(world: World) -> None:
