@@ -178,52 +178,88 @@ def _refuse_other_kind(name: str, config_path: Path, credentials_path: Path) -> 
     )
 
 
+# A profile whose config section says one of these gets its credentials another way in botocore (its chain
+# puts them before the credentials file and credential_process): a credential_process line would be ignored.
+_OTHER_WAYS = ("role_arn", "credential_source", "web_identity_token_file", "sso_session", "sso_start_url",
+               "credential_process")
+
+
+def _import_refusal(values: dict[str, str], in_config: dict[str, str] | None) -> str | None:
+    """Why a credentials-file profile is not imported (None: it is), in words for the person."""
+    akid, secret = values.get("aws_access_key_id"), values.get("aws_secret_access_key")
+    if values.get("aws_session_token") or values.get("aws_security_token"):
+        return "its keys are temporary (it has a session token)"
+    if not akid or not secret:
+        return "it has no access key id and secret access key pair"
+    other = next((key for key in _OTHER_WAYS if in_config and in_config.get(key)), None)
+    if other is not None:
+        return f"its section in the config file sets {other}, which the AWS CLI would use instead"
+    return None
+
+
 def cmd_import_credentials(env: Environment, args: argparse.Namespace) -> int:
-    """Move long-term key pairs from the AWS credentials file into the keyring (all, or ``args.profiles``).
-    Refuses (KeyringUnavailable) when the keyring would not keep them: nothing is removed then."""
+    """Move long-term key pairs from the AWS credentials file into the keyring (all, or ``args.profiles``), and
+    give each moved profile a ``credential_process`` line that runs this stsdesk, so that the AWS CLI and SDKs
+    keep finding credentials for it (a session, not the key). Profiles left alone are named with the reason.
+    Refuses (KeyringUnavailable) when the keyring would not keep them: nothing is removed then; ConfigError
+    for a named profile that cannot be imported."""
     from stsdesk.cli.engine import make_engine
     from stsdesk.core.configfile import ConfigFile
     from stsdesk.core.errors import ConfigError, KeyringUnavailable
     from stsdesk.core.profiles import aws_config_paths
     from stsdesk.core.secrets import user_key
+    from stsdesk.core.self_command import credential_process_command
 
     config_path, credentials_path = aws_config_paths(env.environ)
     credentials = ConfigFile.open(credentials_path, credentials=True)
     config = ConfigFile.open(config_path)
     wanted = args.profiles or credentials.profiles()
-    secrets = make_engine(env, with_prompt=False).secrets
+    engine = make_engine(env, with_prompt=False)
+    secrets = engine.secrets
     if not secrets.persistent:
         raise KeyringUnavailable(
             f"{secrets.warning} Refusing to remove keys from {credentials_path}: they would be lost."
         )
+    directory = env.config_dir()
+    from stsdesk.core.paths import default_config_dir
+
+    named_dir = None if directory == default_config_dir().absolute() else directory
     moved: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for name in wanted:
         values = credentials.get(name)
         if values is None:
             raise ConfigError(f"no profile '{name}' in {credentials_path}")
-        akid, secret = values.get("aws_access_key_id"), values.get("aws_secret_access_key")
-        if not akid or not secret or values.get("aws_session_token"):
+        refusal = _import_refusal(values, config.get(name))
+        if refusal is not None:
             if args.profiles:
-                raise ConfigError(f"profile '{name}' in {credentials_path} has no long-term key pair to import")
+                raise ConfigError(f"profile '{name}' in {credentials_path} cannot be imported: {refusal}")
+            skipped.append((name, refusal))
             continue
+        akid, secret = str(values["aws_access_key_id"]), str(values["aws_secret_access_key"])
         try:
             secrets.set(user_key(name, akid), secret)
         except KeyringUnavailable as exc:  # the files are saved only after the loop: nothing removed yet
             raise KeyringUnavailable(f"{exc} Nothing was removed from {credentials_path}.") from None
         if secrets.get(user_key(name, akid)) != secret:
             raise KeyringUnavailable(f"the keyring did not keep the secret of '{name}'; nothing removed")
-        config.set_profile(name, {"stsdesk_access_key_id": akid})
+        config.set_profile(
+            name,
+            {"stsdesk_access_key_id": akid, "credential_process": credential_process_command(name, named_dir)},
+        )
         credentials.set_profile(name, {"aws_access_key_id": None, "aws_secret_access_key": None})
         if not credentials.get(name):
             credentials.remove_profile(name)
         moved.append(name)
-    config.save()
+    config.save()  # first: a failure here leaves the keys where they were
     credentials.save()
     if moved:
         _drop_backup(env, credentials_path)
     for name in moved:
-        env.out(f"profile {name}: key moved into the keyring")
-    if not moved:
+        env.out(f"profile {name}: key moved into the keyring; the AWS CLI and SDKs get sessions through stsdesk")
+    for name, reason in skipped:
+        env.out(f"profile {name}: left in {credentials_path}: {reason}")
+    if not moved and not skipped:
         env.out(f"no long-term keys to import in {credentials_path}")
     return 0
 
