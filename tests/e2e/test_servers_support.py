@@ -9,18 +9,21 @@ signed with, as far as it can tell) or ``{"ok": false, "error": ...}``. The firs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 AWS_CLI = Path(sys.executable).with_name("aws")
-JS_CACHE = Path(os.environ.get("STSDESK_JS_SDK_CACHE", "/tmp/stsdesk-js-sdk-cache"))
+JS_CACHE_ENV = "STSDESK_JS_SDK_CACHE"
 STATIC = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
 
 BOTO3_CLIENT = r"""
@@ -88,18 +91,34 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _private_cache() -> Path:
+    """The npm cache directory: STSDESK_JS_SDK_CACHE, else <tmp>/stsdesk-js-sdk-<uid>. In the shared temporary
+    directory it must be ours, a real directory and private: code planted there by another user would run in
+    the tests. Otherwise a fresh private directory is used (and the SDK installed again)."""
+    chosen = os.environ.get(JS_CACHE_ENV)
+    if chosen:
+        return Path(chosen)
+    path = Path(tempfile.gettempdir()) / f"stsdesk-js-sdk-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    info = os.lstat(path)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+        return path
+    return Path(tempfile.mkdtemp(prefix="stsdesk-js-sdk-"))
+
+
 def js_sdk() -> Path:
     """node_modules with @aws-sdk/client-sts and @aws-sdk/credential-providers (installed once with npm, at
     whatever versions the registry gives today)."""
-    modules = JS_CACHE / "node_modules"
     if shutil.which("node") is None or shutil.which("npm") is None:
         unavailable("node and npm are needed for the JavaScript SDK client")
+    js_cache = _private_cache()
+    modules = js_cache / "node_modules"
     wanted = [modules / "@aws-sdk" / "client-sts", modules / "@aws-sdk" / "credential-providers"]
     if not all(path.is_dir() for path in wanted):
-        JS_CACHE.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             ["npm", "i", "--no-audit", "--no-fund", "@aws-sdk/client-sts", "@aws-sdk/credential-providers"],
-            cwd=JS_CACHE, capture_output=True, text=True, timeout=600,
+            cwd=js_cache, capture_output=True, text=True, timeout=600,
         )
         if done.returncode != 0:
             unavailable(f"npm could not install the JavaScript SDK (registry unreachable?): {done.stderr[-300:]}")
