@@ -21,7 +21,7 @@ from typing import Any
 
 from stsdesk.core.errors import STORE_SECRET, ConfigError, NetworkError, Remedy, StsdeskError
 from stsdesk.core.model import CredentialKind, Credentials, Profile
-from stsdesk.core.region import configured_region
+from stsdesk.core.region import session_region
 from stsdesk.core.secrets import SecretStore, user_key
 
 _AWS_HOST_SUFFIXES = (
@@ -44,8 +44,11 @@ class StsTarget:
     federation_endpoint: str | None = None
 
 
-def sts_target(chain: list[Profile], default_region: str, env: Mapping[str, str] | None = None) -> StsTarget:
-    """Settings for calling STS on behalf of the last profile of ``chain`` (root first).
+def sts_target(
+    chain: list[Profile], default_region: str, env: Mapping[str, str] | None = None, region: str | None = None
+) -> StsTarget:
+    """Settings for calling STS on behalf of the last profile of ``chain`` (root first); ``region`` is a region
+    chosen for this session (``--region``, the GUI's picker), which wins over the profile's.
 
     A setting missing from the profile is taken from the nearest source that has it (a role defined next to
     its user usually only says ``role_arn`` and ``source_profile``); region falls back to AWS_REGION,
@@ -60,7 +63,7 @@ def sts_target(chain: list[Profile], default_region: str, env: Mapping[str, str]
                 return value
         return None
 
-    region = configured_region(chain, environ) or default_region  # the rule exports use too (core/region)
+    region = session_region(chain, default_region, region, environ)  # the rule exports use too (core/region)
     regional = (nearest("sts_regional_endpoints") or "regional").strip().lower() != "legacy"
     return StsTarget(
         region=str(region),
@@ -244,3 +247,75 @@ def get_url(url: str, what: str, timeout: float = 15.0) -> tuple[int, bytes]:
         reason = getattr(exc, "reason", exc)
         host = urllib.parse.urlsplit(url).netloc
         raise NetworkError(f"cannot reach {what} at {host} ({reason})", "NetworkError") from None
+
+
+# Set in a credential_process child's environment: a process that runs stsdesk which runs the process again
+# (a profile naming itself through stsdesk) is stopped instead of forking forever.
+PROCESS_DEPTH_ENV = "STSDESK_CREDENTIAL_PROCESS_DEPTH"
+_PROCESS_DEPTH_MAX = 4
+
+
+def process_credentials(profile: Profile, timeout: float = 600.0) -> Credentials:
+    """Run the ``credential_process`` of ``profile`` as botocore does (split like a POSIX shell, no shell, stdin
+    and the terminal inherited so it may prompt) and read its Version 1 JSON. Blocking.
+
+    Raises ConfigError when it cannot be started, fails (its last stderr line is quoted), loops back into
+    itself, or prints something other than Version 1 JSON with AccessKeyId and SecretAccessKey.
+    """
+    import json
+    import shlex
+    import subprocess
+    from datetime import datetime
+
+    name = profile.name
+    try:
+        argv = shlex.split(profile.credential_process or "")
+    except ValueError as exc:
+        raise ConfigError(f"profile '{name}': credential_process cannot be split into a command ({exc})") from None
+    if not argv:
+        raise ConfigError(f"profile '{name}' has an empty credential_process")
+    raw_depth = os.environ.get(PROCESS_DEPTH_ENV, "")
+    depth = int(raw_depth) if raw_depth.isdigit() else 0
+    if depth >= _PROCESS_DEPTH_MAX:
+        raise ConfigError(f"profile '{name}': credential_process runs stsdesk for it again and again (a loop)")
+    env = {**os.environ, PROCESS_DEPTH_ENV: str(depth + 1)}
+    try:
+        done = subprocess.run(argv, capture_output=True, env=env, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ConfigError(f"profile '{name}': credential_process command not found: {argv[0]}") from None
+    except PermissionError:
+        raise ConfigError(f"profile '{name}': credential_process command not executable: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"profile '{name}': credential_process did not finish in {timeout:.0f} s") from None
+    except OSError as exc:
+        raise ConfigError(f"profile '{name}': cannot run credential_process ({exc.strerror})") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        said = f": {lines[-1].strip()[:300]}" if lines else ""
+        raise ConfigError(f"profile '{name}': credential_process failed (exit {done.returncode}){said}")
+    try:
+        parsed = json.loads(done.stdout.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"profile '{name}': credential_process did not print credential_process JSON")
+    if parsed.get("Version") != 1:
+        raise ConfigError(
+            f"profile '{name}': credential_process printed Version {parsed.get('Version')!r}; only 1 is supported"
+        )
+    akid, secret = parsed.get("AccessKeyId"), parsed.get("SecretAccessKey")
+    if not isinstance(akid, str) or not akid or not isinstance(secret, str) or not secret:
+        raise ConfigError(f"profile '{name}': credential_process JSON lacks AccessKeyId or SecretAccessKey")
+    token = parsed.get("SessionToken") or None
+    expiration = None
+    if parsed.get("Expiration"):
+        try:
+            expiration = datetime.fromisoformat(str(parsed["Expiration"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"profile '{name}': credential_process Expiration is not an ISO 8601 time") from None
+        if expiration.tzinfo is None:
+            from datetime import UTC
+
+            expiration = expiration.replace(tzinfo=UTC)
+    kind = CredentialKind.SESSION_TOKEN if token else CredentialKind.LONG_TERM
+    return Credentials(akid, secret, str(token) if token else None, expiration, kind, profile.region)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from stsdesk.core.broker_sources import (
     StsTarget,
     long_term_credentials,
+    process_credentials,
     saml_assertion,
     session_name,
     sts_target,
@@ -78,6 +79,7 @@ class BrokerRequest:
     min_ttl: float = 300.0
     visited: set[str] = field(default_factory=set)
     long_term: bool = False  # an IAM user's own keys asked for explicitly (--no-session): no session made
+    region: str | None = None  # the session's chosen region (--region): STS is called there (core/region)
 
     def take_code(self) -> str | None:
         code, self.code = self.code, None
@@ -166,10 +168,14 @@ class SessionMaker:
             return SessionResult(creds, arn)
         if kind is ProfileKind.ROLE:
             return await self._role(profile, chain, target, wanted, request)
-        what = (
-            "a credential_process profile" if kind is ProfileKind.CREDENTIAL_PROCESS else "not a profile kind"
+        if kind is ProfileKind.CREDENTIAL_PROCESS:
+            # As botocore does: run it (it may prompt on the terminal itself), so that roles chain from it.
+            creds = await asyncio.get_running_loop().run_in_executor(None, process_credentials, profile)
+            return SessionResult(creds)
+        raise ConfigError(
+            f"profile '{profile.name}' gives no credentials stsdesk can use (kind {kind.value}): it needs "
+            "keys, role_arn with source_profile, sso_session or credential_process"
         )
-        raise ConfigError(f"profile '{profile.name}' is {what} stsdesk can assume (kind {kind.value})")
 
     def _long_term(self, profile: Profile) -> Credentials:
         return long_term_credentials(profile, self.secrets, self.tree.config_file, self.tree.credentials_file)
@@ -220,12 +226,13 @@ class SessionMaker:
                 return SessionResult(creds, arn, serial, datetime.now(UTC))
             creds, arn = await self.sts.assume_role(keys, duration=wanted, **base)
             return SessionResult(creds, arn)
-        if source.kind not in (*_ROLE_KINDS, ProfileKind.FEDERATED_USER):
+        if source.kind not in (*_ROLE_KINDS, ProfileKind.FEDERATED_USER, ProfileKind.CREDENTIAL_PROCESS):
             raise ConfigError(
                 f"profile '{profile.name}': source_profile '{source.name}' ({source.kind.value}) "
                 "cannot be used as a source by stsdesk"
             )
-        if wanted is not None and wanted > CHAINED_MAX:
+        # A credential_process may hand out long-term keys: STS itself says whether this is role chaining.
+        if wanted is not None and wanted > CHAINED_MAX and source.kind is not ProfileKind.CREDENTIAL_PROCESS:
             raise DurationError(
                 f"profile '{profile.name}' asks for {wanted} s, but it is assumed from another role's "
                 f"session ('{source.name}') and AWS caps role chaining at {CHAINED_MAX} s; "
@@ -256,7 +263,7 @@ class SessionMaker:
                 return SessionResult(keys)  # temporary keys written into the files: no GetSessionToken with them
             return await self._plain_session(profile, keys, chain, duration, request)
         # Like aws-vault: an IAM user with an MFA device gets an MFA session (GetSessionToken).
-        target = sts_target(chain, self.default_region)
+        target = sts_target(chain, self.default_region, region=request.region)
         mfa_request = MfaRequest(request.profile, None, profile.mfa_serial)
         wanted = duration if duration is not None else profile.duration_seconds
         return await self._mfa_session(
@@ -276,7 +283,7 @@ class SessionMaker:
                 hit = self._cached(key, request.min_ttl, duration, None)
                 if hit is not None:
                     return hit
-            target = sts_target(chain, self.default_region)
+            target = sts_target(chain, self.default_region, region=request.region)
             creds = await self.sts.get_session_token(keys, duration=wanted, **self._call_args(target))
             result = SessionResult(creds)
             self._store(key, user.name, result)
