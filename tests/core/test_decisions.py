@@ -130,3 +130,43 @@ def test_console_partition_is_the_role_arns_else_the_regions(
         broker.secrets.set(user_key("gov", AKID), "gov-secret")
     assert asyncio.run(broker.console_url(name)) == "url"
     assert seen == [partition]
+
+
+def test_a_remedy_crosses_the_bridge_and_the_terminal_says_it_as_a_command() -> None:
+    """The GUI's broker raises with a remedy; the terminal gets it as data and words it for the shell."""
+    import shutil
+    import tempfile
+
+    from stsdesk.cli.remedies import cli_message
+    from stsdesk.core.bridge import BridgeError, BridgeServer, bridge_request
+    from stsdesk.core.errors import ConfigError
+    from stsdesk.core.model import Credentials
+
+    remedy = Remedy(STORE_SECRET, "bob", "AKIAX")
+
+    async def handler(profile: str, duration: int | None) -> Credentials:
+        raise ConfigError(f"no secret access key for profile '{profile}' (AKIAX)", remedy=remedy)
+
+    base = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))  # AF_UNIX paths are short
+    directory = base / "b"
+
+    async def main() -> BaseException:
+        server = BridgeServer(directory, handler)
+        await server.start()
+        try:
+            loop = asyncio.get_running_loop()
+            with pytest.raises(BridgeError) as raised:
+                await loop.run_in_executor(None, lambda: bridge_request(directory, "bob", None, 10.0))
+            return raised.value
+        finally:
+            await server.close()
+
+    try:
+        error = asyncio.run(main())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert isinstance(error, BridgeError) and error.remedy == remedy
+    assert "add-user" not in str(error)  # the GUI sent the problem and the remedy as data, no CLI words
+    assert cli_message(error) == (
+        "no secret access key for profile 'bob' (AKIAX); run: stsdesk add-user bob --access-key-id AKIAX"
+    )
