@@ -12,6 +12,25 @@ if TYPE_CHECKING:
     from stsdesk.core.model import Identity
 
 
+def region_argument(text: str) -> str:
+    """argparse ``type`` for ``--region``: a valid AWS region name (usage error, status 2, otherwise)."""
+    from stsdesk.core.errors import ConfigError
+    from stsdesk.core.region import validate_region
+
+    try:
+        return validate_region(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_region_option(p: argparse.ArgumentParser) -> None:
+    """``--region REGION``: the session's region (STS endpoint and SigV4 scope, exports, console)."""
+    p.add_argument(
+        "--region", type=region_argument, metavar="REGION",
+        help="the session's region (default: the profile's region): STS is called there and it is exported",
+    )
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add assume, exec, credential-process, console and whoami to ``sub``."""
     p = add_command(
@@ -25,6 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("profile")
     p.add_argument("--format", choices=SHELL_CHOICES, default="bash")
     p.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
+    add_region_option(p)
     add_mfa_option(p)
     add_no_session_option(p)
     p.set_defaults(handler=cmd_assume)
@@ -37,6 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("profile")
     p.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
+    add_region_option(p)
     add_mfa_option(p)
     add_no_session_option(p)
     served = p.add_mutually_exclusive_group()  # stsdesk.cli.serve: a local endpoint instead of variables
@@ -68,6 +89,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--open", action="store_true", help="open it in the web browser")
     p.add_argument("--duration", type=int, metavar="S", help="console session length in seconds")
     p.add_argument("--destination", metavar="URL", help="the console page to land on")
+    p.add_argument("--service", metavar="NAME", help="land on this service's console (ec2, s3, iam...)")
+    add_region_option(p)
+    p.add_argument(
+        "--browser", metavar="NAME",
+        help="with --open: chromium, chrome or firefox (each profile in its own browser context), default "
+        "(the system's), or the path of a Chromium-family browser; default: the console_browser setting",
+    )
     add_mfa_option(p)
     p.set_defaults(handler=cmd_console)
 
@@ -90,7 +118,8 @@ def cmd_assume(env: Environment, args: argparse.Namespace) -> int:
 
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args))
-    env.stdout.write(render_exports(creds, args.format, export_region(env, engine, args.profile, creds), args.profile))
+    region = export_region(env, engine, args.profile, creds, args.region)
+    env.stdout.write(render_exports(creds, args.format, region, args.profile))
     return 0
 
 
@@ -113,7 +142,7 @@ def cmd_exec(env: Environment, args: argparse.Namespace) -> int:
         return exec_served(env, args, command)
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args))
-    child_env = exec_environment(env.environ, creds, export_region(env, engine, args.profile, creds))
+    child_env = exec_environment(env.environ, creds, export_region(env, engine, args.profile, creds, args.region))
     env.stdout.flush()
     env.stderr.flush()
     try:
@@ -146,26 +175,43 @@ def cmd_credential_process(env: Environment, args: argparse.Namespace) -> int:
 
 
 def cmd_console(env: Environment, args: argparse.Namespace) -> int:
-    """Print (or open with ``--open``) a console sign-in URL for ``args.profile``."""
+    """Print (or open with ``--open``) a console sign-in URL for ``args.profile``; ``--service``/``--region``
+    choose the page, ``--browser`` (else the console_browser setting) the browser and its per-profile context."""
     import asyncio
 
     from stsdesk.cli.engine import make_engine
+    from stsdesk.cli.environment import UsageError
 
+    if args.service and args.destination:
+        raise UsageError("choose one of --service and --destination")
+    if args.browser and not args.open:
+        raise UsageError("--browser opens the console: add --open")
+    browser = None
+    if args.open:
+        from stsdesk.core.browsers import browser_setting, resolve_browser
+
+        browser = resolve_browser(args.browser or browser_setting(env.config_dir(), env.environ))
     engine = make_engine(env)
 
     async def run() -> str:
-        if args.mfa_code:
-            await engine.broker.credentials_for(args.profile, mfa_code=args.mfa_code)  # primes the cache
-        return await engine.broker.console_url(args.profile, duration=args.duration, destination=args.destination)
+        if args.mfa_code:  # primes the cache
+            await engine.broker.credentials_for(args.profile, mfa_code=args.mfa_code, region=args.region)
+        return await engine.broker.console_url(
+            args.profile, duration=args.duration, destination=args.destination, region=args.region,
+            service=args.service,
+        )
 
     url = asyncio.run(run())
     engine.broker.cache.flush()  # sessions made on the way are written behind
-    if args.open:
-        from stsdesk.core.console_fetch import open_signin_url  # never on the browser's command line
+    if browser is not None:
+        from stsdesk.core.console_fetch import launch_console  # never on the browser's command line
 
-        if not open_signin_url(url):
+        launched = launch_console(url, args.profile, browser, engine.directory)
+        if not launched.opened:
             env.out(url)
             env.warn("no web browser could be opened; the URL above signs in (valid 15 minutes)")
+        elif launched.context is not None:
+            env.warn(f"opened {args.profile} in {browser.name} ({launched.context})")
         return 0
     env.out(url)
     return 0

@@ -39,6 +39,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--imds", action="store_true", help="the IMDSv2 flow instead of the container provider")
     p.add_argument("--format", choices=SHELL_CHOICES, default="bash", help="shell of the lines printed")
+    from stsdesk.cli.credentials import add_region_option  # one definition of --region
+
+    add_region_option(p)
     add_mfa_option(p)
     p.set_defaults(handler=cmd_serve)
 
@@ -55,10 +58,13 @@ def exec_command(args: argparse.Namespace) -> list[str]:
         own = argparse.ArgumentParser(prog="stsdesk exec", add_help=False)
         own.add_argument("--duration", type=int, metavar="S")
         own.add_argument("--mfa-code", metavar="CODE")
+        from stsdesk.cli.credentials import region_argument
+
+        own.add_argument("--region", type=region_argument, metavar="REGION")
         own.add_argument("--server", action="store_true")
         own.add_argument("--imds", action="store_true")
         parsed = own.parse_args(rest[:cut])
-        for name in ("duration", "mfa_code"):
+        for name in ("duration", "mfa_code", "region"):
             if getattr(parsed, name) is not None:
                 setattr(args, name, getattr(parsed, name))
         args.server = getattr(args, "server", False) or parsed.server
@@ -89,7 +95,7 @@ async def _start(env: Environment, args: argparse.Namespace) -> tuple[ServedProf
     engine = make_engine(env)
     served = await ServedProfile.start(
         engine.broker, args.profile, mode, port=getattr(args, "port", 0), mfa_code=args.mfa_code,
-        duration=getattr(args, "duration", None), on_event=_reporter(env),
+        duration=getattr(args, "duration", None), on_event=_reporter(env), region=getattr(args, "region", None),
     )
     # Sessions are written behind; make them durable for other stsdesk processes (and learn of a refusal).
     engine.broker.cache.flush()

@@ -172,8 +172,13 @@ class Broker(SessionMaker):
         mfa_code: str | None = None,
         min_ttl: float | None = None,
         long_term: bool = False,
+        region: str | None = None,
     ) -> Credentials:
         """Valid credentials for ``profile`` with more than ``min_ttl`` (default: the broker's) seconds left.
+
+        ``region`` is a region chosen for this session (``--region``, the GUI's picker; validated by the caller
+        with :func:`stsdesk.core.region.validate_region`): a fresh session is made through that region's STS
+        endpoint; a cached session is used whatever region made it (STS credentials work in every region).
 
         An IAM user profile gives a session (GetSessionToken, with MFA when it has a device), never its
         long-term key, unless ``long_term`` is True (an explicit request: ``--no-session``, the GUI's choice);
@@ -184,7 +189,8 @@ class Broker(SessionMaker):
         MfaCancelled, and the StsCallError family for STS failures.
         """
         request = BrokerRequest(
-            profile, mfa_code, force_refresh, self.min_ttl if min_ttl is None else min_ttl, long_term=long_term
+            profile, mfa_code, force_refresh, self.min_ttl if min_ttl is None else min_ttl, long_term=long_term,
+            region=region,
         )
         try:
             result = await self._obtain(profile, duration, request)
@@ -217,7 +223,7 @@ class Broker(SessionMaker):
             hit = self._cached(key, request.min_ttl, duration, profile.role_arn)
             if hit is not None:
                 return hit
-        target = sts_target(chain, self.default_region)
+        target = sts_target(chain, self.default_region, region=request.region)
         result = await self._fresh(profile, chain, target, duration, request)
         self._store(key, profile.name, result)
         return result
@@ -314,13 +320,14 @@ class Broker(SessionMaker):
 
     # -- things done with credentials ----------------------------------------------------------------------
 
-    def _target(self, profile: str) -> StsTarget:
-        return sts_target(self.tree.chain(profile), self.default_region)
+    def _target(self, profile: str, region: str | None = None) -> StsTarget:
+        return sts_target(self.tree.chain(profile), self.default_region, region=region)
 
-    async def whoami(self, profile: str) -> Identity:
-        """GetCallerIdentity with the profile's credentials. Errors as credentials_for()."""
-        creds = await self.credentials_for(profile)
-        return await self.sts.get_caller_identity(creds, **self._call_args(self._target(profile)))
+    async def whoami(self, profile: str, *, region: str | None = None) -> Identity:
+        """GetCallerIdentity with the profile's credentials (in ``region`` when chosen). Errors as
+        credentials_for()."""
+        creds = await self.credentials_for(profile, region=region)
+        return await self.sts.get_caller_identity(creds, **self._call_args(self._target(profile, region)))
 
     async def decode(self, text: str, profile: str) -> Verdict:
         """Find the encoded message in ``text``, decode it (DecodeAuthorizationMessage as ``profile``), parse.
@@ -341,15 +348,24 @@ class Broker(SessionMaker):
         return parse_decoded_message(decoded)
 
     async def console_url(
-        self, profile: str, *, duration: int | None = None, destination: str | None = None
+        self,
+        profile: str,
+        *,
+        duration: int | None = None,
+        destination: str | None = None,
+        region: str | None = None,
+        service: str | None = None,
     ) -> str:
         """A console sign-in URL for ``profile`` (a secret: valid 15 minutes). IAM users sign in through a
-        federation token. Raises ConsoleError, NetworkError and the errors of credentials_for()."""
-        from stsdesk.core.console_fetch import console_sign_in
+        federation token. The console opens in the session's region (``region`` when chosen) unless
+        ``destination`` says where, or ``service`` (``ec2``...) picks that service's page in the region
+        (:func:`stsdesk.core.console_fetch.console_destination`). Raises ConsoleError, NetworkError and the
+        errors of credentials_for()."""
+        from stsdesk.core.console_fetch import console_destination, console_sign_in
         from stsdesk.core.sts import partition_for
 
         found = self.tree.get(profile)
-        target = self._target(profile)
+        target = self._target(profile, region)
         if found.kind is ProfileKind.IAM_USER:
             keys = self._long_term(found)
             name = "".join(ch for ch in profile if ch.isalnum() or ch in "+=,.@-")[:32] or "stsdesk"
@@ -361,10 +377,12 @@ class Broker(SessionMaker):
                 **self._call_args(target),
             )
         else:
-            creds = await self.credentials_for(profile)
+            creds = await self.credentials_for(profile, region=region)
         # The role ARN's partition, else the region's (an IAM user in us-gov-west-1 signs in to GovCloud).
         arn_parts = (found.role_arn or "").split(":")
         partition = partition_for(target.region, arn_parts[1] if len(arn_parts) > 1 and arn_parts[1] else None)
+        if service is not None and destination is None:
+            destination = console_destination(partition, target.region, service)
         return await asyncio.get_running_loop().run_in_executor(
             None, console_sign_in, creds, partition, target, self._endpoint(target), duration, destination
         )

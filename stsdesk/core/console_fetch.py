@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stsdesk.core.broker_sources import StsTarget, get_url, is_aws_host
 from stsdesk.core.console import (
@@ -30,6 +33,9 @@ from stsdesk.core.console import (
 from stsdesk.core.model import Credentials
 from stsdesk.core.paths import ensure_private_directory
 
+if TYPE_CHECKING:
+    from stsdesk.core.browsers import Browser
+
 
 def federation_endpoint_for(target: StsTarget, sts_endpoint: str) -> str | None:
     """The federation endpoint to use: the profile's ``stsdesk_federation_endpoint``, else
@@ -39,6 +45,28 @@ def federation_endpoint_for(target: StsTarget, sts_endpoint: str) -> str | None:
     if not is_aws_host(sts_endpoint):
         return f"{sts_endpoint.rstrip('/')}/federation"
     return None
+
+
+# The console's regional home of a service, per partition (the federation endpoints are in core/console.py).
+_SERVICE_CONSOLES = {
+    "aws": "https://{region}.console.aws.amazon.com/{service}/home?region={region}",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com/{service}/home?region={region}",
+    "aws-cn": "https://console.amazonaws.cn/{service}/home?region={region}",
+}
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def console_destination(partition: str, region: str, service: str | None = None) -> str:
+    """The console page for ``service`` (``ec2``, ``s3``, ``iam``...; None: the console home) in ``region`` of
+    ``partition``. Raises ConsoleError for a service name that is not lower-case letters, digits and dashes,
+    or a partition without a public console (aws-iso*)."""
+    template = _SERVICE_CONSOLES.get(partition)
+    if template is None:
+        raise ConsoleError(f"no console is known for partition {partition!r}; use --destination URL")
+    name = (service or "console").strip().lower()
+    if not _SERVICE_NAME.match(name):
+        raise ConsoleError(f"{service!r} is not a console service name (e.g. ec2, s3, cloudformation)")
+    return template.format(region=region, service=name)
 
 
 def console_sign_in(
@@ -194,3 +222,58 @@ def open_signin_url(
         return False
     _remove_later(page, lifetime)
     return True
+
+
+@dataclass(frozen=True)
+class ConsoleLaunch:
+    """What :func:`launch_console` did: whether a browser was started, in which context (the profile's
+    Chromium user-data directory or Firefox container name; None for the system default), and the started
+    process (None for the system default, which the desktop opens)."""
+
+    opened: bool
+    browser: str
+    context: str | None
+    process: subprocess.Popen[bytes] | None = None
+
+
+def launch_console(
+    url: str,
+    profile: str,
+    browser: Browser,
+    state_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    lifetime: float = SIGNIN_PAGE_LIFETIME,
+    opener: Callable[[str], bool] | None = None,
+) -> ConsoleLaunch:
+    """Open the console sign-in ``url`` for ``profile`` in ``browser``, each profile in its own context
+    (:mod:`stsdesk.core.browsers`): a Chromium-family browser is started with the profile's ``--user-data-dir``
+    and the ``file:`` URL of a 0600 forwarding page; Firefox gets a page that forwards into the profile's
+    container (``ext+container:``); the system default goes through :func:`open_signin_url` (``opener``).
+    The sign-in URL is never on a command line. ``extra_args`` go to the browser before the page (tests).
+
+    Raises ConsoleError when the page cannot be written or the browser cannot be started, UnsafeDirectory
+    when no private place exists for the page or the profile's browser directory."""
+    from stsdesk.core.browsers import BrowserKind, browser_argv, page_target, profile_data_dir
+
+    if browser.kind is BrowserKind.DEFAULT or browser.executable is None:
+        return ConsoleLaunch(open_signin_url(url, opener, lifetime), browser.name, None)
+    try:
+        page = write_signin_page(page_target(browser, url, profile))
+    except OSError as exc:
+        raise ConsoleError(f"could not write the sign-in page for the browser ({exc.strerror or exc})") from None
+    try:
+        argv = browser_argv(browser, page.as_uri(), profile, state_dir, extra_args)
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
+    except OSError as exc:
+        page.unlink(missing_ok=True)
+        raise ConsoleError(f"could not start {browser.name} ({exc.strerror or type(exc).__name__})") from None
+    except BaseException:
+        page.unlink(missing_ok=True)
+        raise
+    _remove_later(page, lifetime)
+    context = str(profile_data_dir(state_dir, profile)) if browser.kind is BrowserKind.CHROMIUM else profile
+    return ConsoleLaunch(True, browser.name, context, process)

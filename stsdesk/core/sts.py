@@ -51,23 +51,17 @@ _CLIENT_CACHE_SIZE = 64
 
 def partition_for(region: str, hint: str | None = None) -> str:
     """The AWS partition of ``region`` (``hint`` — e.g. a role ARN's partition — wins when given)."""
-    if hint:
-        return hint
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    from stsdesk.core.region import partition_id  # the partition table lives with the region rule
+
+    return partition_id(region, hint)
 
 
 def default_sts_endpoint(region: str, partition_hint: str | None = None, *, regional: bool = True) -> str:
     """STS's public endpoint for ``region``: regional (``sts.<region>.amazonaws.com``) unless ``regional``
     is False (``sts_regional_endpoints = legacy``): then the global endpoint in the commercial partition."""
-    partition = partition_for(region, partition_hint)
-    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
-    if not regional and partition == "aws":
-        return "https://sts.amazonaws.com"
-    return f"https://sts.{region}.{suffix}"
+    from stsdesk.core.region import regional_sts_endpoint  # every partition's suffix (aws-iso*, aws-eusc...)
+
+    return regional_sts_endpoint(region, partition_hint, regional=regional)
 
 
 def resolve_endpoint(

@@ -7,6 +7,7 @@ so keep-alive clients do not pay Nagle/delayed-ACK stalls.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ipaddress
 import json
@@ -55,6 +56,8 @@ MAX_BODY_BYTES = 1024 * 1024
 SOCKET_TIMEOUT_SECONDS = 15.0
 MAX_ADVANCE_SECONDS = 10 * 365 * 86400
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_FULL_SCOPE = re.compile(r"Credential=[^/,\s]*/([^/,\s]*)/([^/,\s]*)/([^/,\s]*)/")
+RECENT_SCOPES = 200
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]*)/")
 _log = logging.getLogger(__name__)
 
@@ -85,7 +88,11 @@ class EmulatorServer:
         self.port = int(address[1])
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.endpoint = f"http://{shown}:{self.port}"
+        # Test aid: the SigV4 scopes of the latest Query requests (GET /_stsdesk/requests), so an end-to-end test
+        # can check which region a client signed for. Scope, service and Action only: no key id, no signature.
+        self.recent_scopes: collections.deque[dict[str, str]] = collections.deque(maxlen=RECENT_SCOPES)
         self.route("/_stsdesk/advance", self._advance)
+        self.route("/_stsdesk/requests", self._requests)
         install_services(self)
 
     # ------------------------------------------------------------------------------- configuration
@@ -158,6 +165,7 @@ class EmulatorServer:
             return error_response(
                 EmulatorError("NotFound", f"No such resource: {path[:200]}"), request.request_id
             )
+        self._note_scope(request)
         service = self._service_for(request)
         renderer = service.render_error if service is not None else error_response
         if request.method not in ("GET", "POST"):
@@ -198,6 +206,23 @@ class EmulatorServer:
             failure = EmulatorError("InternalFailure", "We encountered an internal error. Please try again.")
             return renderer(failure, request.request_id)
         return None
+
+    def _note_scope(self, request: Request) -> None:
+        found = _FULL_SCOPE.search(request.header("authorization") or "")
+        if found is None:
+            return
+        try:
+            action = request.form().get("Action", "")[:64]
+        except EmulatorError:
+            action = ""
+        date, region, service = found.groups()
+        self.recent_scopes.append({"action": action, "date": date, "region": region, "service": service})
+
+    def _requests(self, request: Request) -> Response:
+        """GET /_stsdesk/requests: the credential scopes (date, region, service) and Actions of the latest
+        header-signed Query requests, oldest first (at most RECENT_SCOPES). A test aid: nothing secret."""
+        body = {"requests": list(self.recent_scopes)}
+        return Response(200, json.dumps(body).encode(), content_type="application/json")
 
     def _advance(self, request: Request) -> Response:
         """POST /_stsdesk/advance (form: seconds): move the clock forward; only with --allow-time-travel."""

@@ -69,14 +69,17 @@ class ServedProfile:
         mfa_code: str | None = None,
         duration: int | None = None,
         on_event: Callable[[ServerEvent], None] | None = None,
+        region: str | None = None,
     ) -> ServedProfile:
         """Obtain ``profile``'s first session (through the broker: cache, STS, its MFA prompt; ``mfa_code`` is
         used for this first call; ``duration`` is the length of each session, default the profile's), then
-        listen. Raises the broker's errors (ProfileNotFound, MfaRequired, StsCallError...),
+        listen. ``region`` is a region chosen for these sessions (``--region``): STS is called there and
+        clients get it as AWS_REGION (default: the profile's, core/region). Raises the broker's errors
+        (ProfileNotFound, MfaRequired, StsCallError...),
         NoTemporaryCredentials for long-term keys and ServerError when the port is taken; nothing is left
         running then."""
         found = broker.tree.get(profile)
-        region = profile_region(broker, profile)
+        region = region or profile_region(broker, profile)
         served: ServedProfile | None = None
 
         def changed() -> None:
@@ -84,7 +87,7 @@ class ServedProfile:
                 served._emit()
 
         supply = CredentialSupply(
-            broker_fetch(broker, profile, mfa_code, duration),
+            broker_fetch(broker, profile, mfa_code, duration, region),
             on_change=changed,
             refresh_ahead=IMDS_REFRESH_AHEAD if mode is ServerMode.IMDS else REFRESH_AHEAD,
         )

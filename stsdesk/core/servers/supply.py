@@ -241,15 +241,21 @@ class CredentialSupply:
 
 
 def broker_fetch(
-    broker: Broker, profile: str, mfa_code: str | None = None, duration: int | None = None
+    broker: Broker,
+    profile: str,
+    mfa_code: str | None = None,
+    duration: int | None = None,
+    region: str | None = None,
 ) -> Fetch:
     """A Fetch over ``broker.credentials_for(profile, min_ttl=..., duration=...)``: the broker's cache first,
     then STS, with the broker's MFA prompt when a code is needed. ``mfa_code`` (from a command line) is used
-    for the first call only; ``duration`` (seconds) for every session made."""
+    for the first call only; ``duration`` (seconds) and ``region`` (a chosen region) for every session made."""
     codes = [mfa_code] if mfa_code else []
 
     async def fetch(min_ttl: float) -> Credentials:
         code = codes.pop() if codes else None
-        return await broker.credentials_for(profile, min_ttl=min_ttl, mfa_code=code, duration=duration)
+        return await broker.credentials_for(
+            profile, min_ttl=min_ttl, mfa_code=code, duration=duration, region=region
+        )
 
     return fetch
