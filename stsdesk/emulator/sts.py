@@ -201,6 +201,7 @@ def get_federation_token(
     name = v.required_text(params, "Name", min_len=2, max_len=32, pattern=v.FEDERATION_NAME)
     duration = v.integer(params, "DurationSeconds", minimum=900, maximum=129600)
     policy = v.session_policy(params, policy_max_len=2048)
+    tags = requested_tags(params).tags  # session tags (GetFederationToken has no transitive keys)
     if caller.temporary:
         raise EmulatorError("AccessDenied", "Cannot call GetFederationToken with session credentials")
     fed_arn = f"arn:aws:sts::{caller.account}:federated-user/{name}"
@@ -218,6 +219,7 @@ def get_federation_token(
         duration_seconds=seconds,
         issued_by="GetFederationToken",
         session_policy=policy.policy_json,
+        tags=tags,
     )
     return [
         credentials_xml(creds),

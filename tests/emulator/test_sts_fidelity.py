@@ -26,6 +26,7 @@ TAGGING = f"arn:aws:iam::{B}:role/Tagging"
 CHAINED = f"arn:aws:iam::{B}:role/TaggingChained"
 BLUE_ONLY = f"arn:aws:iam::{B}:role/TaggingBlueOnly"
 OPEN = f"arn:aws:iam::{B}:role/Open"
+DUPLICATE = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
 
 
 def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
@@ -141,6 +142,17 @@ def test_request_tags_and_tag_keys_are_judged_by_the_trust_policy(emu: Emu) -> N
     code, _, _ = error_of(alice.assume_role, RoleArn=BLUE_ONLY, RoleSessionName="aa",
                           Tags=tags(team="blue", owner="x"))  # aws:TagKeys must be within team/cost
     assert code == "AccessDenied"
+
+
+def test_get_federation_token_tags_become_principal_tags(emu: Emu) -> None:
+    alice = emu.client(ALICE_KEY)
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}'
+    reply = alice.get_federation_token(Name="ana", Policy=policy, Tags=tags(team="blue"))
+    assert reply["PackedPolicySize"] >= 1
+    context = emu.caller_of(reply["Credentials"]).context(emu.state.clock.now(), "us-east-1", False)
+    assert context["aws:PrincipalTag/team"] == "blue"
+    code, message, _ = error_of(alice.get_federation_token, Name="ana", Tags=tags(team="a", TEAM="b"))
+    assert (code, message) == ("InvalidParameterValue", DUPLICATE)
 
 
 # ------------------------------------------------------------------------------------ RoleArn, sizes, ids
