@@ -64,7 +64,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     served.add_argument("--server", action="store_true", help="CMD gets a local container-provider endpoint")
     served.add_argument("--imds", action="store_true", help="CMD gets a local IMDSv2-style endpoint")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
-    p.set_defaults(handler=cmd_exec)
+    p.set_defaults(handler=cmd_exec, exec_parser=p)  # exec_parser: options written after PROFILE (serve.py)
 
     p = add_command(
         sub, "credential-process", "Version 1 JSON for credential_process in ~/.aws/config",

@@ -50,25 +50,16 @@ def exec_command(args: argparse.Namespace) -> list[str]:
     """The command of ``exec`` from ``args.cmd`` (argparse's remainder after PROFILE).
 
     Options written after PROFILE but before ``--`` (``exec P --duration 900 -- CMD``) are exec's own: they
-    are parsed into ``args`` instead of being taken for the command. Exits with status 2 (usage) for an
-    unknown option there."""
+    are parsed by exec's own parser (``args.exec_parser``, so every exec option works there) into ``args``
+    instead of being taken for the command. Exits with status 2 (usage) for an unknown option there."""
     rest = list(args.cmd)
-    if rest and rest[0].startswith("-") and rest[0] != "--" and "--" in rest:
+    parser: argparse.ArgumentParser | None = getattr(args, "exec_parser", None)
+    if parser is not None and rest and rest[0].startswith("-") and rest[0] != "--" and "--" in rest:
         cut = rest.index("--")
-        own = argparse.ArgumentParser(prog="stsdesk exec", add_help=False)
-        own.add_argument("--duration", type=int, metavar="S")
-        own.add_argument("--mfa-code", metavar="CODE")
-        from stsdesk.cli.credentials import region_argument
-
-        own.add_argument("--region", type=region_argument, metavar="REGION")
-        own.add_argument("--server", action="store_true")
-        own.add_argument("--imds", action="store_true")
-        parsed = own.parse_args(rest[:cut])
-        for name in ("duration", "mfa_code", "region"):
-            if getattr(parsed, name) is not None:
-                setattr(args, name, getattr(parsed, name))
-        args.server = getattr(args, "server", False) or parsed.server
-        args.imds = getattr(args, "imds", False) or parsed.imds
+        parsed = parser.parse_args([*rest[:cut], args.profile])  # options first: CMD is a remainder
+        for name, value in vars(parsed).items():
+            if name not in ("profile", "cmd") and value != parser.get_default(name):
+                setattr(args, name, value)
         rest = rest[cut:]
     if rest and rest[0] == "--":
         rest = rest[1:]

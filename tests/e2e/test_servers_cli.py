@@ -288,3 +288,12 @@ def test_ctrl_c_at_the_terminal_reaches_the_command_once(world: World, tmp_path:
         os.close(fd)
     assert b"SIGINTS 1" in output, output
     assert os.waitstatus_to_exitcode(status) == 5, output
+
+
+def test_every_exec_option_works_before_the_double_dash(world: World) -> None:
+    code = "import os; print(os.environ['AWS_REGION'], 'AWS_CONTAINER_CREDENTIALS_FULL_URI' in os.environ)"
+    done = world.stsdesk("exec", "readonly", "--region", "eu-west-1", "--server", "--", sys.executable, "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["eu-west-1", "True"]
+    both = world.stsdesk("exec", "--server", "readonly", "--imds", "--", "true")
+    assert both.returncode == 2 and "--imds" in both.stderr
