@@ -5,21 +5,63 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from stsdesk.cli.parser import add_mfa_option
+from stsdesk.cli.parser import add_command, add_mfa_option
 
 if TYPE_CHECKING:
+    from stsdesk.cli.engine import Engine
     from stsdesk.cli.environment import Environment
     from stsdesk.core.decode import Verdict
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add decode to ``sub``."""
-    p = sub.add_parser("decode", help="decode an encoded authorization failure message")
+    p = add_command(
+        sub, "decode", "decode an encoded authorization failure message",
+        "Find the encoded authorization failure message in TEXT (or in what is pasted on stdin), decode it with "
+        "sts:DecodeAuthorizationMessage and say which statement denied the request. Without --profile (and "
+        "AWS_PROFILE), the profile that is the refused principal named in the text decodes it.",
+        ("aws ec2 run-instances ... 2> error.txt; stsdesk decode < error.txt",
+         "stsdesk decode --profile dev --json 'Encoded authorization failure message: ...'"),
+    )
     p.add_argument("--profile", help="profile that may call sts:DecodeAuthorizationMessage")
     p.add_argument("text", nargs="?", default="-", help="the message or error text (- or none: read stdin)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the verdict as JSON")
     add_mfa_option(p)
     p.set_defaults(handler=cmd_decode)
+
+
+def _profile_from_text(env: Environment, engine: Engine, text: str) -> str:
+    """The profile to decode with when none was named: the one that is the principal refused in ``text``
+    (said on stderr), else ``default``. ConfigError listing the candidates when several match, or when none
+    does and there is no default profile."""
+    from stsdesk.core.decode_profile import decode_candidates
+    from stsdesk.core.errors import ConfigError
+
+    tree = engine.broker.tree
+    principal, candidates = decode_candidates(tree, text)
+    if len(candidates) > 1:
+        # Several are that principal: one with a live session decodes without asking for anything.
+        live = [name for name in candidates if _has_live_session(engine, name)]
+        candidates = live if len(live) == 1 else candidates
+    if len(candidates) == 1:
+        if principal is not None:
+            env.warn(f"decoding as profile {candidates[0]} ({principal.arn} was refused)")
+        return candidates[0]
+    if candidates:
+        raise ConfigError(
+            f"several profiles could decode as {principal.arn if principal else 'that principal'}: "
+            f"{', '.join(candidates)}; choose one with --profile"
+        )
+    if "default" in tree.profiles:
+        return "default"
+    who = f"matches {principal.arn}" if principal is not None else "is named in the text"
+    raise ConfigError(f"no profile {who} and there is no default profile; choose one with --profile PROFILE")
+
+
+def _has_live_session(engine: Engine, name: str) -> bool:
+    meta = engine.broker.session_state(name)
+    left = meta.seconds_left() if meta is not None else None
+    return bool(left and left > 60)
 
 
 def cmd_decode(env: Environment, args: argparse.Namespace) -> int:
@@ -38,8 +80,8 @@ def cmd_decode(env: Environment, args: argparse.Namespace) -> int:
         text = env.stdin.read()
     else:
         text = args.text
-    profile = args.profile or env.environ.get("AWS_PROFILE") or "default"
     engine = make_engine(env)
+    profile = args.profile or env.environ.get("AWS_PROFILE") or _profile_from_text(env, engine, text)
 
     async def run() -> Verdict:
         if args.mfa_code:
