@@ -72,6 +72,8 @@ def _mode(args: argparse.Namespace) -> ServerMode:
 
     if getattr(args, "server", False) and getattr(args, "imds", False):
         raise UsageError("choose one of --server and --imds")
+    if getattr(args, "no_session", False):
+        raise UsageError("--no-session does not go with a credential server: it hands out temporary sessions only")
     if not 0 <= getattr(args, "port", 0) <= 65535:
         raise UsageError("--port must be 0 to 65535")
     return ServerMode.IMDS if getattr(args, "imds", False) else ServerMode.CONTAINER

@@ -297,3 +297,5 @@ def test_every_exec_option_works_before_the_double_dash(world: World) -> None:
     assert done.stdout.split() == ["eu-west-1", "True"]
     both = world.stsdesk("exec", "--server", "readonly", "--imds", "--", "true")
     assert both.returncode == 2 and "--imds" in both.stderr
+    keys = world.stsdesk("exec", "--server", "bob", "--no-session", "--", "true")
+    assert keys.returncode == 2 and "temporary sessions only" in keys.stderr
