@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDialog, QMenu
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.gui.clipboard import SecretClipboard
-from stsdesk.gui.details import details_html
+from stsdesk.gui.details import details_html, region_text
 from stsdesk.gui.errors import ErrorReporter, in_gui_words
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import MainWindow
@@ -245,9 +245,21 @@ class ControllerCore(QObject):
             return
         session = self.broker.session_state(name) if self.broker is not None else None
         self.window.show_details(details_html(
-            profile, self.model.account_text(name), self.prefs.default_region, session,
+            profile, self.model.account_text(name), self._region_text(name), session,
             self.identities.get(name), self.model.error(name) or profile.error,
         ))
+
+    def _region_text(self, name: str) -> str:
+        """The details' Region row, by the rule the STS call and the exports use (core.region)."""
+        from stsdesk.core.region import configured_region
+
+        default = self.broker.default_region if self.broker is not None else self.prefs.default_region
+        try:
+            configured = configured_region(self.broker.tree.chain(name)) if self.broker is not None else None
+        except StsdeskError:  # a broken profile: its own setting is all there is to show
+            profile = self.model.profile(name)
+            configured = profile.region if profile is not None else None
+        return region_text(configured, default)
 
     # -- window state ------------------------------------------------------------------------------------
 

@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 def details_html(
     profile: Profile,
     account: str,
-    default_region: str,
+    region: str,
     session: CachedSession | None,
     caller_arn: str | None,
     error: str | None,
 ) -> str:
-    """The pane's HTML (every value escaped). ``account`` is the tree's Account text; ``session`` the cached
+    """The pane's HTML (every value escaped). ``account`` is the tree's Account text; ``region`` the Region
+    row (see ``region_text``); ``session`` the cached
     session's metadata (never a secret); ``caller_arn`` what Who am I said; ``error`` the row's last error.
     No time left here: it would be frozen at the last rebuild (the countdown line above the pane counts)."""
     esc = html.escape
@@ -31,7 +32,7 @@ def details_html(
         rows.append(("Role ARN", profile.role_arn))
     if len(profile.chain) > 1:
         rows.append(("Source chain", " → ".join(profile.chain)))
-    rows.append(("Region", profile.region or f"{default_region} (default)"))
+    rows.append(("Region", region))
     if profile.mfa_serial:
         rows.append(("MFA device", profile.mfa_serial))
     if profile.access_key_id:
@@ -61,3 +62,9 @@ def details_html(
     if error:
         parts.append(f"<h4>Last error</h4><p style='color:#c62828'>{esc(error)}</p>")
     return "".join(parts)
+
+
+def region_text(configured: str | None, default_region: str) -> str:
+    """The Region row: the region the files or environment give the profile (core.region.configured_region:
+    its own, else its nearest source's), else the default region, marked as such."""
+    return configured or f"{default_region} (default)"

@@ -50,6 +50,11 @@ def test_copy_exports_region_of_a_role_without_one_is_its_sources(
     assert exported is not None and exported.group(1).strip("'\"") == DEMO_REGION
     # ... which is what the CLI and the terminal bridge export (core.region.export_region).
     assert export_region(controller.broker.tree, "inherits", OTHER_DEFAULT) == DEMO_REGION
+    # ... and what the details pane says (it said the default region before).
+    assert controller.select("inherits")
+    details = gui.window.details.toPlainText()
+    assert f"Region\n{DEMO_REGION}\n" in details  # a table row: label, value
+    assert "(default)" not in details
 
 
 def test_tray_mfa_rule_is_cores(gui: GuiApp) -> None:
