@@ -372,3 +372,37 @@ def test_peer_uid_falls_back_to_the_proc_table(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(peer, "_diag_uid", lambda client, server: None)
     test_peer_uid_of_our_own_connection()
+
+
+def test_any_bytes_give_a_request_or_a_clean_refusal() -> None:
+    """Property: whatever arrives, the reader returns a Request or raises HttpError (answered, then closed);
+    nothing else escapes (the server would otherwise drop the connection without an answer)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from stsdesk.core.servers.http import HttpError, Request, read_request
+
+    pieces = st.sampled_from([
+        b"GET ", b"PUT ", b"/latest/api/token", b"/", b" HTTP/1.1", b"\r\n", b"\r\n\r\n", b"Host: 127.0.0.1:1",
+        b"Content-Length: ", b"9999999", b"3", b"abc", b":", b" ", b"\t", b"\x00", b"\xff", b"Transfer-Encoding: x",
+        b"Authorization: ", b"X-aws-ec2-metadata-token: ", b"\n",
+    ])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(pieces, st.binary(max_size=20)), max_size=30))
+    def check(parts: list[bytes]) -> None:
+        async def main() -> object:
+            reader = asyncio.StreamReader(limit=8192)
+            reader.feed_data(b"".join(parts))
+            reader.feed_eof()
+            try:
+                return await read_request(reader, timeout=5)
+            except HttpError as exc:
+                return exc
+
+        result = asyncio.run(main())
+        assert isinstance(result, Request | HttpError)
+        if isinstance(result, HttpError):
+            assert result.response.status in (400, 408, 413, 431)
+
+    check()
