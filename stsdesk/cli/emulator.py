@@ -11,7 +11,15 @@ if TYPE_CHECKING:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add emulator to ``sub``."""
-    p = sub.add_parser("emulator", help="run the STS emulator in the foreground")
+    from stsdesk.cli.parser import add_command
+
+    p = add_command(
+        sub, "emulator", "run the STS emulator in the foreground",
+        "Serve an AWS STS emulator (with IAM Identity Center and a little EC2) on 127.0.0.1 until Ctrl-C, for "
+        "trying stsdesk or testing AWS code without an AWS account. It prints its endpoint: point endpoint_url "
+        "(or AWS_ENDPOINT_URL) at it.",
+        ("stsdesk emulator", "stsdesk emulator --scenario world.toml --port 4566 --state-dir ./emulator-state"),
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: any free port; see the endpoint: line)")
     p.add_argument("--scenario", metavar="FILE", help="world to serve, .toml or .json (default: the demo world)")

@@ -15,24 +15,49 @@ if TYPE_CHECKING:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add list, add-user, import-credentials and forget to ``sub``."""
-    p = sub.add_parser("list", help="profiles as a tree, with state and time left")
-    p.add_argument("--json", action="store_true")
+    from stsdesk.cli.parser import add_command
+
+    p = add_command(
+        sub, "list", "profiles as a tree, with state and time left",
+        "Show the profiles of your AWS config as a tree (roles under the profile they are assumed from), with "
+        "the kind, the account, whether stsdesk holds a session for each and how long it has left.",
+        ("stsdesk list", "stsdesk list --json | jq '.[] | select(.state == \"active\") | .name'"),
+    )
+    p.add_argument("--json", action="store_true", help="one object per profile, as JSON")
     p.set_defaults(handler=cmd_list)
 
-    p = sub.add_parser("add-user", help="long-term keys into the keyring (secret from stdin or a prompt)")
+    p = add_command(
+        sub, "add-user", "long-term keys into the keyring (secret from stdin or a prompt)",
+        "Store an IAM user's secret access key in the OS keyring and its key id (with the MFA device and "
+        "region, if given) in ~/.aws/config, so that no secret is left in a plain file. Refuses a name that "
+        "is already a role or another kind of profile.",
+        ("stsdesk add-user alice --access-key-id AKIA... --mfa-serial arn:aws:iam::111111111111:mfa/alice",
+         "pass show aws/alice | stsdesk add-user alice --access-key-id AKIA..."),
+    )
     p.add_argument("profile")
     p.add_argument("--access-key-id", required=True, metavar="ID")
-    p.add_argument("--mfa-serial", metavar="ARN")
-    p.add_argument("--region")
+    p.add_argument("--mfa-serial", metavar="ARN", help="the MFA device, for sessions that ask for a code")
+    p.add_argument("--region", help="the profile's default region")
     p.set_defaults(handler=cmd_add_user)
 
-    p = sub.add_parser("import-credentials", help="move keys from ~/.aws/credentials into the keyring")
-    p.add_argument("profiles", nargs="*", metavar="PROFILE")
+    p = add_command(
+        sub, "import-credentials", "move keys from ~/.aws/credentials into the keyring",
+        "Move long-term key pairs out of ~/.aws/credentials into the OS keyring. Each moved profile gets a "
+        "credential_process line naming this stsdesk, so the AWS CLI and SDKs keep working with it (and get a "
+        "temporary session instead of the key). Profiles that cannot be moved are named with the reason.",
+        ("stsdesk import-credentials", "stsdesk import-credentials default work"),
+    )
+    p.add_argument("profiles", nargs="*", metavar="PROFILE", help="only these (default: all)")
     p.set_defaults(handler=cmd_import_credentials)
 
-    p = sub.add_parser("forget", help="drop cached sessions")
+    p = add_command(
+        sub, "forget", "drop cached sessions",
+        "Drop the sessions stsdesk cached for PROFILE (or, with --all, every one), so that the next use starts "
+        "a fresh one. Keys in the keyring are kept.",
+        ("stsdesk forget prod-admin", "stsdesk forget --all"),
+    )
     p.add_argument("profile", nargs="?")
-    p.add_argument("--all", action="store_true")
+    p.add_argument("--all", action="store_true", help="every cached session")
     p.set_defaults(handler=cmd_forget)
 
 
