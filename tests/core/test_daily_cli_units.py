@@ -35,7 +35,7 @@ def test_help_says_what_the_command_does_with_an_example(name: str, capsys: pyte
     assert sub.description and len(sub.description) > 60  # a sentence, not the one-line summary again
     assert sub.description.split()[0] in shown
     examples = shown.split("examples:\n", 1)[1]
-    assert f"stsdesk {name}" in examples or name == "credential-process" and "credential-process" in examples
+    assert f"stsdesk {name}" in examples
 
 
 def test_stsdesk_command_is_the_console_script_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
