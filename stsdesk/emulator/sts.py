@@ -18,8 +18,8 @@ from stsdesk.emulator.sealing import SealError
 from stsdesk.emulator.sigv4 import SignedRequest
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts_common import (
+    arn_param,
     credentials_xml,
-    invalid_arn,
     issue_role_session,
     not_authorized,
     role_duration,
@@ -80,7 +80,7 @@ def _check_mfa(
 def assume_role(
     state: EmulatorState, caller: Caller, params: dict[str, str], signed: SignedRequest, request: Request
 ) -> Result:
-    role_arn = v.required_text(params, "RoleArn", min_len=20, max_len=2048, pattern=v.ARN_CHARS)
+    role_arn = arn_param(params)
     session_name = v.required_text(
         params, "RoleSessionName", min_len=2, max_len=64, pattern=v.ROLE_SESSION_NAME
     )
@@ -90,9 +90,6 @@ def assume_role(
     source_identity = v.source_identity(params)
     requested = requested_tags(params)
     policy = v.session_policy(params, policy_max_len=None)
-    bad_arn = invalid_arn(role_arn)
-    if bad_arn is not None:
-        raise bad_arn
 
     if caller.kind == "federated-user":
         raise not_authorized(caller.arn, "sts:AssumeRole", role_arn)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from stsdesk.emulator import xmlout
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.scenario import Role
 from stsdesk.emulator.state import EmulatorState, IssuedCredentials
-from stsdesk.emulator.sts_validate import SessionPolicy
+from stsdesk.emulator.sts_validate import ARN_CHARS, SessionPolicy, required_text
 
 MAX_SESSION_EXCEEDED = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 CHAINING_EXCEEDED = (
@@ -26,6 +27,18 @@ def invalid_arn(arn: str) -> EmulatorError | None:
     if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
         return EmulatorError("ValidationError", f"{arn} is invalid")
     return None
+
+
+def arn_param(params: Mapping[str, str], name: str = "RoleArn") -> str:
+    """A required ARN parameter. Something that is not an ARN at all is "<value> is invalid" first, as STS
+    answers (STS_FACTS.md, also for values shorter than the model's 20); then the model's length and
+    character checks. Raises ValidationError."""
+    raw = params.get(name)
+    if raw is not None and len(raw) <= 2048:
+        bad = invalid_arn(raw)
+        if bad is not None:
+            raise bad
+    return required_text(params, name, min_len=20, max_len=2048, pattern=ARN_CHARS)
 
 
 def not_authorized(caller_arn: str, action: str, resource: str) -> EmulatorError:

@@ -15,7 +15,7 @@ from stsdesk.emulator.idp import verify_oidc_token, verify_saml_response
 from stsdesk.emulator.policy import ContextValue, Principal, TrustVerdict, evaluate_trust
 from stsdesk.emulator.scenario import Role
 from stsdesk.emulator.state import EmulatorState
-from stsdesk.emulator.sts_common import invalid_arn, issue_role_session, role_duration
+from stsdesk.emulator.sts_common import arn_param, issue_role_session, role_duration
 
 if TYPE_CHECKING:
     from stsdesk.emulator.wire import Request
@@ -45,15 +45,11 @@ def assume_role_with_saml(
 ) -> list[xmlout.Element]:
     """AssumeRoleWithSAML. Raises EmulatorError: ValidationError, InvalidIdentityToken, ExpiredTokenException,
     AccessDenied ("Not authorized to perform sts:AssumeRoleWithSAML")."""
-    role_arn = v.required_text(params, "RoleArn", min_len=20, max_len=2048, pattern=v.ARN_CHARS)
-    provider_arn = v.required_text(params, "PrincipalArn", min_len=20, max_len=2048, pattern=v.ARN_CHARS)
+    role_arn = arn_param(params)
+    provider_arn = arn_param(params, "PrincipalArn")
     assertion = v.required_text(params, "SAMLAssertion", min_len=4, max_len=100000)
     duration = v.integer(params, "DurationSeconds", minimum=900, maximum=43200)
     policy = v.session_policy(params, policy_max_len=2048, allow_tags=False)
-    for arn in (role_arn, provider_arn):
-        bad_arn = invalid_arn(arn)
-        if bad_arn is not None:
-            raise bad_arn
 
     role = state.scenario.role_by_arn(role_arn)
     if role is None or state.scenario.saml_provider(provider_arn) is None:
@@ -98,7 +94,7 @@ def assume_role_with_web_identity(
 ) -> list[xmlout.Element]:
     """AssumeRoleWithWebIdentity. Raises EmulatorError: ValidationError, InvalidIdentityToken,
     ExpiredTokenException, AccessDenied ("Not authorized to perform sts:AssumeRoleWithWebIdentity")."""
-    role_arn = v.required_text(params, "RoleArn", min_len=20, max_len=2048, pattern=v.ARN_CHARS)
+    role_arn = arn_param(params)
     session_name = v.required_text(
         params, "RoleSessionName", min_len=2, max_len=64, pattern=v.ROLE_SESSION_NAME
     )
@@ -106,9 +102,6 @@ def assume_role_with_web_identity(
     v.text(params, "ProviderId", min_len=4, max_len=2048)
     duration = v.integer(params, "DurationSeconds", minimum=900, maximum=43200)
     policy = v.session_policy(params, policy_max_len=2048, allow_tags=False)
-    bad_arn = invalid_arn(role_arn)
-    if bad_arn is not None:
-        raise bad_arn
 
     role = state.scenario.role_by_arn(role_arn)
     if role is None:
