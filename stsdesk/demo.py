@@ -15,6 +15,10 @@ DEMO_REGION = "us-east-1"
 ALICE_KEY_ID = "AKIADEMOALICE0000001"
 ALICE_MFA = "arn:aws:iam::111111111111:mfa/alice"
 DEMO_ACCOUNT_ALIASES = {"111111111111": "identity", "222222222222": "dev", "333333333333": "prod"}
+# The demo's IAM Identity Center (resources/demo.toml [identity_center]): users ana and ben.
+DEMO_SSO_SESSION = "demo"
+DEMO_SSO_START_URL = "https://d-9067e0e0e0.awsapps.com/start"
+DEMO_SSO_SCOPES = "sso:account:access"
 
 
 def resources_dir() -> Path:
@@ -59,8 +63,47 @@ def demo_config_text(endpoint: str, token_file: Path) -> str:
         f"web_identity_token_file = {token_file}\nrole_session_name = ci\n\n"
         f"[profile alice-federated]\n{common}source_profile = alice\nstsdesk_federation_name = alice-console\n"
         'stsdesk_federation_policy = {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*",'
-        '"Resource":"*"}]}\n'
+        '"Resource":"*"}]}\n\n'
+        # Identity Center: sign in as ana (or ben) on the emulator's page. The profiles' endpoint_url is where
+        # stsdesk (as botocore for `aws sso login --profile`) sends the sign-in of their sso-session.
+        f"[sso-session {DEMO_SSO_SESSION}]\nsso_start_url = {DEMO_SSO_START_URL}\nsso_region = {DEMO_REGION}\n"
+        f"sso_registration_scopes = {DEMO_SSO_SCOPES}\n\n"
+        f"[profile ic-dev-developer]\n{common}sso_session = {DEMO_SSO_SESSION}\nsso_account_id = 222222222222\n"
+        "sso_role_name = DeveloperAccess\n\n"
+        f"[profile ic-prod-readonly]\n{common}sso_session = {DEMO_SSO_SESSION}\nsso_account_id = 333333333333\n"
+        "sso_role_name = ReadOnlyAccess\n"
     )
+
+
+def demo_environment(endpoint: str) -> dict[str, str]:
+    """Variables that send every Identity Center and STS call of the demo process to the emulator (botocore's
+    service-specific endpoint variables), so that profiles added by ``sso sync`` (which carry no endpoint_url)
+    never reach AWS either. The demo sets them in its own process only."""
+    return {
+        "AWS_ENDPOINT_URL_SSO": endpoint,
+        "AWS_ENDPOINT_URL_SSO_OIDC": endpoint,
+        "AWS_ENDPOINT_URL_STS": endpoint,
+    }
+
+
+def demo_directory() -> Path:
+    """A fresh private (0700) temporary directory for one ``stsdesk --demo`` run, removed when the process
+    exits (atexit: a normal quit, Quit in the tray, SIGTERM handled as quit). Raises OSError when it cannot be
+    created."""
+    import atexit
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="stsdesk-demo-"))  # 0700 by mkdtemp
+    atexit.register(remove_demo_directory, directory)
+    return directory
+
+
+def remove_demo_directory(directory: Path) -> None:
+    """Remove a demo directory made by :func:`demo_directory` with everything in it. Best effort: never raises
+    (a file still open elsewhere is left)."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:refs/heads/main") -> str:
