@@ -157,3 +157,22 @@ def test_the_sdk_corrects_its_clock_from_a_skewed_servers_date_header(
     # Refused for skew first (the Date header two hours ahead), then served once the SDK corrected its clock.
     assert first["status"] == 403 and "Signature expired" in first["body"]
     assert last["status"] == 200 and result["metadata"]["attempts"] >= 2
+
+
+def test_the_sdks_own_assume_role_provider_with_mfa(sts_emulator: StsEmulator, node_modules: Path) -> None:
+    key = sts_emulator.credentials("alice")
+    master = {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}
+    params = {"RoleArn": "arn:aws:iam::111111111111:role/Admin", "RoleSessionName": "js-provider",
+              "SerialNumber": "arn:aws:iam::111111111111:mfa/alice"}
+    wrong = "000000" if sts_emulator.totp("alice") != "000000" else "111111"
+    code = sts_emulator.totp("alice", unused=True)
+    results = run_js(node_modules, sts_emulator.endpoint, [
+        {"service": "sts", "op": "GetCallerIdentity", "maxAttempts": 1,
+         "creds": {"temporary": {"master": master, "params": params, "mfaCode": code}}},
+        {"service": "sts", "op": "GetCallerIdentity", "maxAttempts": 1,
+         "creds": {"temporary": {"master": master, "params": params, "mfaCode": wrong}}},
+    ])
+    assert results[0]["ok"], results[0]
+    assert results[0]["output"]["Arn"] == "arn:aws:sts::111111111111:assumed-role/Admin/js-provider"
+    assert not results[1]["ok"]
+    assert "MultiFactorAuthentication failed with invalid MFA one time pass code" in results[1]["error"]["message"]

@@ -8,6 +8,7 @@ const { Readable } = require("node:stream");
 const { NodeHttpHandler } = require("@smithy/node-http-handler");
 const sts = require("@aws-sdk/client-sts");
 const ec2 = require("@aws-sdk/client-ec2");
+const { fromTemporaryCredentials } = require("@aws-sdk/credential-providers");
 
 class RecordingHandler {
   constructor() { this.inner = new NodeHttpHandler(); this.responses = []; }
@@ -36,7 +37,14 @@ async function main() {
   const job = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   const results = [];
   for (const step of job.steps) {
-    const creds = step.creds.fromStep !== undefined
+    const creds = step.creds.temporary !== undefined
+      ? fromTemporaryCredentials({  // the SDK's own AssumeRole provider, MFA code included
+          masterCredentials: step.creds.temporary.master,
+          params: step.creds.temporary.params,
+          mfaCodeProvider: async () => step.creds.temporary.mfaCode,
+          clientConfig: { endpoint: job.endpoint, region: job.region },
+        })
+      : step.creds.fromStep !== undefined
       ? (() => { const c = results[step.creds.fromStep].output.Credentials;
                  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }; })()
       : step.creds;
