@@ -12,14 +12,13 @@ it. Expected failures print one line on stderr and exit 1; usage errors exit 2.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from stsdesk.cli.environment import Environment, UsageError
 from stsdesk.cli.fast_path import CREDENTIAL_PROCESS_MIN_TTL
 from stsdesk.cli.fast_path import credential_process_fast as _credential_process_fast
 from stsdesk.cli.fast_path import plain_credential_process as _plain_credential_process
 from stsdesk.core.errors import StsdeskError
 
+TYPE_CHECKING = False  # not typing's (~2 ms): `python -m stsdesk credential-process` must start fast
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
@@ -130,6 +129,11 @@ def _main(argv: Sequence[str] | None, env: Environment) -> int:
         except KeyboardInterrupt:
             env.stderr.write("\n")
             return 130
+    if quick is None and "assume" in arguments:
+        from stsdesk.cli.fast_assume import assume_fast  # the cached session's exports, without the engine
+
+        if assume_fast(arguments, env):
+            return 0
     parser = build_parser()
     args = parser.parse_args(arguments)
     if quick is not None:
@@ -148,6 +152,9 @@ def _main(argv: Sequence[str] | None, env: Environment) -> int:
     except KeyboardInterrupt:
         env.stderr.write("\n")
         return 130
+    except EOFError:  # Ctrl-D at a prompt (a secret, a code): the person ended the input
+        env.stderr.write("\n")
+        return env.fail("no input given (end of input)")
     except Exception as exc:
         from stsdesk.emulator.scenario import ScenarioError
 

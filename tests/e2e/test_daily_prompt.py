@@ -62,19 +62,21 @@ def _finish(pid: int, fd: int, seen: bytearray) -> int:
                 seen += os.read(fd, 4096)
 
 
-def _at_prompt(world: World, key: bytes) -> tuple[int, str, bool]:
-    """Start `stsdesk assume dev` on a pty, wait for the MFA prompt, press ``key``; (status, output, echo on
-    again afterwards)."""
+def _at_prompt(
+    world: World, key: bytes, args: tuple[str, ...] = ("assume", "dev"), prompt: bytes = b"MFA code for"
+) -> tuple[int, str, bool]:
+    """Start `stsdesk ARGS` on a pty, wait for ``prompt``, press ``key``; (status, output, echo on again
+    afterwards)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
         try:
             os.chdir(REPO)
-            os.execve(sys.executable, [sys.executable, "-m", "stsdesk", "assume", "dev"], world.env)
+            os.execve(sys.executable, [sys.executable, "-m", "stsdesk", *args], world.env)
         finally:
             os._exit(127)
     seen = bytearray()
     try:
-        _read_until(fd, b"MFA code for", seen)
+        _read_until(fd, prompt, seen)
         time.sleep(0.3)  # let getpass switch echo off and block in its read (ordering, not a timing check)
         os.write(fd, key)
         status = _finish(pid, fd, seen)
@@ -97,3 +99,14 @@ def test_ctrl_d_at_the_mfa_prompt_is_one_line_and_exit_1(world: World) -> None:
     assert "Traceback" not in output and "EOFError" not in output
     after = output.split("MFA code for", 1)[1].split("\n", 1)[1].strip()
     assert after.count("\n") == 0 and after.startswith("stsdesk: ") and "no MFA code entered" in after, output
+
+
+def test_ctrl_d_at_the_secret_prompt_of_add_user_is_one_line(world: World) -> None:
+    args = ("add-user", "carol", "--access-key-id", "AKIAE2ECAROL00000001")
+    status, output, echo = _at_prompt(world, b"\x04", args, b"Secret access key for")
+    assert status == 1, output
+    assert "Traceback" not in output and "EOFError" not in output
+    after = output.split("Secret access key for", 1)[1].split("\n", 1)[1].strip()
+    assert after.count("\n") == 0 and after.startswith("stsdesk: "), output
+    assert echo
+    assert "carol" not in world.config_file.read_text()
