@@ -108,7 +108,11 @@ class ControllerCore(QObject):
             self._sync_profile(name, announce=False)
         # Only rows with children can expand; expandAll would walk (and call back into Python for) all of them.
         self._expand_parents()
-        self.select(selected)
+        if not self.select(selected):
+            # The profile shown before is gone (removed here or elsewhere): show nothing rather than let a
+            # reset leave some other row current while the pane still names the old one.
+            self.window.tree.setCurrentIndex(QModelIndex())
+        self.update_details()
         self.sessions_changed.emit()
         if tree.errors:
             self.window.show_message(f"{len(tree.errors)} profile(s) have problems; see their details.")
@@ -240,14 +244,23 @@ class ControllerCore(QObject):
         """Rebuild the details pane for the selected profile."""
         name = self.current_profile()
         profile = self.model.profile(name) if name else None
+        self.update_action_states(profile is not None)
         if name is None or profile is None:
-            self.window.show_details("<p>Select a profile.</p>")
+            self.window.show_empty_details(self.broker is not None and self.model.rowCount() == 0)
             return
         session = self.broker.session_state(name) if self.broker is not None else None
         self.window.show_details(details_html(
             profile, self.model.account_text(name), self._region_text(name), session,
             self.identities.get(name), self.model.error(name) or profile.error,
         ))
+
+    def update_action_states(self, has_profile: bool | None = None) -> None:
+        """Enable the actions that need a profile only while one is selected (they act on that one)."""
+        if has_profile is None:
+            name = self.current_profile()
+            has_profile = name is not None and self.model.profile(name) is not None
+        for action in self.window.profile_actions:
+            action.setEnabled(has_profile)
 
     def _region_text(self, name: str) -> str:
         """The details' Region row, by the rule the STS call and the exports use (core.region)."""

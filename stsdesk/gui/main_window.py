@@ -4,6 +4,7 @@ toolbar and in the tree's context menu, messages in the status bar. The controll
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -288,7 +289,12 @@ class MainWindow(QMainWindow):
         self.keyring_label.setVisible(bool(warning))
 
     def show_details(self, html: str) -> None:
+        """Show ``html`` (a profile's details) in the pane."""
         self.details.setHtml(html)
+
+    def show_empty_details(self, no_profiles: bool) -> None:
+        """The pane with no profile selected: a hint, or the welcome when there are no profiles at all."""
+        self.details.setHtml("<p>" + html.escape(self.tr("Select a profile.")) + "</p>")
 
     def show_message(self, text: str, timeout_ms: int = 8000) -> None:
         """A non-modal message in the status bar."""
