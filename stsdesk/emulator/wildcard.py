@@ -15,6 +15,7 @@ Written by hand: ``fnmatch`` translates to a regex as well, and no maintained li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -32,14 +33,26 @@ class StepCounter:
 
 @dataclass(frozen=True)
 class _Piece:
-    """Literal text between two stars; ``anyone`` holds the positions where ``?`` stands (any character)."""
+    """Literal text between two stars; ``anyone`` holds the positions where ``?`` stands (any character).
+
+    A piece with ``?`` is also compiled to a regular expression of literals and ``.`` only: no quantifier, no
+    alternation, so nothing to backtrack over; it just moves the fixed-length comparison into C.
+    """
 
     text: str
     anyone: frozenset[int] = field(default_factory=frozenset)
+    fixed: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.anyone and self.fixed is None:
+            source = "".join("." if i in self.anyone else re.escape(c) for i, c in enumerate(self.text))
+            object.__setattr__(self, "fixed", re.compile(source, re.DOTALL))
 
     def at(self, value: str, pos: int, counter: StepCounter | None) -> bool:
         """Whether the piece matches ``value`` starting at ``pos`` (the caller checked the length)."""
-        if counter is None and not self.anyone:
+        if counter is None:
+            if self.fixed is not None:
+                return self.fixed.match(value, pos) is not None
             return value.startswith(self.text, pos)
         text, anyone = self.text, self.anyone
         for i in range(len(text)):
@@ -51,7 +64,10 @@ class _Piece:
 
     def find(self, value: str, start: int, end: int, counter: StepCounter | None) -> int:
         """The leftmost position >= start where the piece matches and ends by ``end``, else -1."""
-        if counter is None and not self.anyone:
+        if counter is None:
+            if self.fixed is not None:
+                found = self.fixed.search(value, start, end)
+                return found.start() if found is not None else -1
             return value.find(self.text, start, end)
         last = end - len(self.text)
         for pos in range(start, last + 1):
