@@ -10,6 +10,7 @@ of profile gets a fresh session is in :mod:`stsdesk.core.mfa_session`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
@@ -29,6 +30,7 @@ from stsdesk.core.mfa_session import (
     SessionResult,
     cache_key_for,
 )
+from stsdesk.core.mfa_sources import INTERACTIVE, MfaWaitlist
 from stsdesk.core.model import Credentials, Identity, Profile, ProfileKind
 from stsdesk.core.secrets import SecretStore
 from stsdesk.core.sts import StsClient
@@ -70,6 +72,7 @@ class Broker(SessionMaker):
         self._device_locks: dict[str, asyncio.Lock] = {}
         self._errors: dict[str, Exception] = {}
         self._subscribers: list[Callable[[str], None]] = []
+        self.mfa_waitlist: MfaWaitlist = MfaWaitlist()  # what waits for each MFA device (core/mfa_sources)
 
     # -- tree, events, state -----------------------------------------------------------------------------
 
@@ -173,12 +176,15 @@ class Broker(SessionMaker):
         min_ttl: float | None = None,
         long_term: bool = False,
         region: str | None = None,
+        requester: str = INTERACTIVE,
     ) -> Credentials:
         """Valid credentials for ``profile`` with more than ``min_ttl`` (default: the broker's) seconds left.
 
         ``region`` is a region chosen for this session (``--region``, the GUI's picker; validated by the caller
         with :func:`stsdesk.core.region.validate_region`): a fresh session is made through that region's STS
         endpoint; a cached session is used whatever region made it (STS credentials work in every region).
+        ``requester`` says who asks (``mfa_sources.TERMINAL``, ``SERVED``, ``INTERACTIVE``): while the request
+        runs, a profile that uses an MFA device is listed in ``mfa_waitlist`` under that device.
 
         An IAM user profile gives a session (GetSessionToken, with MFA when it has a device), never its
         long-term key, unless ``long_term`` is True (an explicit request: ``--no-session``, the GUI's choice);
@@ -193,7 +199,8 @@ class Broker(SessionMaker):
             region=region,
         )
         try:
-            result = await self._obtain(profile, duration, request)
+            with self._waiting(profile, duration, requester):
+                result = await self._obtain(profile, duration, request)
         except Exception as exc:
             self._errors[profile] = exc
             self._emit(profile)
@@ -201,6 +208,18 @@ class Broker(SessionMaker):
         if self._errors.pop(profile, None) is not None:
             self._emit(profile)
         return result.creds
+
+    def _waiting(self, name: str, duration: int | None, requester: str) -> contextlib.AbstractContextManager[Any]:
+        """The mfa_waitlist entry of a request for ``name`` when its chain uses an MFA device, else nothing."""
+        try:
+            chain = self.tree.chain(name)
+        except StsdeskError:
+            return contextlib.nullcontext()  # _obtain says what is wrong
+        serial = next((p.mfa_serial for p in reversed(chain) if p.mfa_serial), None)
+        if serial is None:
+            return contextlib.nullcontext()
+        wanted = duration if duration is not None else chain[-1].duration_seconds
+        return self.mfa_waitlist.waiting(name, chain[-1].role_arn, serial, wanted, requester)
 
     async def _obtain(self, name: str, duration: int | None, request: BrokerRequest) -> SessionResult:
         profile = self.tree.get(name)

@@ -30,8 +30,10 @@ from stsdesk.core.errors import (
     InvalidMfaCode,
     MfaRequired,
     Remedy,
+    StsdeskError,
 )
 from stsdesk.core.mfa_rule import CHAINED_MAX, mfa_cache_key, reuses_mfa_session
+from stsdesk.core.mfa_sources import CodeSource, MfaSourceError, MfaWaitlist, code_source, obtain_code
 from stsdesk.core.model import Credentials, Profile, ProfileKind
 from stsdesk.core.secrets import SecretStore
 from stsdesk.core.sts import StsClient, default_sts_endpoint, resolve_endpoint
@@ -101,6 +103,7 @@ class SessionMaker:
     mfa_prompt: MfaPrompt | None
     default_region: str
     _device_locks: dict[str, asyncio.Lock]
+    mfa_waitlist: MfaWaitlist | None = None  # requests waiting for a device (the broker's, for the MFA dialog)
 
     async def _obtain(self, name: str, duration: int | None, request: BrokerRequest) -> SessionResult:
         raise NotImplementedError
@@ -330,12 +333,21 @@ class SessionMaker:
         async with lock:
             error: str | None = None
             last: InvalidMfaCode | None = None
+            # mfa_process / stsdesk_yubikey_account (core/mfa_sources): tried once, before any prompt.
+            source = self._code_source(mfa_request)
             for _attempt in range(MFA_TRIES):
                 code = request.take_code()
+                from_source: str | None = None
+                if code is None and source is not None:
+                    kind = source.kind
+                    code, error = await self._code_from_source(source, mfa_request, error)
+                    from_source, source = (kind if code is not None else None), None
                 if code is None:
                     if self.mfa_prompt is None:
                         if last is not None:
                             raise last
+                        if error is not None:  # the code source failed: its one-line reason
+                            raise MfaRequired(error, remedy=Remedy(ENTER_MFA_CODE, mfa_request.profile))
                         raise MfaRequired(
                             f"profile {mfa_request.profile} needs an MFA code",
                             remedy=Remedy(ENTER_MFA_CODE, mfa_request.profile),
@@ -345,5 +357,37 @@ class SessionMaker:
                     return await call(code.strip())
                 except InvalidMfaCode as exc:
                     last, error = exc, str(exc)
+                    if from_source:
+                        what = "mfa_process" if from_source == "process" else "the YubiKey"
+                        error = f"the code from {what} was refused: {exc}"
+                        last = InvalidMfaCode(error, exc.code)
             assert last is not None
             raise last
+
+    def _code_source(self, mfa_request: MfaRequest) -> CodeSource | None:
+        try:
+            chain = self.tree.chain(mfa_request.profile)
+        except StsdeskError:
+            return None
+        return code_source(chain, mfa_request.mfa_serial)
+
+    async def _code_from_source(
+        self, source: CodeSource, mfa_request: MfaRequest, error: str | None
+    ) -> tuple[str | None, str | None]:
+        """(code, None) from ``source``, or (None, its one-line error) when it gave none. The waitlist says
+        "touch your key" while a YubiKey waits for a touch."""
+        waitlist = self.mfa_waitlist
+        serial = mfa_request.mfa_serial
+
+        def on_touch() -> None:
+            if waitlist is not None:
+                waitlist.note_touch(serial, True)
+
+        try:
+            code = await asyncio.get_running_loop().run_in_executor(None, obtain_code, source, on_touch)
+        except MfaSourceError as exc:
+            return None, str(exc)
+        finally:
+            if waitlist is not None:
+                waitlist.note_touch(serial, False)
+        return code, error

@@ -254,8 +254,10 @@ def broker_fetch(
 
     async def fetch(min_ttl: float) -> Credentials:
         code = codes.pop() if codes else None
+        from stsdesk.core.mfa_sources import SERVED  # listed as "served credentials" while it waits for MFA
+
         return await broker.credentials_for(
-            profile, min_ttl=min_ttl, mfa_code=code, duration=duration, region=region
+            profile, min_ttl=min_ttl, mfa_code=code, duration=duration, region=region, requester=SERVED
         )
 
     return fetch
