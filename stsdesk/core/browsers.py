@@ -72,8 +72,9 @@ class Browser:
 
 
 def resolve_browser(name: str, which: Callable[[str], str | None] = shutil.which) -> Browser:
-    """The browser named by a setting or ``--browser``: ``chromium``, ``chrome``, ``firefox``, ``default``, or
-    the path of an executable (Firefox when its file name says ``firefox``, else taken for Chromium-family).
+    """The browser named by a setting or ``--browser``: ``chromium``, ``chrome``, ``firefox``, ``default``, the
+    name of an executable on PATH or its path (Firefox when its file name says ``firefox``, else taken for a
+    Chromium-family browser, which all understand ``--user-data-dir``).
 
     Raises ConfigError (one line) when a named browser is not on PATH or a path is not an executable file."""
     value = name.strip()
@@ -92,10 +93,15 @@ def resolve_browser(name: str, which: Callable[[str], str | None] = shutil.which
             f"choose another with --browser ({', '.join(BROWSER_CHOICES)} or a path)"
         )
     path = Path(value).expanduser()
-    if os.sep not in value and not path.exists():
-        raise ConfigError(
-            f"unknown browser '{value[:60]}'; use one of {', '.join(BROWSER_CHOICES)} or the path of a browser"
-        )
+    if os.sep not in value:
+        found = which(value)  # another Chromium-family browser by name: brave-browser, vivaldi, microsoft-edge
+        if not found:
+            raise ConfigError(
+                f"unknown browser '{value[:60]}'; use one of {', '.join(BROWSER_CHOICES)}, a browser on PATH "
+                "or the path of one"
+            )
+        kind = BrowserKind.FIREFOX if "firefox" in value.lower() else BrowserKind.CHROMIUM
+        return Browser(value, kind, found)
     if not path.is_file() or not os.access(path, os.X_OK):
         raise ConfigError(f"browser '{value[:200]}' is not an executable file")
     kind = BrowserKind.FIREFOX if "firefox" in path.name.lower() else BrowserKind.CHROMIUM

@@ -282,3 +282,35 @@ def test_two_profiles_signed_in_at_once_in_headless_chromium(world: World) -> No
                 except subprocess.TimeoutExpired:
                     os.killpg(launched.process.pid, signal.SIGKILL)
                     launched.process.wait(timeout=10)
+
+
+def test_other_browsers_on_path_the_setting_file_and_per_profile_dirs(tmp_path: Path) -> None:
+    from stsdesk.core.browsers import browser_setting, profile_data_dir
+
+    brave = "/usr/bin/brave-browser"
+    found = resolve_browser("brave-browser", which=lambda name: brave if name == "brave-browser" else None)
+    assert found.kind is BrowserKind.CHROMIUM and found.executable == brave
+    with pytest.raises(Exception, match="unknown browser 'netscape'"):
+        resolve_browser("netscape", which=lambda name: None)
+    (tmp_path / "stsdesk-gui.ini").write_text('[General]\nconsole_browser="firefox"\n')
+    assert browser_setting(tmp_path, {}) == "firefox"
+    assert browser_setting(tmp_path, {"STSDESK_CONSOLE_BROWSER": "chrome"}) == "chrome"
+    assert browser_setting(tmp_path / "nowhere", {}) == "default"
+    first, second = profile_data_dir(tmp_path, "team/a"), profile_data_dir(tmp_path, "team_a")
+    assert first != second and first.parent == second.parent == tmp_path / "browser-profiles"
+    assert stat.S_IMODE(first.stat().st_mode) == 0o700
+    assert profile_data_dir(tmp_path, "team/a") == first  # stable: the same profile finds its cookies again
+
+
+def test_a_browser_that_cannot_start_is_one_line_and_leaves_no_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stsdesk.core.console import ConsoleError
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    gone = Browser("chromium", BrowserKind.CHROMIUM, str(tmp_path / "no-such-chromium"))
+    with pytest.raises(ConsoleError, match=r"^could not start chromium \(No such file or directory\)$"):
+        launch_console("https://signin.example/federation?SigninToken=t", "dev", gone, tmp_path / "state")
+    assert list((runtime / "stsdesk-console").glob("signin-*.html")) == []
