@@ -142,6 +142,7 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
     from stsdesk.core.errors import ConfigError, KeyringUnavailable
     from stsdesk.core.profiles import aws_config_paths
     from stsdesk.core.secrets import user_key
+    from stsdesk.core.self_command import credential_process_command
 
     for problem in (
         validate_profile_name(args.profile),
@@ -163,7 +164,11 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
     config_path, credentials_path = aws_config_paths(env.environ)
     _refuse_other_kind(args.profile, config_path, credentials_path)
     config = ConfigFile.open(config_path)  # parse before touching the keyring: a broken file stops here
-    values: dict[str, str | None] = {"stsdesk_access_key_id": akid}
+    # The credential_process line lets the AWS CLI and SDKs use the profile too (a session through stsdesk).
+    values: dict[str, str | None] = {
+        "stsdesk_access_key_id": akid,
+        "credential_process": credential_process_command(args.profile, _named_config_dir(env)),
+    }
     if args.mfa_serial:
         values["mfa_serial"] = args.mfa_serial
     if args.region:
@@ -183,7 +188,10 @@ def cmd_add_user(env: Environment, args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyringUnavailable):
             secrets.delete(key)
         raise
-    env.out(f"profile {args.profile}: access key {akid} stored in the keyring; {config_path} updated")
+    env.out(
+        f"profile {args.profile}: access key {akid} stored in the keyring; {config_path} updated (the AWS CLI "
+        "and SDKs get its sessions through stsdesk)"
+    )
     return 0
 
 
@@ -207,6 +215,15 @@ def _refuse_other_kind(name: str, config_path: Path, credentials_path: Path) -> 
 # puts them before the credentials file and credential_process): a credential_process line would be ignored.
 _OTHER_WAYS = ("role_arn", "credential_source", "web_identity_token_file", "sso_session", "sso_start_url",
                "credential_process")
+
+
+def _named_config_dir(env: Environment) -> Path | None:
+    """stsdesk's config directory when it is not the default one (a credential_process line must then name
+    it: the keyring entries and the cache are per directory), else None. OSError when it cannot be made."""
+    from stsdesk.core.paths import default_config_dir
+
+    directory = env.config_dir()
+    return None if directory == default_config_dir().absolute() else directory
 
 
 def _import_refusal(values: dict[str, str], in_config: dict[str, str] | None) -> str | None:
@@ -245,10 +262,7 @@ def cmd_import_credentials(env: Environment, args: argparse.Namespace) -> int:
         raise KeyringUnavailable(
             f"{secrets.warning} Refusing to remove keys from {credentials_path}: they would be lost."
         )
-    directory = env.config_dir()
-    from stsdesk.core.paths import default_config_dir
-
-    named_dir = None if directory == default_config_dir().absolute() else directory
+    named_dir = _named_config_dir(env)
     moved: list[str] = []
     skipped: list[tuple[str, str]] = []
     for name in wanted:

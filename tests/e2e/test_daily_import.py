@@ -82,3 +82,14 @@ def test_naming_a_profile_that_cannot_be_imported_says_why(file_keyring_world: W
     done = world.stsdesk("import-credentials", "temporary")
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "temporary" in done.stderr and "session token" in done.stderr
+
+
+def test_add_user_profile_works_for_the_aws_cli(file_keyring_world: World) -> None:
+    world = file_keyring_world
+    with world.config_file.open("a") as config:  # a profile with settings only (no credentials yet)
+        config.write(f"\n[profile bobby]\nregion = us-east-1\nendpoint_url = {world.emulator.endpoint}\n")
+    added = world.stsdesk("add-user", "bobby", "--access-key-id", BOB_KEY, stdin=BOB_SECRET + "\n")
+    assert added.returncode == 0, added.stderr
+    ident = world.run([str(AWS_CLI), "sts", "get-caller-identity", "--profile", "bobby", "--output", "json"])
+    assert ident.returncode == 0, ident.stderr
+    assert json.loads(ident.stdout)["Arn"] == "arn:aws:iam::111111111111:user/bob"
