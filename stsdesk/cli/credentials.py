@@ -120,6 +120,9 @@ def cmd_assume(env: Environment, args: argparse.Namespace) -> int:
     creds = asyncio.run(credentials(env, engine, args))
     region = export_region(env, engine, args.profile, creds, args.region)
     env.stdout.write(render_exports(creds, args.format, region, args.profile))
+    from stsdesk.cli.fast_assume import remember_export_region  # the next cached assume skips the engine
+
+    remember_export_region(env, args, engine.directory, creds, region)
     return 0
 
 

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from stsdesk.core.errors import StsdeskError
-from stsdesk.core.model import Credentials
+
+TYPE_CHECKING = False  # typing and model (dataclasses) cost ~10 ms: `assume`'s cache hit renders without them
+if TYPE_CHECKING:
+    from stsdesk.core.model import Credentials
 
 SHELLS = ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json")
 

@@ -5,15 +5,16 @@ AWS config files to see whether a profile changed. Instead a session remembers t
 config files, stsdesk's config directory and the endpoint variables that were in force when it was made; when
 any of those differ the fast path steps aside and the full path (which parses the files) decides.
 
-Imports only the standard library.
+Imports only the standard library (and stsdesk.core.paths).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from stsdesk.core.paths import sha256_hex
 
 # Environment that changes where credentials come from (the emulator vs AWS).
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL")
@@ -64,4 +65,4 @@ def source_fingerprint(
         str(state_dir),
         *(environ.get(name, "") for name in _ENDPOINT_VARIABLES),
     ]
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return sha256_hex("\0".join(parts).encode("utf-8", "surrogateescape"))[:32]

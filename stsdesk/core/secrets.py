@@ -9,12 +9,11 @@ written or deleted, or when the caller asks which backend is active.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stsdesk.core.errors import KeyringUnavailable
 
+TYPE_CHECKING = False  # not typing's (~2 ms): the credential-process fast path imports this module
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -67,6 +66,8 @@ class SecretStore:
         self.service = service
         self._memory: dict[str, str] = {}
         self._problem: str | None = None
+        import threading  # not at module level: the credential-process fast path never makes a store
+
         self._lock = threading.Lock()
 
     # -- backend selection -------------------------------------------------------------------------
