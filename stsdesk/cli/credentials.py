@@ -167,7 +167,8 @@ def cmd_credential_process(env: Environment, args: argparse.Namespace) -> int:
     from stsdesk.cli.fast_path import CREDENTIAL_PROCESS_MIN_TTL, credential_process_fast, record_keyring_backend
     from stsdesk.core.exports import credential_process_json
 
-    if not args.mfa_code and not getattr(args, "fast_path_tried", False) and credential_process_fast(args, env):
+    fast = not args.mfa_code and not args.no_session and not getattr(args, "fast_path_tried", False)
+    if fast and credential_process_fast(args, env):  # --no-session: never the cached session instead
         return 0
     engine = make_engine(env)
     creds = asyncio.run(credentials(env, engine, args, CREDENTIAL_PROCESS_MIN_TTL))

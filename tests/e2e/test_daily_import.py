@@ -93,3 +93,15 @@ def test_add_user_profile_works_for_the_aws_cli(file_keyring_world: World) -> No
     ident = world.run([str(AWS_CLI), "sts", "get-caller-identity", "--profile", "bobby", "--output", "json"])
     assert ident.returncode == 0, ident.stderr
     assert json.loads(ident.stdout)["Arn"] == "arn:aws:iam::111111111111:user/bob"
+
+
+def test_no_session_is_never_answered_from_the_cached_session(file_keyring_world: World) -> None:
+    world = file_keyring_world
+    first = world.stsdesk("credential-process", "default")  # a session, cached in the (persistent) keyring
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["AccessKeyId"].startswith("ASIA")
+    again = world.stsdesk("credential-process", "default")
+    assert json.loads(again.stdout)["AccessKeyId"] == json.loads(first.stdout)["AccessKeyId"]  # the cache
+    keys = world.stsdesk("credential-process", "default", "--no-session")
+    assert keys.returncode == 0, keys.stderr
+    assert json.loads(keys.stdout)["AccessKeyId"] == BOB_KEY
