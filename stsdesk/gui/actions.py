@@ -5,8 +5,8 @@ with the row marked busy; a failure goes to the row, the details pane and the st
 from __future__ import annotations
 
 import asyncio
-import shlex
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QUrl
@@ -16,6 +16,7 @@ from stsdesk.core.errors import StsdeskError
 from stsdesk.gui.async_slot import async_slot
 from stsdesk.gui.controller_core import ControllerCore
 from stsdesk.gui.errors import user_message
+from stsdesk.gui.profile_store import is_group_name
 
 if TYPE_CHECKING:
     from stsdesk.core.model import Credentials
@@ -27,32 +28,43 @@ T = TypeVar("T")
 class ProfileActions(ControllerCore):
     """The actions on profiles (see the module docstring)."""
 
-    async def _run(self, name: str, what: str, call: Callable[[], Awaitable[T]]) -> T | None:
-        """Run ``call`` with the row marked busy; failures go to the row, details and status bar."""
+    async def _run(self, name: str, what: str, call: Callable[[], Awaitable[T]],
+                   outcome: Callable[[T], str | None] | None = None) -> T | None:
+        """Run ``call`` with the row marked busy; failures go to the row, details and status bar. A cancelled
+        MFA prompt is said as such, not as an error. ``outcome`` words the result for the status bar (None: the
+        plain "done")."""
+        from stsdesk.core.errors import MfaCancelled
+
         self.model.set_busy(name, True)
-        self.window.show_message(f"{what}: {name}…", 0)
+        self.window.show_message(self.tr("{what}: {name}…").format(what=what, name=name), 0)
         try:
             result = await call()
         except asyncio.CancelledError:
             raise
+        except MfaCancelled:
+            self.window.show_message(self.tr("{what} {name}: cancelled").format(what=what, name=name), 5000)
+            return None
         except Exception as exc:
             message = self.reporter.report(exc, f"{what} {name}") if not isinstance(exc, StsdeskError) \
                 else user_message(exc)
             self.model.set_error(name, message)
-            self.window.show_message(f"{what} {name} failed: {message}", 15000)
+            self.window.show_message(self.tr("{what} {name} failed: {message}").format(
+                what=what, name=name, message=message), 15000)
             return None
         finally:
             self.model.set_busy(name, False)
             self.prompter.settle()
             if name == self.current_profile():
                 self.update_details()
-        self.window.show_message(f"{what}: {name} done", 5000)
+        said = outcome(result) if outcome is not None else None
+        self.window.show_message(said or self.tr("{what}: {name} done").format(what=what, name=name), 5000
+                                 if said is None else 15000)
         return result
 
     async def assume(self, name: str, force: bool = False) -> Credentials | None:
         """Credentials for ``name`` (from cache unless ``force``); None on failure (shown to the user)."""
         broker = self.broker
-        if broker is None:
+        if broker is None or is_group_name(name):  # a sign-in session or account row: no credentials of its own
             return None
         result = await self._run(name, "Refresh" if force else "Assume",
                                  lambda: broker.credentials_for(name, force_refresh=force))
@@ -118,43 +130,125 @@ class ProfileActions(ControllerCore):
             await self.copy_exports(name)
 
     def copy_credential_process(self) -> str | None:
-        """Copy a ``credential_process = stsdesk ... credential-process NAME`` line for the selected profile."""
+        """Copy a ``credential_process = <absolute stsdesk> ... credential-process NAME`` line for the selected
+        profile (core.self_command: the stsdesk that runs now, so the AWS CLI and SDKs find it)."""
+        from stsdesk.core.paths import default_config_dir
+        from stsdesk.core.self_command import credential_process_line
+
         name = self.current_profile()
         if not name:
             return None
-        command = ["stsdesk"]
-        if self.config_dir:
-            command += ["--config-dir", str(self.config_dir)]
-        line = f"credential_process = {shlex.join([*command, 'credential-process', name])}"
-        self.copy_secret(line, "a credential_process line for ~/.aws/config")
+        custom = self.config_dir and Path(self.config_dir).absolute() != default_config_dir().absolute()
+        line = credential_process_line(name, self.config_dir if custom else None)
+        self.copy_secret(line, self.tr("a credential_process line for ~/.aws/config"))
         return line
+
+    async def copy_long_term_exports(self, name: str, shell: str | None = None) -> str | None:
+        """Put an IAM user's long-term access key (not a session) as exports on the clipboard: only on this
+        explicit request (Copy exports hands out a session). None when it failed (said) or was refused."""
+        from stsdesk.core.exports import render_exports
+        from stsdesk.core.model import ProfileKind
+
+        broker = self.broker
+        if broker is None:
+            return None
+        if self._kind(name) is not ProfileKind.IAM_USER:
+            self.window.show_message(self.tr("{name} is not an IAM user: it has no long-term key").format(
+                name=name), 15000)
+            return None
+        creds = await self._run(name, self.tr("Long-term key"),
+                                lambda: broker.credentials_for(name, long_term=True))
+        if creds is None:
+            return None
+        chosen = shell or self.window.shell_combo.currentText()
+        try:
+            text = render_exports(creds, chosen, self._export_region(name, creds.region), name)
+        except ValueError as exc:
+            self.window.show_message(str(exc), 15000)
+            return None
+        self.copy_secret(text, self.tr("the LONG-TERM access key of {name} ({shell} exports)").format(
+            name=name, shell=chosen))
+        return text
+
+    @async_slot()
+    async def on_copy_long_term_exports(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from stsdesk.gui.controller_core import run_dialog
+
+        name = self.current_profile()
+        if not name:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, self.tr("Copy long-term key exports"),
+            self.tr("Copy the long-term access key of {name} (AKIA…, and its secret), not a temporary "
+                    "session?\n\nThe key does not expire: whoever gets it can use it until it is rotated. "
+                    "Copy exports gives a session that expires.").format(name=name),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.window)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if await run_dialog(box) == QMessageBox.StandardButton.Yes:
+            await self.copy_long_term_exports(name)
 
     async def console_url(self, name: str) -> str | None:
         """A console sign-in URL for ``name`` (a secret, valid 15 minutes); None on failure (shown)."""
         broker = self.broker
         if broker is None:
             return None
-        return await self._run(name, "Console sign-in", lambda: broker.console_url(name))
+        return await self._run(name, self.tr("Console sign-in"), lambda: broker.console_url(name))
+
+    async def open_console(self, name: str) -> bool:
+        """Sign ``name`` in to the console in the browser (the console_browser setting, each profile in its
+        own context); True when a browser was started. "Done" is said only then; a browser that could not be
+        opened is said as such. The sign-in URL is never printed, logged or put on a command line."""
+        broker = self.broker
+        if broker is None:
+            return False
+
+        async def sign_in() -> bool:
+            url = await broker.console_url(name)
+            return self.open_signin_in_browser(url, name, report=False)
+
+        def outcome(opened: bool) -> str | None:
+            if opened:
+                return self.tr("Opened the console for {name} in the browser").format(name=name)
+            return self.tr("Open console {name}: no web browser could be opened; use Copy console URL "
+                           "instead").format(name=name)
+
+        opened: bool | None = await self._run(name, self.tr("Open console"), sign_in, outcome)
+        return bool(opened)
 
     @async_slot()
     async def on_open_console(self) -> None:
         name = self.current_profile()
-        url = await self.console_url(name) if name else None
-        if url:
-            self.open_signin_in_browser(url)
+        if name:
+            await self.open_console(name)
 
-    def open_signin_in_browser(self, url: str) -> None:
-        """Open a console sign-in URL through a private forwarding page, so the token in it never appears on
-        the browser's command line (core ``open_signin_url``); failures go to the status bar."""
-        from stsdesk.core.console_fetch import open_signin_url
+    def open_signin_in_browser(self, url: str, profile: str | None = None, report: bool = True) -> bool:
+        """Open a console sign-in URL through a private forwarding page (core ``launch_console``), so the
+        token never appears on a command line, and Qt is only ever handed the page's ``file://`` URL (a failed
+        open makes Qt print the URL it was given). True when a browser was started. With ``report`` a failure
+        goes to the status bar; without it, a page that cannot be written raises StsdeskError."""
+        from stsdesk.core.browsers import browser_setting, resolve_browser
+        from stsdesk.core.console_fetch import launch_console
+
+        def desktop_open(page: str) -> bool:
+            if not page.startswith("file:"):  # never hand Qt the sign-in URL itself
+                return False
+            return bool(QDesktopServices.openUrl(QUrl(page)))
 
         try:
-            opened = open_signin_url(url, lambda page: bool(QDesktopServices.openUrl(QUrl(page))))
+            browser = resolve_browser(browser_setting(self.config_dir))
+            launched = launch_console(url, profile or "console", browser, self.config_dir, opener=desktop_open)
         except StsdeskError as exc:
-            self.window.show_message(f"Open console failed: {user_message(exc)}", 15000)
-            return
-        if not opened:
-            self.window.show_message("No web browser could be opened; use Copy console URL instead", 15000)
+            if not report:
+                raise
+            self.window.show_message(self.tr("Open console failed: {message}").format(
+                message=user_message(exc)), 15000)
+            return False
+        if not launched.opened and report:
+            self.window.show_message(self.tr("No web browser could be opened; use Copy console URL instead"),
+                                     15000)
+        return launched.opened
 
     @async_slot()
     async def on_copy_console_url(self) -> None:

@@ -50,6 +50,7 @@ class Controller(ProfileActions, ProfileEditing):
         w.forget_action.triggered.connect(self.forget)
         w.copy_exports_action.triggered.connect(self.on_copy_exports)
         w.copy_process_action.triggered.connect(self.copy_credential_process)
+        w.copy_long_term_action.triggered.connect(self.on_copy_long_term_exports)
         w.console_action.triggered.connect(self.on_open_console)
         w.copy_console_action.triggered.connect(self.on_copy_console_url)
         w.whoami_action.triggered.connect(self.on_whoami)

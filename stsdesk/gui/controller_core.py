@@ -23,14 +23,15 @@ from stsdesk.gui.details import details_html, region_text
 from stsdesk.gui.errors import ErrorReporter, in_gui_words
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import MainWindow
-from stsdesk.gui.mfa_dialog import MfaPrompter
+from stsdesk.gui.mfa_dialog import CANCELLED_MESSAGE, MfaPrompter
 from stsdesk.gui.settings import Preferences, save_preferences
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, ProfileTreeModel
 from stsdesk.gui.window_state import restore_window_state, save_window_state, set_default_column_widths
 
 if TYPE_CHECKING:
     from stsdesk.core.broker import Broker
-    from stsdesk.core.model import ProfileKind
+    from stsdesk.core.model import Profile, ProfileKind
+    from stsdesk.core.profiles import ProfileTree
     from stsdesk.core.secrets import SecretStore
 
 
@@ -76,6 +77,9 @@ class ControllerCore(QObject):
         self.clipboard = SecretClipboard(clear_after=prefs.clipboard_clear_seconds, parent=self)
         # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
         self.menu_extenders: list[Callable[[QMenu, str], None]] = []
+        # What the tree shows for a profile tree: (roots, children); the Identity Center part regroups it.
+        self.tree_rows: Callable[[ProfileTree], tuple[list[Profile], Callable[[str], list[Profile]]]] = (
+            lambda tree: (tree.roots(), tree.children))
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
         # Profiles whose session or error changed; announced together on the next turn of the loop.
         self._changed: set[str] = set()
@@ -102,7 +106,7 @@ class ControllerCore(QObject):
             return
         tree = self.broker.tree
         selected = self.current_profile() or str(self.settings.value("window/selected", ""))
-        self.model.set_profiles(tree.roots(), tree.children, self.aliases)
+        self.model.set_profiles(*self.tree_rows(tree), self.aliases)
         self._parents = self.model.parent_names()
         for name in self._profiles_with_state():
             self._sync_profile(name, announce=False)
@@ -172,6 +176,8 @@ class ControllerCore(QObject):
         # An IAM user's account (and so its alias) is only known from its session's ARN.
         self.model.set_identity(name, meta.identity_arn if meta is not None else None)
         error = self.broker.last_error(name)
+        if error == CANCELLED_MESSAGE:  # the person cancelled the MFA prompt: not an error
+            error = None
         self.model.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
         if announce:
             self._changed.add(name)
@@ -261,6 +267,12 @@ class ControllerCore(QObject):
             has_profile = name is not None and self.model.profile(name) is not None
         for action in self.window.profile_actions:
             action.setEnabled(has_profile)
+        if has_profile:  # only an IAM user has a long-term key to copy
+            from stsdesk.core.model import ProfileKind
+
+            name = self.current_profile()
+            self.window.copy_long_term_action.setEnabled(
+                name is not None and self._kind(name) is ProfileKind.IAM_USER)
 
     def _region_text(self, name: str) -> str:
         """The details' Region row, by the rule the STS call and the exports use (core.region)."""

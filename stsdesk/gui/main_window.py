@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
                                           "Copy shell commands that set the credentials")
         self.copy_process_action = action("Copy credential_process line", None,
                                           "Copy a credential_process line for ~/.aws/config")
+        self.copy_long_term_action = action(
+            "Copy long-term key exports…", None,
+            "Copy an IAM user's long-term access key (not a session) as exports, after a confirmation")
         self.console_action = action("Open console", "Ctrl+O", "Sign in to the AWS console in the browser")
         self.copy_console_action = action("Copy console URL", None, "Copy a console sign-in URL (valid 15 min)")
         self.whoami_action = action("Who am I", "Ctrl+I", "Call GetCallerIdentity with the profile")
@@ -205,7 +208,7 @@ class MainWindow(QMainWindow):
         self.profile_actions = [
             self.assume_action, self.refresh_action, self.forget_action, self.copy_exports_action,
             self.copy_process_action, self.console_action, self.copy_console_action, self.whoami_action,
-            self.edit_action, self.remove_action,
+            self.edit_action, self.remove_action, self.copy_long_term_action,
         ]  # fmt: skip
 
         self.shell_combo = QComboBox()
@@ -248,10 +251,11 @@ class MainWindow(QMainWindow):
     def context_menu(self) -> QMenu:
         """The tree's context menu: every action."""
         menu = QMenu(self)
-        for act in self.profile_actions[:3]:
+        for act in (self.assume_action, self.refresh_action, self.forget_action):
             menu.addAction(act)
         menu.addSeparator()
-        for act in self.profile_actions[3:8]:
+        for act in (self.copy_exports_action, self.copy_process_action, self.copy_long_term_action,
+                    self.console_action, self.copy_console_action, self.whoami_action):
             menu.addAction(act)
         menu.addSeparator()
         for act in (self.decode_action, self.add_action, self.edit_action, self.remove_action,

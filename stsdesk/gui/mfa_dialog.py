@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from stsdesk.core.broker import MfaRequest
 
 CODE_LENGTH = 6
+# What a cancelled prompt raises: the person chose not to answer, which the window does not show as an error.
+CANCELLED_MESSAGE = "MFA code entry cancelled"
 
 
 class MfaCodeValidator(QValidator):
@@ -214,7 +216,7 @@ class MfaPrompter:
 
         def on_finished(result: int) -> None:
             if result != QDialog.DialogCode.Accepted and not pending.future.done():
-                pending.future.set_exception(MfaCancelled("MFA code entry cancelled"))
+                pending.future.set_exception(MfaCancelled(CANCELLED_MESSAGE))
                 pending.future.exception()  # waiters still get it; no "never retrieved" noise without any
             if self._pending.get(serial) is pending:
                 del self._pending[serial]

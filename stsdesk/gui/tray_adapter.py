@@ -161,9 +161,7 @@ class ControllerTrayApp(QObject):
         self._start(self._open_console(profile))
 
     async def _open_console(self, profile: str) -> None:
-        url = await self.controller.console_url(profile)
-        if url:
-            self.controller.open_signin_in_browser(url)
+        await self.controller.open_console(profile)  # says "done" only when a browser opened
 
     def show_window(self) -> None:
         window = self.controller.window
