@@ -16,6 +16,7 @@ from stsdesk.emulator.policy import ContextValue, Principal, TrustVerdict, evalu
 from stsdesk.emulator.scenario import Role
 from stsdesk.emulator.state import EmulatorState
 from stsdesk.emulator.sts_common import arn_param, issue_role_session, role_duration
+from stsdesk.emulator.sts_tags import request_context, web_identity_tags
 
 if TYPE_CHECKING:
     from stsdesk.emulator.wire import Request
@@ -112,8 +113,13 @@ def assume_role_with_web_identity(
     host = provider.host_path
     ctx = _base_context(state, request)
     ctx.update({f"{host}:aud": claims.audience, f"{host}:sub": claims.subject, f"{host}:iss": claims.issuer})
+    tags = web_identity_tags(claims.claims)
+    policy = v.with_tags(policy, tags.tags)
+    ctx.update(request_context(tags))
     if not _trusted(role, provider.arn, "sts:AssumeRoleWithWebIdentity", ctx):
         raise EmulatorError("AccessDenied", WEB_IDENTITY_DENIED)
+    if tags.tags and not _trusted(role, provider.arn, "sts:TagSession", ctx):
+        raise EmulatorError("AccessDenied", WEB_IDENTITY_DENIED)  # tags in the token need sts:TagSession
     seconds = role_duration(duration, role, chained=False)
     _, result = issue_role_session(
         state,
@@ -122,6 +128,8 @@ def assume_role_with_web_identity(
         duration=seconds,
         issued_by="AssumeRoleWithWebIdentity",
         policy=policy,
+        tags=tags.tags,
+        transitive_tag_keys=tags.transitive,
     )
     result[1:1] = [("SubjectFromWebIdentityToken", claims.subject)]
     # An IAM OIDC provider is named by its ARN here (STS_FACTS.md, recorded against AWS); never a bare host.

@@ -133,3 +133,32 @@ def request_context(requested: SessionTags) -> dict[str, ContextValue]:
 def principal_context(tags: tuple[tuple[str, str], ...]) -> dict[str, ContextValue]:
     """``aws:PrincipalTag/KEY`` for every tag of a session."""
     return {f"aws:PrincipalTag/{k}": v for k, v in tags}
+
+
+WEB_IDENTITY_TAGS_CLAIM = "https://aws.amazon.com/tags"
+
+
+def web_identity_tags(claims: Mapping[str, object]) -> SessionTags:
+    """Session tags carried by a web identity token: the ``https://aws.amazon.com/tags`` claim,
+    ``{"principal_tags": {"KEY": ["value"]}, "transitive_tag_keys": ["KEY"]}``, checked like request tags.
+
+    Raises InvalidIdentityToken for a claim of another shape, else what ``requested_tags`` raises.
+    """
+    raw = claims.get(WEB_IDENTITY_TAGS_CLAIM)
+    if raw is None:
+        return _NO_TAGS
+    principal = raw.get("principal_tags", {}) if isinstance(raw, dict) else None
+    transitive = raw.get("transitive_tag_keys", []) if isinstance(raw, dict) else None
+    if not isinstance(principal, dict) or not isinstance(transitive, list):
+        raise EmulatorError("InvalidIdentityToken", "The tags claim of the web identity token is malformed.")
+    params: dict[str, str] = {}
+    for n, (key, values) in enumerate(principal.items(), start=1):
+        value = values[0] if isinstance(values, list) and len(values) == 1 else values
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise EmulatorError("InvalidIdentityToken", "The tags claim of the web identity token is malformed.")
+        params[f"Tags.member.{n}.Key"], params[f"Tags.member.{n}.Value"] = key, value
+    for n, key in enumerate(transitive, start=1):
+        if not isinstance(key, str):
+            raise EmulatorError("InvalidIdentityToken", "The tags claim of the web identity token is malformed.")
+        params[f"TransitiveTagKeys.member.{n}"] = key
+    return requested_tags(params)

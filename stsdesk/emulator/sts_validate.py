@@ -6,6 +6,7 @@ everything is checked here (raw Query requests skip botocore altogether).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -185,3 +186,16 @@ def session_policy(params: Params, *, policy_max_len: int | None, allow_tags: bo
     if percent > 100:
         raise _too_large(percent)
     return SessionPolicy(policy, compact, arns, len(tags), percent)
+
+
+def with_tags(policy: SessionPolicy, tags: tuple[tuple[str, str], ...]) -> SessionPolicy:
+    """``policy`` with session tags that came from elsewhere (a web identity token) counted into the packed
+    size. Raises PackedPolicyTooLarge like ``session_policy``."""
+    if not tags:
+        return policy
+    size = len(policy.policy_json or "") + sum(len(a) for a in policy.policy_arns)
+    size += sum(len(k) + len(v) for k, v in tags)
+    percent = max(1, math.ceil(size * 100 / PACKED_POLICY_LIMIT))
+    if percent > 100:
+        raise _too_large(percent)
+    return dataclasses.replace(policy, tag_count=len(tags), packed_percent=percent)

@@ -177,6 +177,16 @@ def world() -> dict[str, Any]:
                     {"StringEquals": {"token.example.test:aud": "sts.amazonaws.com"}},
                 ),
             ),
+            role(
+                B,
+                "WebTagged",
+                trust(
+                    {"Federated": f"arn:aws:iam::{B}:oidc-provider/token.example.test"},
+                    ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+                    {"StringEquals": {"token.example.test:aud": "sts.amazonaws.com",
+                                      "aws:RequestTag/team": "blue"}},
+                ),
+            ),
         ],
         "saml_providers": [{"account": B, "name": "CorpIdP"}],
         "oidc_providers": [{"account": B, "url": OIDC_ISSUER, "client_ids": ["sts.amazonaws.com"]}],

@@ -19,8 +19,9 @@ from xml.etree import ElementTree
 import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
-from sts_world import ALICE_KEY, A, B, Emu
+from sts_world import ALICE_KEY, OIDC_ISSUER, A, B, Emu
 
+from stsdesk.emulator.idp_oidc import make_oidc_token
 from stsdesk.testing import StsEmulator, default_world
 
 TAGGING = f"arn:aws:iam::{B}:role/Tagging"
@@ -154,6 +155,36 @@ def test_get_federation_token_tags_become_principal_tags(emu: Emu) -> None:
     assert context["aws:PrincipalTag/team"] == "blue"
     code, message, _ = error_of(alice.get_federation_token, Name="ana", Tags=tags(team="a", TEAM="b"))
     assert (code, message) == ("InvalidParameterValue", DUPLICATE)
+
+
+def _web_token(emu: Emu, tags: dict[str, Any] | None) -> str:
+    extra = {"https://aws.amazon.com/tags": tags} if tags is not None else None
+    return make_oidc_token(emu.state.keys, OIDC_ISSUER, "repo:org/app", "sts.amazonaws.com",
+                           emu.state.clock.now(), extra=extra)
+
+
+def test_web_identity_tags_need_tag_session_and_become_principal_tags(emu: Emu) -> None:
+    blue = {"principal_tags": {"team": ["blue"], "cost": ["7"]}, "transitive_tag_keys": ["team"]}
+    reply = emu.unsigned().assume_role_with_web_identity(
+        RoleArn=f"arn:aws:iam::{B}:role/WebTagged", RoleSessionName="ci", WebIdentityToken=_web_token(emu, blue)
+    )
+    assert reply["PackedPolicySize"] >= 1
+    context = emu.caller_of(reply["Credentials"]).context(emu.state.clock.now(), "us-east-1", False)
+    assert (context["aws:PrincipalTag/team"], context["aws:PrincipalTag/cost"]) == ("blue", "7")
+    # The trust policy wants team=blue in the request's tags; and Web does not allow sts:TagSession at all.
+    red = {"principal_tags": {"team": ["red"]}}
+    for role, token in (("WebTagged", _web_token(emu, red)), ("Web", _web_token(emu, blue))):
+        code, _, status = error_of(emu.unsigned().assume_role_with_web_identity,
+                                   RoleArn=f"arn:aws:iam::{B}:role/{role}", RoleSessionName="ci",
+                                   WebIdentityToken=token)
+        assert (code, status) == ("AccessDenied", 403)
+    # Untagged tokens keep working for the plain role.
+    assert emu.unsigned().assume_role_with_web_identity(
+        RoleArn=f"arn:aws:iam::{B}:role/Web", RoleSessionName="ci", WebIdentityToken=_web_token(emu, None)
+    )["Credentials"]
+    code, _, _ = error_of(emu.unsigned().assume_role_with_web_identity, RoleArn=f"arn:aws:iam::{B}:role/WebTagged",
+                          RoleSessionName="ci", WebIdentityToken=_web_token(emu, {"principal_tags": ["x"]}))
+    assert code == "InvalidIdentityToken"
 
 
 # ------------------------------------------------------------------------------------ RoleArn, sizes, ids
