@@ -125,10 +125,11 @@ def ykman_path(which: Callable[[str], str | None] = shutil.which) -> str | None:
     return which("ykman")
 
 
-def yubikey_account(profile: Profile | None, serial: str) -> str:
-    """The OATH account a device's codes come from: the profile's ``stsdesk_yubikey_account``, else ``serial``
-    (ykman matches it as a case-insensitive part of ``issuer:name``)."""
-    if profile is not None:
+def yubikey_account(chain: Sequence[Profile], serial: str) -> str:
+    """The OATH account the codes of device ``serial`` come from for the last profile of ``chain`` (root
+    first): the nearest ``stsdesk_yubikey_account``, else ``serial`` itself (ykman matches it as a
+    case-insensitive part of ``issuer:name``). The GUI's "Get code from YubiKey" asks for this account."""
+    for profile in reversed(chain):
         account = profile.extra.get(YUBIKEY_ACCOUNT_KEY, "").strip()
         if account:
             return account

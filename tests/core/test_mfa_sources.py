@@ -337,3 +337,25 @@ def test_waitlist_unsubscribe_and_a_broken_listener(caplog: pytest.LogCaptureFix
         pass
     assert heard == ["arn:x", "arn:x"]  # entry and exit of the first only
     assert "MFA waitlist subscriber failed" in caplog.text
+
+
+def test_the_yubikey_account_of_a_device(tmp_path: Path) -> None:
+    from stsdesk.core.mfa_sources import code_source, yubikey_account
+
+    tree = build_tree(
+        {
+            "u": {"stsdesk_access_key_id": AKID, "mfa_serial": SERIAL, "stsdesk_yubikey_account": "AWS:alice"},
+            "r": {"role_arn": "arn:aws:iam::222222222222:role/R", "source_profile": "u", "mfa_serial": SERIAL},
+            "p": {"role_arn": "arn:aws:iam::222222222222:role/P", "source_profile": "u", "mfa_serial": SERIAL,
+                  "mfa_process": "otp --now"},
+            "plain": {"stsdesk_access_key_id": AKID, "mfa_serial": SERIAL},
+        },
+        tmp_path / "config", tmp_path / "credentials",
+    )
+    assert yubikey_account(tree.chain("r"), SERIAL) == "AWS:alice"  # from its source user
+    assert yubikey_account(tree.chain("plain"), SERIAL) == SERIAL
+    source = code_source(tree.chain("p"), SERIAL)
+    assert source is not None and (source.kind, source.command, source.profile) == ("process", "otp --now", "p")
+    source = code_source(tree.chain("r"), SERIAL)
+    assert source is not None and (source.kind, source.command) == ("yubikey", "AWS:alice")
+    assert code_source(tree.chain("plain"), SERIAL) is None
