@@ -82,8 +82,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = add_command(
         sub, "console", "print (or open) a console sign-in URL",
         "Print a sign-in URL for the AWS console as PROFILE (valid 15 minutes: treat it as a secret), or open "
-        "it in the web browser with --open. IAM users sign in through a federation token.",
-        ("stsdesk console dev --open", "stsdesk console prod-admin --destination https://console.aws.amazon.com/s3/"),
+        "it in the web browser with --open. IAM users sign in through a federation token. With --browser "
+        "chromium or chrome each profile gets its own browser profile (under stsdesk's config dir), so several "
+        "accounts stay signed in side by side; firefox opens each in its own container (needs the 'Open external "
+        "links in a container' add-on with Multi-Account Containers).",
+        ("stsdesk console dev --open", "stsdesk console prod-admin --open --browser chromium --service ec2 "
+         "--region eu-west-1", "stsdesk console prod-admin --destination https://console.aws.amazon.com/s3/"),
     )
     p.add_argument("profile")
     p.add_argument("--open", action="store_true", help="open it in the web browser")
