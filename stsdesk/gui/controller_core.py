@@ -80,6 +80,7 @@ class ControllerCore(QObject):
         # What the tree shows for a profile tree: (roots, children); the Identity Center part regroups it.
         self.tree_rows: Callable[[ProfileTree], tuple[list[Profile], Callable[[str], list[Profile]]]] = (
             lambda tree: (tree.roots(), tree.children))
+        self._live: set[str] = set()  # profiles whose session was live at the last tick (announce_expiries)
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
         # Profiles whose session or error changed; announced together on the next turn of the loop.
         self._changed: set[str] = set()
@@ -193,6 +194,35 @@ class ControllerCore(QObject):
         self.sessions_changed.emit()
         if self.current_profile() in changed:
             self.update_details()
+
+    def announce_expiries(self, now: float | None = None) -> list[str]:
+        """Called on every countdown tick: rows whose session expired since the last tick get their State cell
+        repainted (it said "active" until clicked), the details and the tray follow. Returns those profiles."""
+        import time
+
+        from PySide6.QtCore import Qt
+
+        from stsdesk.gui.tree_presentation import STATE
+
+        now = time.time() if now is None else now
+        live: set[str] = set()
+        expired: list[str] = []
+        for name, expiry in self.model.sessions():
+            if expiry > now:
+                live.add(name)
+            elif name in self._live:
+                expired.append(name)
+        self._live = live
+        roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole]
+        for name in expired:
+            index = self.model.index_of(name, STATE)
+            if index.isValid():
+                self.model.dataChanged.emit(index, index, roles)
+        if expired:
+            self.sessions_changed.emit()
+            if self.current_profile() in expired:
+                self.update_details()
+        return expired
 
     # -- menus, clipboard, preferences -----------------------------------------------------------------
 
