@@ -90,6 +90,7 @@ EXCLUDES: tuple[str, ...] = (
     "lxml.doctestcompare",
     "setuptools", "pkg_resources", "pip", "wheel", "pytest", "_pytest", "pytestqt", "hypothesis", "moto",
     "awscli", "docutils", "numpy", "PIL", "IPython", "mypy", "ruff", "psutil",
+    "stsdesk.testing",  # the pytest plugin (imports pytest): for people's test suites, never the desktop app
 )
 
 # Qt plugins the GUI uses, as "<plugin type>/<library stem>". Everything else under plugins/ is dropped.

@@ -195,6 +195,8 @@ def test_excluded_modules_are_not_imported_by_stsdesk(rules: ModuleType) -> None
     excluded = set(rules.EXCLUDES)
     offenders = []
     for path in (REPO / "stsdesk").rglob("*.py"):
+        if ".".join(path.relative_to(REPO).with_suffix("").parts) in excluded:
+            continue  # left out of the bundle itself (the pytest plugin), so its imports do not matter
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.Import):
