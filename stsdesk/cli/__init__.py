@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except BrokenPipeError:
         _silence_stdout(env)
         return BROKEN_PIPE_STATUS
+    if argv is None:  # this process's own command line (console script, python -m stsdesk)
+        from stsdesk.cli.fast_path import exit_if_answered_fast
+
+        exit_if_answered_fast(env, status)
     return status
 
 

@@ -150,6 +150,9 @@ def assume_fast(argv: Sequence[str], env: Environment) -> bool:
     except (OSError, ValueError):
         return False  # UnrepresentableValue is a ValueError: the full path says it in its own words
     env.stdout.write(text)
+    from stsdesk.cli.fast_path import mark_answered_fast
+
+    mark_answered_fast()
     return True
 
 

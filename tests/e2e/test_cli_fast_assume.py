@@ -221,3 +221,47 @@ def test_cached_assume_imports_nothing_heavy(world_env: World, memory_keyring: M
     assert report["status"] == 0
     assert done.stdout == expected
     assert [m for m in report["added"] if m in HEAVY or m.split(".")[0] in HEAVY] == []
+
+
+PROCESS = r"""
+import atexit, json, sys
+import keyring
+from keyring.backend import KeyringBackend
+
+class Memory(KeyringBackend):
+    priority = 1
+    items = {tuple(k.split("\0")): v for k, v in json.loads(sys.argv[1]).items()}
+    def get_password(self, service, username):
+        return self.items.get((service, username))
+    def set_password(self, service, username, password):
+        self.items[(service, username)] = password
+    def delete_password(self, service, username):
+        self.items.pop((service, username), None)
+
+keyring.set_keyring(Memory())
+atexit.register(lambda: print("orderly shutdown", file=sys.stderr))
+sys.argv = ["stsdesk", *sys.argv[2:]]
+from stsdesk.cli import main
+sys.exit(main())
+"""
+
+
+def test_the_process_ends_at_once_after_a_fast_answer(world_env: World, memory_keyring: MemoryKeyring) -> None:
+    expected = full(["assume", "readonly", "--format", "json"])
+    secrets = json.dumps({"\0".join(key): value for key, value in memory_keyring.items.items()})
+    env = dict(unmeasured_env(), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", PROCESS, secrets, *argv], capture_output=True, text=True, env=env, timeout=60,
+            check=False,
+        )
+
+    fast_run = run("assume", "readonly", "--format", "json")
+    assert (fast_run.returncode, fast_run.stdout, fast_run.stderr) == (0, expected, "")  # flushed, no shutdown
+    cp = run("credential-process", "readonly")
+    assert cp.returncode == 0 and cp.stderr == ""
+    assert json.loads(cp.stdout)["AccessKeyId"] == json.loads(expected)["AWS_ACCESS_KEY_ID"]
+    # Any other answer takes the interpreter's orderly way out, as before.
+    missing = run("assume", "no-such-profile")
+    assert missing.returncode == 1 and missing.stderr.endswith("orderly shutdown\n")
