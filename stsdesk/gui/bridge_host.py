@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stsdesk.core.bridge import BridgeError, BridgeServer, bridge_directory
+from stsdesk.core.mfa_sources import TERMINAL
 from stsdesk.core.model import Credentials
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class BridgeHost:
         if self._on_request is not None:
             self._on_request(profile)
         try:
-            creds = await self.broker.credentials_for(profile, duration=duration)
+            creds = await self.broker.credentials_for(profile, duration=duration, requester=TERMINAL)
         finally:
             if self._on_settle is not None:
                 self._on_settle()
