@@ -30,9 +30,11 @@ from stsdesk.gui.window_state import restore_window_state, save_window_state, se
 
 if TYPE_CHECKING:
     from stsdesk.core.broker import Broker
+    from stsdesk.core.cache_entry import CachedSession
     from stsdesk.core.model import Profile, ProfileKind
     from stsdesk.core.profiles import ProfileTree
     from stsdesk.core.secrets import SecretStore
+    from stsdesk.gui.config_watch import FileWatch
 
 
 async def run_dialog(dialog: QDialog) -> int:
@@ -80,6 +82,9 @@ class ControllerCore(QObject):
         # What the tree shows for a profile tree: (roots, children); the Identity Center part regroups it.
         self.tree_rows: Callable[[ProfileTree], tuple[list[Profile], Callable[[str], list[Profile]]]] = (
             lambda tree: (tree.roots(), tree.children))
+        self.file_watch: FileWatch | None = None  # the config files and the session cache (attach)
+        self._sticky: str | None = None  # a status-bar message that stays until its cause is gone
+        self._errors_at: dict[str, tuple[str, float]] = {}  # profile -> (its row's error, when first seen)
         self._live: set[str] = set()  # profiles whose session was live at the last tick (announce_expiries)
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
         # Profiles whose session or error changed; announced together on the next turn of the loop.
@@ -99,7 +104,29 @@ class ControllerCore(QObject):
         self.secrets = secrets
         broker.mfa_prompt = self.prompter.prompt
         self._unsubscribe = broker.subscribe(self.profile_changed.emit)
+        self._watch_files(broker)
         self.show_tree()
+
+    def _watch_files(self, broker: Broker) -> None:
+        """Follow edits of the AWS config files and sessions other processes store or forget (see
+        gui/config_watch.py): the tree updates without Reload config."""
+        from stsdesk.core.cache_index import INDEX_NAME
+        from stsdesk.gui.config_watch import FileWatch
+
+        if self.file_watch is not None:
+            self.file_watch.stop()
+            self.file_watch.deleteLater()
+        tree = broker.tree
+        self.file_watch = FileWatch({"config": [Path(tree.config_file), Path(tree.credentials_file)],
+                                     "cache": [Path(broker.cache.directory) / INDEX_NAME]}, parent=self)
+        self.file_watch.changed.connect(self._files_changed)
+
+    def _files_changed(self, group: str) -> None:
+        if group == "config":
+            self.reload()
+        else:  # the cache index: sessions stored or forgotten by a terminal, the tray or another window
+            for name in self._profiles_with_state():
+                self._sync_profile(name)
 
     def show_tree(self) -> None:
         """Show the broker's profiles (a model reset), with their sessions and errors, keeping the selection."""
@@ -133,11 +160,17 @@ class ControllerCore(QObject):
 
         if self.broker is None:
             return
+        if self.file_watch is not None:
+            self.file_watch.settle("config")  # read now: the watcher need not read it again
         try:
             tree = load_profiles(self.broker.tree.config_file, self.broker.tree.credentials_file)
         except StsdeskError as exc:
-            self.window.show_message(f"Cannot read the AWS config: {exc}", 0)
+            self._sticky = self.tr("Cannot read the AWS config: {problem}").format(problem=exc)
+            self.window.show_message(self._sticky, 0)
             return
+        if self._sticky is not None and self.window.statusBar().currentMessage() == self._sticky:
+            self.window.statusBar().clearMessage()  # resolved: the stale error leaves the status bar
+        self._sticky = None
         self.broker.reload(tree)
         self.show_tree()
 
@@ -179,11 +212,28 @@ class ControllerCore(QObject):
         error = self.broker.last_error(name)
         if error == CANCELLED_MESSAGE:  # the person cancelled the MFA prompt: not an error
             error = None
+        error = self._unless_resolved(name, error, meta)
         self.model.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
         if announce:
             self._changed.add(name)
             if not self._announce_timer.isActive():
                 self._announce_timer.start()
+
+    def _unless_resolved(self, name: str, error: str | None, meta: CachedSession | None) -> str | None:
+        """``error``, unless a session made after it was first seen is live (a terminal, the tray or another
+        window got credentials since): then the error is stale and no longer shown."""
+        import time
+
+        if error is None:
+            self._errors_at.pop(name, None)
+            return None
+        seen = self._errors_at.get(name)
+        if seen is None or seen[0] != error:
+            seen = self._errors_at[name] = (error, time.time())
+        now = time.time()
+        if meta is not None and meta.created.timestamp() > seen[1] and meta.expiration.timestamp() > now:
+            return None
+        return error
 
     def _announce(self) -> None:
         """One ``sessions_changed`` and at most one details rebuild for all profiles changed since the last
