@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QMenu
 
 from stsdesk.core.errors import StsdeskError
@@ -93,6 +94,11 @@ class ControllerCore(QObject):
         self._announce_timer.setSingleShot(True)
         self._announce_timer.setInterval(0)
         self._announce_timer.timeout.connect(self._announce)
+        # The menu bar's Profile menu carries the extenders' entries too (Favourite, Auto-refresh, serving...):
+        # nothing is only in the context menu.
+        self._profile_menu_extra: list[QAction] = []
+        window.menus["profile"].aboutToShow.connect(self._extend_profile_menu)
+        self.update_action_states(False)  # nothing is selected before the profiles are loaded
 
     # -- the broker and the tree -----------------------------------------------------------------------
 
@@ -288,6 +294,20 @@ class ControllerCore(QObject):
                 extend(menu, name)
         menu.aboutToHide.connect(menu.deleteLater)  # a fresh menu per click: don't pile them up
         return menu
+
+    def _extend_profile_menu(self) -> None:
+        """Rebuild the extenders' part of the menu bar's Profile menu for the current profile."""
+        menu = self.window.menus["profile"]
+        for act in self._profile_menu_extra:
+            menu.removeAction(act)
+            act.deleteLater()
+        before = set(menu.actions())
+        name = self.current_profile()
+        if name:
+            menu.addSeparator()
+            for extend in self.menu_extenders:
+                extend(menu, name)
+        self._profile_menu_extra = [act for act in menu.actions() if act not in before]
 
     def copy_secret(self, text: str, what: str) -> None:
         """Put ``text`` on the clipboard through SecretClipboard and say when it will be cleared."""

@@ -200,6 +200,13 @@ class MainWindow(QMainWindow):
         self.remove_action = action("Remove profile…", None)
         self.settings_action = action("Settings…", "Ctrl+,")
         self.reload_action = action("Reload config", "Ctrl+R", "Read the AWS config files again")
+        self.quit_action = action("Quit", "Ctrl+Q", "Quit stsdesk (the tray, the terminal bridge and servers too)")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.about_action = action("About stsdesk", None)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.shortcuts_action = action("Keyboard shortcuts", "F1", "List the keyboard shortcuts")
+        self.expand_action = action("Expand all", None, "Show every role under its source")
+        self.collapse_action = action("Collapse all", None, "Show the sources only")
         self.focus_filter_action = action("Filter", "Ctrl+F")
         self.focus_filter_action.triggered.connect(self._focus_filter)
         self.addAction(self.focus_filter_action)
@@ -235,6 +242,12 @@ class MainWindow(QMainWindow):
                     self.reload_action):
             self.addAction(act)
 
+        self._build_menus()
+        self.expand_action.triggered.connect(self.tree.expandAll)
+        self.collapse_action.triggered.connect(self.tree.collapseAll)
+        self.shortcuts_action.triggered.connect(self._show_shortcuts)
+        self.about_action.triggered.connect(self._show_about)
+
         self.expiry_label = QLabel()
         self.expiry_label.setObjectName("soonest-expiry")
         self.statusBar().addPermanentWidget(self.expiry_label)
@@ -243,6 +256,77 @@ class MainWindow(QMainWindow):
         self.keyring_label.setStyleSheet("color: #b26a00")
         self.keyring_label.hide()
         self.statusBar().addPermanentWidget(self.keyring_label)
+
+    def _build_menus(self) -> None:
+        """The menu bar: every action can be found there (with its shortcut), the context-menu ones too.
+        ``menus`` maps File/Profile/Session/View/Help to their QMenu (others add entries to them)."""
+        bar = self.menuBar()
+        bar.setObjectName("menu-bar")
+        self.menus: dict[str, QMenu] = {}
+        layout: list[tuple[str, str, list[QAction | None]]] = [
+            ("file", self.tr("&File"), [self.add_action, self.reload_action, None, self.settings_action, None,
+                                        self.quit_action]),
+            ("profile", self.tr("&Profile"), [self.edit_action, self.remove_action, None, self.whoami_action,
+                                              self.copy_process_action]),
+            ("session", self.tr("&Session"), [self.assume_action, self.refresh_action, self.forget_action, None,
+                                              self.copy_exports_action, self.copy_long_term_action, None,
+                                              self.console_action, self.copy_console_action, None,
+                                              self.decode_action]),
+            ("view", self.tr("&View"), [self.focus_filter_action, None, self.expand_action,
+                                        self.collapse_action]),
+            ("help", self.tr("&Help"), [self.shortcuts_action, self.about_action]),
+        ]
+        for key, title, actions in layout:
+            menu = bar.addMenu(title)
+            menu.setObjectName(f"menu-{key}")
+            for act in actions:
+                if act is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(act)
+            self.menus[key] = menu
+
+    def all_actions(self) -> list[QAction]:
+        """Every action in the menu bar (submenus included)."""
+        found: list[QAction] = []
+
+        def walk(menu: QMenu) -> None:
+            for act in menu.actions():
+                if act.menu() is not None:
+                    walk(act.menu())  # type: ignore[arg-type]
+                elif not act.isSeparator():
+                    found.append(act)
+
+        for menu in self.menus.values():
+            walk(menu)
+        return found
+
+    def _show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        rows = [f"<tr><td>{html.escape(act.text().replace('&', ''))}</td><td><b>"
+                f"{html.escape(act.shortcut().toString(QKeySequence.SequenceFormat.NativeText))}</b></td></tr>"
+                for act in self.all_actions() if not act.shortcut().isEmpty()]
+        rows.append("<tr><td>" + html.escape(self.tr("Assume the selected profile (or the first match from the "
+                                                      "filter)")) + "</td><td><b>Enter</b></td></tr>")
+        box = QMessageBox(QMessageBox.Icon.NoIcon, self.tr("Keyboard shortcuts"),
+                          "<table cellspacing='4'>" + "".join(rows) + "</table>", QMessageBox.StandardButton.Ok,
+                          self)
+        box.setObjectName("shortcuts-box")
+        box.finished.connect(box.deleteLater)
+        box.open()
+
+    def _show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from stsdesk import __version__
+
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("About stsdesk"),
+                          self.tr("stsdesk {version}: AWS STS credentials on the desktop: assume roles, MFA "
+                                  "once for many terminals, countdowns and console sign-in.").format(
+                              version=__version__), QMessageBox.StandardButton.Ok, self)
+        box.finished.connect(box.deleteLater)
+        box.open()
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()
