@@ -265,3 +265,12 @@ def test_the_process_ends_at_once_after_a_fast_answer(world_env: World, memory_k
     # Any other answer takes the interpreter's orderly way out, as before.
     missing = run("assume", "no-such-profile")
     assert missing.returncode == 1 and missing.stderr.endswith("orderly shutdown\n")
+
+
+def test_credential_process_no_session_is_never_answered_from_the_cache(world_env: World) -> None:
+    env, out, err = _env()
+    assert main(["credential-process", "bob"], env) == 0, err.getvalue()
+    assert json.loads(out.getvalue())["AccessKeyId"] != BOB_KEY  # a GetSessionToken session, cached
+    env, out, err = _env()
+    assert main(["credential-process", "bob", "--no-session"], env) == 0, err.getvalue()
+    assert json.loads(out.getvalue())["AccessKeyId"] == BOB_KEY  # asked for explicitly: the key itself
