@@ -185,9 +185,9 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
         if args.config_dir:
             directory = base / "demo"
         else:
-            import tempfile  # only here: with its imports (random, shutil) a few ms before the first paint
+            from stsdesk.demo import demo_directory  # tempfile only here: a few ms before the first paint
 
-            directory = Path(tempfile.mkdtemp(prefix="stsdesk-demo-"))
+            directory = demo_directory()  # private, removed at exit
         from stsdesk.core.paths import ensure_private_directory
 
         ensure_private_directory(directory, what="the demo", tighten=True)  # 0700; an older loose one tightened

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stsdesk.core.secrets import SecretStore, user_key
-from stsdesk.demo import ALICE_KEY_ID, ALICE_MFA, DemoWorld, demo_scenario_path, write_demo_files
+from stsdesk.demo import ALICE_KEY_ID, ALICE_MFA, DemoWorld, demo_environment, demo_scenario_path, write_demo_files
 
 ALICE_ARN = "arn:aws:iam::111111111111:user/alice"
 
@@ -87,6 +87,7 @@ def start_demo(directory: Path, scenario_path: Path | None = None) -> DemoSessio
     config, credentials = write_demo_files(directory, server.endpoint)
     os.environ["AWS_CONFIG_FILE"] = str(config)
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
+    os.environ.update(demo_environment(server.endpoint))  # profiles added by sso sync reach the emulator too
     secrets = MemorySecretStore()
     secrets.set(user_key("alice", ALICE_KEY_ID), alice.access_keys[0].secret)
     world = DemoWorld(server.endpoint, config, credentials, directory, alice.mfa.seed, alice.access_keys[0].secret)
