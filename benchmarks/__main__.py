@@ -30,7 +30,9 @@ from benchmarks.harness import (
 HERE = Path(__file__).resolve().parent
 # Each module exposes run() -> list[Row]. Order: cheap first. bench_servers (the credential server) is run when
 # its file exists.
-SUITES = ["bench_emulator", "bench_adversarial", "bench_engine", "bench_credential_process", "bench_servers", "bench_gui"]
+SUITES = [
+    "bench_emulator", "bench_adversarial", "bench_engine", "bench_credential_process", "bench_servers", "bench_gui",
+]
 
 
 def available_suites() -> list[str]:
