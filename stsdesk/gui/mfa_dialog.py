@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLayout,
     QLineEdit,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -63,31 +65,44 @@ class MfaDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.mfa_serial = mfa_serial
-        self.setWindowTitle("MFA code needed")
+        self.setWindowTitle(self.tr("MFA code needed"))
         self.setObjectName("mfa-dialog")
         self.setMinimumWidth(500)  # room for a full role ARN and the hint line without crowding the edges
         layout = QVBoxLayout(self)
-        self.heading = QLabel("<b>Enter the code from your MFA device</b>")
+        # The dialog never gets smaller than its contents need: a wrapped error line or hint must push the
+        # dialog taller, not squeeze the Code field (it shrank to a few pixels after a wrong code).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.heading = QLabel("<b>" + self.tr("Enter the code from your MFA device") + "</b>")
         layout.addWidget(self.heading)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.profiles_label = QLabel()
+        self.profiles_label.setWordWrap(True)
         self.role_label = QLabel()
         self.role_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.role_label.setTextFormat(Qt.TextFormat.PlainText)
         self.device_label = QLabel(mfa_serial)
         self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow("Profile:", self.profiles_label)
-        form.addRow("Role:", self.role_label)
-        form.addRow("MFA device:", self.device_label)
+        self.device_label.setTextFormat(Qt.TextFormat.PlainText)
+        form.addRow(self.tr("Profile:"), self.profiles_label)
+        form.addRow(self.tr("Role:"), self.role_label)
+        form.addRow(self.tr("MFA device:"), self.device_label)
+        self.profiles_label.setAccessibleName(self.tr("Profiles waiting for the code"))
+        self.role_label.setAccessibleName(self.tr("Roles"))
+        self.device_label.setAccessibleName(self.tr("MFA device"))
         self.code = QLineEdit()
         self.code.setObjectName("mfa-code")
         self.code.setValidator(MfaCodeValidator(self))
-        self.code.setPlaceholderText("6 digits")
+        self.code.setPlaceholderText(self.tr("6 digits"))
+        self.code.setAccessibleName(self.tr("MFA code"))
         self.code.setMaxLength(16)  # room for a pasted "123 456"; the validator strips it to six digits
         font = self.code.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
         font.setLetterSpacing(font.SpacingType.AbsoluteSpacing, 4)
         self.code.setFont(font)
-        form.addRow("Code:", self.code)
+        self.code.setMinimumHeight(self.code.sizeHint().height())  # its height at every state
+        self.code.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        form.addRow(self.tr("Code:"), self.code)
         layout.addLayout(form)
         self.error_label = QLabel()
         self.error_label.setObjectName("mfa-error")
@@ -102,7 +117,7 @@ class MfaDialog(QDialog):
         self.hint_label.hide()
         layout.addWidget(self.hint_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Continue")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Continue"))
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -120,17 +135,32 @@ class MfaDialog(QDialog):
 
     def set_requests(self, profiles: list[str], roles: list[str]) -> None:
         self.profiles_label.setText(", ".join(profiles))
-        self.role_label.setText(", ".join(roles) if roles else "(none: an MFA session for the user)")
+        # One role per line: an ARN has no space to wrap at.
+        self.role_label.setText("\n".join(roles) if roles else self.tr("(none: an MFA session for the user)"))
+        self._fit()
 
     def show_error(self, error: str | None) -> None:
+        """Show ``error`` (None: hide it) under the code; the dialog grows to fit it."""
         self.error_label.setText(error or "")
         self.error_label.setVisible(bool(error))
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow (never shrink below what the person resized to) so that every line fits its wrapped text."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = max(self.width(), layout.minimumSize().width())
+        needed = layout.heightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        if needed > self.height() or width > self.width():
+            self.resize(width, max(needed, self.height()))
 
     def set_checking(self, checking: bool) -> None:
         """While a code is being checked the input is locked and the button says so."""
         self.code.setEnabled(not checking)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Checking…" if checking else "Continue")
+        ok.setText(self.tr("Checking…") if checking else self.tr("Continue"))
         if not checking:
             self.code.clear()
             self.code.setFocus()
@@ -142,8 +172,11 @@ class MfaDialog(QDialog):
 
     def _refresh_hint(self) -> None:
         text = self._hint() if self._hint is not None else None
+        visible = self.hint_label.isVisible()
         self.hint_label.setText(text or "")
         self.hint_label.setVisible(bool(text))
+        if bool(text) != visible:
+            self._fit()
 
     def _submit(self) -> None:
         code = clean_code(self.code.text())
