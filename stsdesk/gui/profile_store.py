@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from stsdesk.core.model import Profile, ProfileKind
 
 ALIAS_KEY = "stsdesk_account_alias"
+# Rows that are not profiles of the config (Identity Center sign-in sessions and their accounts) carry these in
+# ``Profile.extra``; their names start with GROUP_PREFIX, which no profile name in an INI file can hold.
+GROUP_KEY = "stsdesk_group"  # "sso-session" or "sso-account"
+LABEL_KEY = "stsdesk_label"  # what the Name cell shows instead of the (internal) name
+GENERATED_KEY = "stsdesk_generated"  # an Identity Center role not (yet) in the config: an in-memory profile
+GROUP_PREFIX = "\x1f"
+_GROUP_LABELS = {"sso-session": "sign-in", "sso-account": "account"}
 
 _KIND_LABELS = {
     ProfileKind.IAM_USER: "IAM user",
@@ -29,6 +36,12 @@ _KIND_LABELS = {
 
 def kind_label(profile: Profile) -> str:
     """Short, readable kind; a role assumed from another role's session is a "chained role"."""
+    if profile.extra:
+        group = profile.extra.get(GROUP_KEY)
+        if group is not None:
+            return _GROUP_LABELS.get(group, group)
+        if GENERATED_KEY in profile.extra:
+            return "Identity Center (not in config)"
     if profile.kind is ProfileKind.ROLE and len(profile.chain) > 2:
         return "chained role"
     return _KIND_LABELS[profile.kind]
@@ -65,17 +78,34 @@ class ProfileNode:
     learned_account: str | None = None  # from a session or caller ARN, for profiles whose config names none
     account: str | None = None  # display text, worked out when first shown (None: not yet)
     filter_text: str | None = None  # lower-cased name, kind, account and ARNs, worked out when first filtered
+    group: str | None = None  # GROUP_KEY of a sign-in session or account row; None for a profile
+    note: str | None = None  # a group row's State text ("signed in as ana", "not signed in")
+    served: str | None = None  # the endpoint when this profile's credentials are being served
+
+
+def is_group_name(name: str | None) -> bool:
+    """True for the internal name of a sign-in session or account row (not a profile)."""
+    return bool(name) and str(name).startswith(GROUP_PREFIX)
+
+
+def row_label(profile: Profile) -> str:
+    """The Name cell: the profile's name, or a group row's label."""
+    return profile.extra.get(LABEL_KEY, profile.name) if profile.extra else profile.name
 
 
 ROOT_PROFILE = Profile("", ProfileKind.OTHER)
 
 
 def state_text(node: ProfileNode, now: float) -> str:
-    """The State cell: working…, error, active, expired or empty."""
+    """The State cell: working…, error, a group row's note, active (served), expired or empty."""
     if node.busy:
         return "working…"
     if node.error or node.profile.error:
         return "error"
+    if node.note is not None:
+        return node.note
+    if node.served is not None:
+        return "served"
     if node.expiry is not None:
         return "active" if node.expiry > now else "expired"
     return ""
@@ -115,10 +145,12 @@ class ProfileStore:
             seen.add(profile.name)
             node_id = len(nodes)
             node = ProfileNode(profile, parent, len(siblings), [])
+            if profile.extra and GROUP_KEY in profile.extra:
+                node.group = profile.extra[GROUP_KEY]
             previous = old.get(profile.name)
             if previous is not None:
                 node.busy, node.error, node.expiry = previous.busy, previous.error, previous.expiry
-                node.learned_account = previous.learned_account
+                node.learned_account, node.note, node.served = previous.learned_account, previous.note, previous.served
                 if node.expiry is not None:
                     with_session.add(node_id)
             nodes.append(node)
@@ -144,7 +176,7 @@ class ProfileStore:
         """Lower-cased name, kind, account, role ARN and MFA device: what the filter matches."""
         if node.filter_text is None:
             profile = node.profile
-            words = (profile.name, kind_label(profile), self.account(node), profile.role_arn or "",
+            words = (row_label(profile), kind_label(profile), self.account(node), profile.role_arn or "",
                      profile.mfa_serial or "")
             node.filter_text = " ".join(words).lower()
         return node.filter_text
@@ -175,12 +207,13 @@ class ProfileStore:
 
     def names_with_state(self) -> list[str]:
         """Profiles whose row shows a session, a busy mark or an error now."""
-        return [node.profile.name for node in self.nodes[1:] if node.expiry is not None or node.error or node.busy]
+        return [node.profile.name for node in self.nodes[1:]
+                if node.group is None and (node.expiry is not None or node.error or node.busy)]
 
     def sessions(self) -> list[tuple[str, float]]:
         """(profile, expiry Unix time) of every row with a session, soonest first: what a tray would list."""
         nodes = self.nodes
-        found = [(nodes[i].profile.name, nodes[i].expiry or 0.0) for i in self.with_session]
+        found = [(nodes[i].profile.name, nodes[i].expiry or 0.0) for i in self.with_session if nodes[i].group is None]
         return sorted(found, key=lambda item: item[1])
 
     # -- changes ---------------------------------------------------------------------------------------
@@ -208,6 +241,26 @@ class ProfileStore:
             return None
         node.expiry = expiry
         return self._changed(name)
+
+    def set_note(self, name: str, note: str | None) -> int | None:
+        """Set a group row's State text; the node id when that changed, else None."""
+        node = self.node(name)
+        if node is None or node.note == note:
+            return None
+        node.note = note
+        return self._changed(name)
+
+    def set_served(self, name: str, endpoint: str | None) -> int | None:
+        """Mark ``name`` as served at ``endpoint`` (None: not served); the node id when that changed."""
+        node = self.node(name)
+        if node is None or node.served == endpoint:
+            return None
+        node.served = endpoint
+        return self._changed(name)
+
+    def served(self) -> dict[str, str]:
+        """Profile -> endpoint of every row marked as served."""
+        return {node.profile.name: node.served for node in self.nodes[1:] if node.served is not None}
 
     def _changed(self, name: str) -> int:
         node_id = self.by_name[name]

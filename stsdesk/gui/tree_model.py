@@ -160,6 +160,19 @@ class ProfileTreeModel(QAbstractItemModel):
         """Show ``name``'s session expiry (None: no session)."""
         self._row_changed(self.store.set_expiry(name, expiration.timestamp() if expiration is not None else None))
 
+    def set_note(self, name: str, note: str | None) -> None:
+        """Show ``note`` in a sign-in session or account row's State cell (None: none)."""
+        self._row_changed(self.store.set_note(name, note))
+
+    def set_served(self, name: str, endpoint: str | None) -> None:
+        """Mark ``name`` as served at ``endpoint`` (None: no longer served)."""
+        self._row_changed(self.store.set_served(name, endpoint))
+
+    def served(self, name: str) -> str | None:
+        """The endpoint ``name``'s credentials are served at, if they are."""
+        node = self.store.node(name)
+        return node.served if node is not None else None
+
     def set_busy(self, name: str, busy: bool) -> None:
         """Show ``name`` as working (an STS call in flight) or not."""
         self._row_changed(self.store.set_busy(name, busy))

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from stsdesk.gui.countdown import Urgency, format_time_left, urgency
-from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, state_text
+from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text
 
 COLUMNS = ("Name", "Kind", "Account", "State", "Time left")
 NAME, KIND, ACCOUNT, STATE, TIME_LEFT = range(len(COLUMNS))
@@ -48,7 +48,7 @@ TICK_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole]
 def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> str:
     """The text of ``node``'s cell in ``column`` at Unix time ``now`` (remembers the time left shown)."""
     if column == NAME:
-        return node.profile.name
+        return row_label(node.profile) if node.group is not None else node.profile.name
     if column == TIME_LEFT:
         if node.expiry is None:
             return ""
@@ -77,8 +77,10 @@ def icon(icons: Callable[[str], QIcon] | None, node: ProfileNode, column: int, n
     if column == NAME:
         return icons(node.profile.kind.value)
     if column == STATE:
+        if node.note is not None and not node.busy and not node.error:
+            return None  # a group row's note is no state icon's name
         state = state_text(node, now)
-        return icons({"working…": "busy"}.get(state, state)) if state else None
+        return icons({"working…": "busy", "served": "active"}.get(state, state)) if state else None
     return None
 
 
@@ -87,5 +89,9 @@ def tooltip(node: ProfileNode, column: int) -> str | None:
     if column == STATE:
         return node.error or node.profile.error
     if column == NAME:
+        if node.served is not None:
+            return f"{node.profile.name}: credentials served at {node.served}"
+        if node.group is not None:
+            return node.profile.extra.get("stsdesk_tooltip") or row_label(node.profile)
         return node.profile.role_arn or node.profile.name
     return None
