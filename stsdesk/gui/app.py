@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from stsdesk.gui.bridge_host import BridgeHost
     from stsdesk.gui.controller import Controller
     from stsdesk.gui.demo_session import DemoSession
+    from stsdesk.gui.serving import ServingController
+    from stsdesk.gui.sso_controller import SsoController
     from stsdesk.gui.tray import TrayController
     from stsdesk.gui.tray_adapter import ControllerTrayApp
 
@@ -59,6 +61,8 @@ class GuiApp:
     tray_app: ControllerTrayApp | None = None
     bridge: BridgeHost | None = None
     bridge_label: QLabel | None = None
+    sso: SsoController | None = None  # Identity Center sign-in sessions in the tree (gui/sso_controller.py)
+    serving: ServingController | None = None  # credential servers of profiles (gui/serving.py)
 
 
 def app_icon() -> QIcon:
@@ -118,6 +122,11 @@ def load_engine(gui: GuiApp, secrets: SecretStore | None = None) -> None:
     gui.closers.append(cache.flush)  # on quit: sessions still being written reach the index and keyring
     broker = Broker(tree, sts, cache, secrets, default_region=gui.controller.prefs.default_region)
     gui.controller.attach(broker, secrets)
+    from stsdesk.gui.serving import install as install_serving
+    from stsdesk.gui.sso_controller import install as install_sso
+
+    install_sso(gui)
+    install_serving(gui)
 
 
 def start_tray(gui: GuiApp, quit_requested: Callable[[], None]) -> bool:
@@ -173,6 +182,8 @@ async def stop_tray_and_bridge(gui: GuiApp) -> None:
         gui.tray.stop()
     if gui.bridge is not None:
         await gui.bridge.close()
+    if gui.serving is not None:
+        await gui.serving.close()
 
 
 async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_window) -> int:
