@@ -14,7 +14,7 @@ from PySide6.QtGui import QDesktopServices
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.gui.async_slot import async_slot
-from stsdesk.gui.controller_core import ControllerCore
+from stsdesk.gui.controller_filter import FilterNavigation
 from stsdesk.gui.errors import user_message
 from stsdesk.gui.profile_store import is_group_name
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ProfileActions(ControllerCore):
+class ProfileActions(FilterNavigation):
     """The actions on profiles (see the module docstring)."""
 
     async def _run(self, name: str, what: str, call: Callable[[], Awaitable[T]],

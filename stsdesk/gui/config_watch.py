@@ -12,8 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+if TYPE_CHECKING:
+    from stsdesk.core.broker import Broker
 
 Stamp = tuple[int, int, int, int] | None
 
@@ -99,3 +103,12 @@ class FileWatch(QObject):
         self._rewatch()
         for group in changed:
             self.changed.emit(group)
+
+
+def watch_broker_files(broker: Broker, parent: QObject | None = None) -> FileWatch:
+    """A FileWatch of ``broker``'s AWS config files (group "config") and its session cache index ("cache")."""
+    from stsdesk.core.cache_index import INDEX_NAME
+
+    tree = broker.tree
+    return FileWatch({"config": [Path(tree.config_file), Path(tree.credentials_file)],
+                      "cache": [Path(broker.cache.directory) / INDEX_NAME]}, parent=parent)

@@ -43,6 +43,8 @@ class Controller(ProfileActions, ProfileEditing):
         w.tree.assume_requested.connect(self.on_assume)
         w.tree.customContextMenuRequested.connect(self._context_menu)
         w.filter_edit.textChanged.connect(self.set_filter)
+        w.filter_edit.returnPressed.connect(self.filter_enter)
+        w.filter_edit.down_pressed.connect(self.filter_down)
         w.shell_combo.setCurrentText(self.prefs.default_shell)
         w.shell_combo.currentTextChanged.connect(self._shell_chosen)
         w.assume_action.triggered.connect(self.on_assume)

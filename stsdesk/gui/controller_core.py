@@ -116,15 +116,12 @@ class ControllerCore(QObject):
     def _watch_files(self, broker: Broker) -> None:
         """Follow edits of the AWS config files and sessions other processes store or forget (see
         gui/config_watch.py): the tree updates without Reload config."""
-        from stsdesk.core.cache_index import INDEX_NAME
-        from stsdesk.gui.config_watch import FileWatch
+        from stsdesk.gui.config_watch import watch_broker_files
 
         if self.file_watch is not None:
             self.file_watch.stop()
             self.file_watch.deleteLater()
-        tree = broker.tree
-        self.file_watch = FileWatch({"config": [Path(tree.config_file), Path(tree.credentials_file)],
-                                     "cache": [Path(broker.cache.directory) / INDEX_NAME]}, parent=self)
+        self.file_watch = watch_broker_files(broker, self)
         self.file_watch.changed.connect(self._files_changed)
 
     def _files_changed(self, group: str) -> None:
@@ -339,15 +336,15 @@ class ControllerCore(QObject):
         self.window.tree.scrollTo(index)
         return True
 
-    def set_filter(self, text: str) -> None:
-        """Filter the tree on ``text`` (see ProfileFilterProxy)."""
-        self.proxy.set_filter_text(text)
-        if text.strip():
-            # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
-            self._expand_parents()
-
     def update_details(self) -> None:
         """Rebuild the details pane for the selected profile."""
+        current = self.window.tree.currentIndex()
+        if current.isValid() and not self.proxy.is_match(current):
+            # An ancestor shown for context only is never the selection: its first matching descendant is.
+            first = self.proxy.first_match(current.siblingAtColumn(0))
+            if first.isValid():
+                self.window.tree.setCurrentIndex(first)  # comes back here through currentChanged
+                return
         name = self.current_profile()
         profile = self.model.profile(name) if name else None
         self.update_action_states(profile is not None)

@@ -1,4 +1,4 @@
-"""The filter over the profile tree: a case-insensitive substring on name, kind, account and ARNs."""
+"""The filter over the profile tree: case-insensitive words on name, kind, account and ARNs, in any order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from stsdesk.gui.tree_model import ProfileTreeModel
 
 
 class ProfileFilterProxy(QSortFilterProxyModel):
-    """Case-insensitive substring filter on name, kind, account and ARNs; ancestors of a match stay visible.
+    """Case-insensitive filter on name, kind, account and ARNs: a row matches when it contains every word of
+    the filter, in any order ("prod admin" finds prod-admin and an Admin role in the prod account); ancestors
+    of a match stay visible (for context: they are not matches themselves, see ``is_match``).
 
     Matching is done once per keystroke over the model's precomputed lower-case texts (a plain Python loop,
     ~1 ms for 5,000 profiles); ``filterAcceptsRow`` is then a set lookup. Qt's own recursive filtering would
@@ -22,6 +24,7 @@ class ProfileFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self.setDynamicSortFilter(False)
         self._visible: set[int] | None = None
+        self._matches: set[int] | None = None  # the rows that match themselves (not just their ancestors)
         self._text = ""
         self._source: ProfileTreeModel | None = None  # filterAcceptsRow then needs no isinstance per row
 
@@ -35,10 +38,52 @@ class ProfileFilterProxy(QSortFilterProxyModel):
         if text == self._text:
             return
         self._text = text
-        model = self.sourceModel()
         self._begin_change()
-        self._visible = model.matching(text) if isinstance(model, ProfileTreeModel) and text else None
+        self._match(text)
         self._end_change()
+
+    def _match(self, text: str) -> None:
+        """Work out the rows matching every word of ``text`` and the rows shown (them and their ancestors)."""
+        model = self._source
+        words = text.lower().split()
+        if model is None or not words:
+            self._visible = self._matches = None
+            return
+        store = model.store
+        nodes = store.nodes
+        matches: set[int] = set()
+        visible: set[int] = set()
+        for node_id in range(1, len(nodes)):
+            node = nodes[node_id]
+            haystack = node.filter_text if node.filter_text is not None else store.filter_text(node)
+            if all(word in haystack for word in words):
+                matches.add(node_id)
+                while node_id > 0 and node_id not in visible:
+                    visible.add(node_id)
+                    node_id = nodes[node_id].parent
+        self._matches, self._visible = matches, visible
+
+    def is_match(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Whether the row at proxy ``index`` matches the filter itself (every row does without a filter);
+        False for an ancestor shown only because a descendant matches, and for an invalid index."""
+        if not index.isValid() or self._source is None:
+            return False
+        if self._matches is None:
+            return True
+        source = self.mapToSource(index)
+        return self._source.node_id(source.row(), source.parent()) in self._matches
+
+    def first_match(self, under: QModelIndex | None = None) -> QModelIndex:
+        """The first matching row in the tree's order (under ``under`` when given), or an invalid index."""
+        parent = under if under is not None else QModelIndex()
+        for row in range(self.rowCount(parent)):
+            index = self.index(row, 0, parent)
+            if self.is_match(index):
+                return index
+            found = self.first_match(index)
+            if found.isValid():
+                return found
+        return QModelIndex()
 
     def setSourceModel(self, model: Any) -> None:
         super().setSourceModel(model)
@@ -47,10 +92,9 @@ class ProfileFilterProxy(QSortFilterProxyModel):
             model.modelReset.connect(self._refilter)
 
     def _refilter(self) -> None:
-        model = self.sourceModel()
-        if self._text and isinstance(model, ProfileTreeModel):
+        if self._text and self._source is not None:
             self._begin_change()
-            self._visible = model.matching(self._text)
+            self._match(self._text)
             self._end_change()
 
     # Qt >= 6.10 replaced invalidateRowsFilter (now deprecated) with begin/endFilterChange.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QPaintEvent
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -121,6 +121,18 @@ class ProfileTreeView(QTreeView):
         return True
 
 
+class FilterEdit(QLineEdit):
+    """The filter field: Down moves into the results (``down_pressed``); Enter is ``returnPressed``."""
+
+    down_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Down:
+            self.down_pressed.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class MainWindow(QMainWindow):
     """Widgets and actions; ``first_painted`` fires once, right after the first paint."""
 
@@ -133,7 +145,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.resize(1100, 640)
 
-        self.filter_edit = QLineEdit()
+        self.filter_edit = FilterEdit()
         self.filter_edit.setObjectName("filter")
         self.filter_edit.setPlaceholderText("Filter by name, account or role ARN  (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)

@@ -1,0 +1,47 @@
+"""The filter field and the tree: the selection follows the filter (the first match, never an ancestor shown
+only for context), Enter assumes the first match, Down moves into the results."""
+
+from __future__ import annotations
+
+from stsdesk.gui.controller_core import ControllerCore
+
+
+class FilterNavigation(ControllerCore):
+    """The controller's filter behaviour (see the module docstring)."""
+
+    def set_filter(self, text: str) -> None:
+        """Filter the tree on ``text`` (see ProfileFilterProxy); the selection moves to the first match when
+        what was selected is filtered out or is only an ancestor of a match."""
+        self.proxy.set_filter_text(text)
+        if text.strip():
+            # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
+            self._expand_parents()
+            tree = self.window.tree
+            if not self.proxy.is_match(tree.currentIndex()):
+                first = self.proxy.first_match()
+                tree.setCurrentIndex(first)
+                if first.isValid():
+                    tree.scrollTo(first)
+        self.update_details()
+
+    def filter_enter(self) -> None:
+        """Enter in the filter: assume the first match (the selection, when it is one)."""
+        if self.select_first_match():
+            self.window.assume_action.trigger()
+
+    def filter_down(self) -> None:
+        """Down in the filter: into the results, on the first match."""
+        if self.select_first_match():
+            self.window.tree.setFocus()
+
+    def select_first_match(self) -> bool:
+        """Make the current row a match of the filter (kept when it is one); False when nothing matches."""
+        tree = self.window.tree
+        if self.proxy.is_match(tree.currentIndex()):
+            return True
+        first = self.proxy.first_match()
+        if not first.isValid():
+            return False
+        tree.setCurrentIndex(first)
+        tree.scrollTo(first)
+        return True
