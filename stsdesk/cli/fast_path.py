@@ -1,7 +1,9 @@
 """``stsdesk credential-process PROFILE`` without argparse, botocore or keyring when the answer is cached.
 
 The AWS CLI and SDKs run credential_process before every command, so this path imports only the standard
-library's lightest modules and stsdesk's import-light readers (cache_index, fingerprint, paths, fast_secret).
+library's lightest modules and stsdesk's import-light readers (cache_index, fingerprint, paths, fast_secret),
+and the process ends without the interpreter's teardown once an answer is printed (``exit_if_answered_fast``,
+also used by :mod:`stsdesk.cli.fast_assume`, the cached ``assume``).
 """
 
 from __future__ import annotations
