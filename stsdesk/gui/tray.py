@@ -151,6 +151,7 @@ class TrayController(QObject):
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(self._message_clicked)
         self._last_notice: Notice | None = None
+        self.last_text_notice: tuple[str, str] | None = None  # the last notify_text (title, body)
         self._window: QWidget | None = None
         self._auto: set[str] = set()
         self._submenus: list[QMenu] = []
@@ -268,6 +269,13 @@ class TrayController(QObject):
         )
         self.icon.showMessage(notice.title, notice.body, icon, MESSAGE_MSECS)
         self.notified.emit(notice)
+
+    def notify_text(self, title: str, body: str) -> None:
+        """Show a reminder that is not about one profile's session (an Identity Center sign-in running out);
+        clicking it shows the window."""
+        self._last_notice = None
+        self.last_text_notice = (title, body)
+        self.icon.showMessage(title, body, QSystemTrayIcon.MessageIcon.Warning, MESSAGE_MSECS)
 
     def notify_error(self, profile: str, message: str) -> None:
         """Tell the user a background action for ``profile`` failed (e.g. an auto-refresh)."""

@@ -66,6 +66,11 @@ class ControllerTrayApp(QObject):
         """Report background failures through ``tray`` and give it the auto-refresh profiles."""
         self.tray = tray
         tray.set_auto_refresh(self.controller.prefs.auto_refresh_profiles)
+        from stsdesk.gui.sso_controller import SsoController
+
+        sso = self.controller.findChild(SsoController)
+        if sso is not None:  # Identity Center sign-ins that run out are reminded through the tray as well
+            sso.reminder.connect(tray.notify_text)
 
     # -- TrayApp -----------------------------------------------------------------------------------------
 

@@ -171,3 +171,31 @@ def test_demo_approve_refuses_other_hosts() -> None:
         assert "local emulator" in str(exc)
     else:
         raise AssertionError("a non-loopback endpoint was contacted")
+
+
+def test_tray_reminds_before_the_sign_in_runs_out(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from stsdesk.gui.app import start_tray
+
+    sso, row, _ = _sign_in_approved(gui, loop)
+    start_tray(gui, lambda: None)
+    assert gui.tray is not None
+    heard: list[tuple[str, str]] = []
+    sso.reminder.connect(lambda title, body: heard.append((title, body)))
+    sso.refresh_states()
+    assert heard == [] and gui.tray.last_text_notice is None  # the sign-in lasts for days yet
+    # The registration (and with it the sign-in) now ends in 10 minutes, as an older sign-in's would.
+    [cache_file] = [p for p in (gui.config_dir / "sso-cache").glob("*.json") if "clientId" not in p.read_text()
+                    or "accessToken" in p.read_text()]
+    token = json.loads(cache_file.read_text())
+    ends = datetime.now(UTC) + timedelta(minutes=10)
+    token["registrationExpiresAt"] = ends.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cache_file.write_text(json.dumps(token))
+    sso.refresh_states()
+    sso.refresh_states()  # once per sign-in end, not at every refresh
+    assert len(heard) == 1 and "sign-in ends in" in heard[0][0] and "demo" in heard[0][0]
+    assert gui.tray.last_text_notice == heard[0]
+    assert gui.model.expiry(row) == int(ends.timestamp())
+    gui.tray.stop()
