@@ -62,4 +62,7 @@ class Controller(ProfileActions, ProfileEditing):
         w.remove_action.triggered.connect(self.on_remove_profile)
         w.settings_action.triggered.connect(self.on_settings)
         w.reload_action.triggered.connect(self.reload)
+        w.welcome.add_requested.connect(self.on_add_profile)
+        w.welcome.sso_requested.connect(self.on_sso_help)
+        w.welcome.demo_requested.connect(self.on_try_demo)
         self.profile_changed.connect(self._sync_profile)

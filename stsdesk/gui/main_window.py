@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QSplitter,
+    QStackedWidget,
     QTextBrowser,
     QToolBar,
     QTreeView,
@@ -179,8 +180,16 @@ class MainWindow(QMainWindow):
         right_layout.setSpacing(2)
         right_layout.addWidget(self.session_countdown)
         right_layout.addWidget(self.details)
+        from stsdesk.gui.welcome import Welcome
+
+        self.welcome = Welcome()
+        self.right_stack = QStackedWidget()
+        self.right_stack.setObjectName("details-pane")
+        self._details_page = right
+        self.right_stack.addWidget(right)
+        self.right_stack.addWidget(self.welcome)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.right_stack)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.setCentralWidget(self.splitter)
@@ -390,10 +399,12 @@ class MainWindow(QMainWindow):
 
     def show_details(self, html: str) -> None:
         """Show ``html`` (a profile's details) in the pane."""
+        self.right_stack.setCurrentIndex(0)
         self.details.setHtml(html)
 
     def show_empty_details(self, no_profiles: bool) -> None:
         """The pane with no profile selected: a hint, or the welcome when there are no profiles at all."""
+        self.right_stack.setCurrentWidget(self.welcome if no_profiles else self._details_page)
         self.details.setHtml("<p>" + html.escape(self.tr("Select a profile.")) + "</p>")
 
     def show_message(self, text: str, timeout_ms: int = 8000) -> None:

@@ -6,6 +6,7 @@ An IAM user's secret access key never goes into the config file: the controller 
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -42,7 +43,13 @@ class ProfileDialog(QDialog):
         self.kind.addItems([ROLE, USER])
         self.name = QLineEdit(existing.name if existing else "")
         self.name.setObjectName("profile-name")
-        self.name.setReadOnly(existing is not None)
+        if existing is not None:  # looks read-only, not like a field that ignores typing
+            self.name.setReadOnly(True)
+            self.name.setFrame(False)
+            self.name.setStyleSheet("QLineEdit { background: transparent; }")
+            self.name.setToolTip(self.tr("A profile's name cannot be changed here: other profiles and scripts "
+                                         "refer to it. Add a new profile to use another name."))
+            self.name.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.source = QComboBox()
         self.source.setObjectName("profile-source")
         self.source.addItems(sorted(n for n in names if existing is None or n != existing.name))
@@ -86,6 +93,18 @@ class ProfileDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
         self._form = form
+        # Wide enough for the longest placeholder and label (they were cut off).
+        metrics = self.fontMetrics()
+        longest = max(metrics.horizontalAdvance(edit.placeholderText()) for edit in self.findChildren(QLineEdit))
+        widest_label = max(metrics.horizontalAdvance(text) for text in ("Secret access key", "Source profile"))
+        self.setMinimumWidth(longest + widest_label + 80)
+        for field in (*self.findChildren(QLineEdit), self.kind, self.source):
+            label = form.labelForField(field)
+            if isinstance(label, QLabel):
+                field.setAccessibleName(label.text())
+        if existing is None and not names:
+            # Nothing to assume a role from yet: an IAM user is the kind that can work on its own.
+            self.kind.setCurrentText(USER)
         if existing is not None:
             self.kind.setCurrentText(USER if existing.kind is ProfileKind.IAM_USER else ROLE)
             self.kind.setEnabled(False)

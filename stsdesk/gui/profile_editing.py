@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox
 
 from stsdesk.core.errors import StsdeskError
@@ -93,6 +94,37 @@ class ProfileEditing(ControllerCore):
             return False
         self.reload()
         return True
+
+    def on_try_demo(self) -> bool:
+        """Start ``stsdesk --demo`` (this stsdesk, absolute path) as its own window; False when it could not."""
+        from PySide6.QtCore import QProcess
+
+        from stsdesk.core.self_command import stsdesk_command
+
+        command = stsdesk_command()
+        result: object = QProcess.startDetached(command[0], [*command[1:], "--demo"])
+        started = bool(result[0] if isinstance(result, tuple) else result)
+        self.window.show_message(self.tr("Starting the demo in a window of its own…") if started
+                                 else self.tr("Could not start the demo ({command} --demo)").format(
+                                     command=" ".join(command)), 15000)
+        return started
+
+    def sso_help_text(self) -> str:
+        """How to sign in to IAM Identity Center from here (the sign-ins in the config are rows of the tree)."""
+        where = str(self.broker.tree.config_file) if self.broker is not None else "~/.aws/config"
+        return self.tr(
+            "Add your organisation's Identity Center sign-in to {where} (your administrator gives the start "
+            "URL and region), for example:\n\n[sso-session my-org]\nsso_start_url = "
+            "https://my-org.awsapps.com/start\nsso_region = eu-west-1\n\nIt appears in the list at once: "
+            "select it and choose Sign in… in the Profile menu. `aws configure sso` writes the same section."
+        ).format(where=where)
+
+    @async_slot()
+    async def on_sso_help(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("Sign in to IAM Identity Center"),
+                          self.sso_help_text(), QMessageBox.StandardButton.Ok, self.window)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        await run_dialog(box)
 
     @async_slot()
     async def on_settings(self) -> None:
