@@ -67,7 +67,8 @@ class ProfileActions(FilterNavigation):
         if broker is None or is_group_name(name):  # a sign-in session or account row: no credentials of its own
             return None
         result = await self._run(name, "Refresh" if force else "Assume",
-                                 lambda: broker.credentials_for(name, force_refresh=force))
+                                 lambda: broker.credentials_for(name, force_refresh=force,
+                                                                    region=self.region_choice(name)))
         if result is not None:
             self._sync_profile(name)
             self.assumed.emit(name)
@@ -119,7 +120,8 @@ class ProfileActions(FilterNavigation):
         if self.broker is None:
             return session_region or self.prefs.default_region
         try:
-            return export_region(self.broker.tree, name, self.broker.default_region, session_region)
+            return export_region(self.broker.tree, name, self.broker.default_region, session_region,
+                                 chosen=self.region_choice(name))
         except StsdeskError:  # a profile broken since it was assumed: the session's own region will do
             return session_region or self.broker.default_region
 
@@ -194,7 +196,8 @@ class ProfileActions(FilterNavigation):
         broker = self.broker
         if broker is None:
             return None
-        return await self._run(name, self.tr("Console sign-in"), lambda: broker.console_url(name))
+        return await self._run(name, self.tr("Console sign-in"), lambda: broker.console_url(
+            name, region=self.region_choice(name)))
 
     async def open_console(self, name: str) -> bool:
         """Sign ``name`` in to the console in the browser (the console_browser setting, each profile in its

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from stsdesk.gui.bridge_host import BridgeHost
     from stsdesk.gui.controller import Controller
     from stsdesk.gui.demo_session import DemoSession
+    from stsdesk.gui.power_features import PowerFeatures
     from stsdesk.gui.serving import ServingController
     from stsdesk.gui.sso_controller import SsoController
     from stsdesk.gui.tray import TrayController
@@ -63,6 +64,7 @@ class GuiApp:
     bridge_label: QLabel | None = None
     sso: SsoController | None = None  # Identity Center sign-in sessions in the tree (gui/sso_controller.py)
     serving: ServingController | None = None  # credential servers of profiles (gui/serving.py)
+    power: PowerFeatures | None = None  # by-account view, account colours, region picker, MFA extras
 
 
 def app_icon() -> QIcon:
@@ -94,7 +96,11 @@ def build_window(
     controller.restore_state()
     countdown = Countdown(model.tick, model.sessions, parent=window)
     countdown.soonest_changed.connect(window.expiry_label.setText)
-    return GuiApp(window, controller, model, countdown, config_dir)
+    gui = GuiApp(window, controller, model, countdown, config_dir)
+    from stsdesk.gui.power_features import install
+
+    gui.power = install(gui)
+    return gui
 
 
 def load_engine(gui: GuiApp, secrets: SecretStore | None = None) -> None:

@@ -72,6 +72,8 @@ class ControllerCore(QObject):
         self.reporter = reporter
         self.config_dir = config_dir
         self.aliases = aliases or {}
+        # The region chosen for a profile's sessions in the details pane's picker (gui/power_features.py), or None.
+        self.region_choice: Callable[[str], str | None] = lambda _name: None
         self.broker: Broker | None = None  # once loaded (attach)
         self.secrets: SecretStore | None = None
         self.identities: dict[str, str] = {}  # profile -> caller ARN from Who am I
@@ -381,7 +383,8 @@ class ControllerCore(QObject):
         except StsdeskError:  # a broken profile: its own setting is all there is to show
             profile = self.model.profile(name)
             configured = profile.region if profile is not None else None
-        return region_text(configured, default)
+        chosen = self.region_choice(name)
+        return f"{chosen} (chosen here)" if chosen else region_text(configured, default)
 
     # -- window state ------------------------------------------------------------------------------------
 

@@ -209,6 +209,9 @@ class MfaPrompter:
         self._parent = parent
         self._hint = hint
         self._pending: dict[str, _Pending] = {}
+        # Called with each new dialog before it opens (gui/power_features.py adds the waiting requests and the
+        # YubiKey button).
+        self.dialog_extenders: list[Callable[[MfaDialog], None]] = []
 
     def dialog_for(self, mfa_serial: str) -> MfaDialog | None:
         pending = self._pending.get(mfa_serial)
@@ -240,6 +243,8 @@ class MfaPrompter:
     def _open(self, serial: str) -> _Pending:
         hint = (lambda: self._hint(serial)) if self._hint is not None else None  # type: ignore[misc]
         dialog = MfaDialog(serial, hint, self._parent)
+        for extend in self.dialog_extenders:
+            extend(dialog)
         pending = _Pending(dialog)
         self._pending[serial] = pending
 

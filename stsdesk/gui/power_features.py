@@ -1,0 +1,279 @@
+"""Wires the power-user features into the window: the "By account" view (sharing selection, filter and
+countdowns with the source tree), account colours and labels, the details pane's region picker, and the MFA
+dialog's list of waiting requests and "Get code from YubiKey".
+
+Built once by :func:`install` after the controller (app.build_window). The source tree stays the selection
+of record: the account view mirrors it and moves it, so every action, the details pane and the countdown
+line follow whichever view is shown.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPoint
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QBoxLayout, QColorDialog, QInputDialog, QMenu, QToolBar, QWidget
+
+from stsdesk.gui.account_groups import node_account
+from stsdesk.gui.account_labels import PRESET_COLOURS, AccountColourDelegate, AccountLabels
+from stsdesk.gui.account_view import AccountFilterProxy, AccountTreeModel
+from stsdesk.gui.main_window import ProfileTreeView
+from stsdesk.gui.region_picker import RegionChoices, RegionPicker
+from stsdesk.gui.tree_model import ACCOUNT, PROFILE_NAME_ROLE
+
+if TYPE_CHECKING:
+    from stsdesk.gui.app import GuiApp
+    from stsdesk.gui.mfa_dialog import MfaDialog
+
+BY_ACCOUNT_KEY = "view/by_account"
+
+
+class PowerFeatures(QObject):
+    """The account view, labels, region picker and MFA dialog extras of one window (see module docstring)."""
+
+    def __init__(self, gui: GuiApp) -> None:
+        super().__init__(gui.window)
+        self.gui = gui
+        window, controller = gui.window, gui.controller
+        self.labels = AccountLabels(controller.settings, self)
+        self.account_model = AccountTreeModel(gui.model, self.labels, self)
+        self.account_proxy = AccountFilterProxy(self)
+        self.account_proxy.setSourceModel(self.account_model)
+        self.account_view = ProfileTreeView()
+        self.account_view.setObjectName("account-tree")
+        self.account_view.setModel(self.account_proxy)
+        self.account_view.hide()
+        layout = _box_layout(window.tree)
+        layout.insertWidget(layout.indexOf(window.tree) + 1, self.account_view)
+        self._syncing = False
+
+        # Selection: the source tree is the record; each view follows the other.
+        window.tree.selectionModel().currentChanged.connect(lambda *_: self._source_current_changed())
+        self.account_view.selectionModel().currentChanged.connect(lambda *_: self._account_current_changed())
+        self.account_model.modelReset.connect(self._after_regroup)
+        self.account_view.activated.connect(lambda index: self._activated(index))
+        self.account_view.assume_requested.connect(controller.on_assume)
+        self.account_view.customContextMenuRequested.connect(self._account_menu)
+        window.filter_edit.textChanged.connect(self._filter)
+
+        self.by_account_action = QAction(self.tr("By account"), window)
+        self.by_account_action.setObjectName("by-account")
+        self.by_account_action.setCheckable(True)
+        self.by_account_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.by_account_action.setToolTip(self.tr("Group the profiles by AWS account (off: by source profile)"))
+        self.by_account_action.toggled.connect(self.set_by_account)
+        window.addAction(self.by_account_action)
+        toolbar = window.findChild(QToolBar, "toolbar")
+        if toolbar is not None:
+            toolbar.addSeparator()
+            toolbar.addAction(self.by_account_action)
+        view_menu = getattr(window, "menus", {}).get("view")
+        if view_menu is not None:
+            view_menu.addSeparator()
+            view_menu.addAction(self.by_account_action)
+        expand, collapse = getattr(window, "expand_action", None), getattr(window, "collapse_action", None)
+        if expand is not None and collapse is not None:
+            expand.triggered.connect(self.account_view.expandAll)
+            collapse.triggered.connect(self.account_view.collapseAll)
+
+        # Account colours in the source tree's Account column.
+        self.delegate = AccountColourDelegate(self.labels, self._account_of_source_index, window.tree)
+        window.tree.setItemDelegateForColumn(ACCOUNT, self.delegate)
+        self.labels.changed.connect(lambda _account: window.tree.viewport().update())
+
+        # Region picker above the details.
+        self.regions = RegionChoices(self)
+        self.region_picker = RegionPicker(self.regions)
+        right = _box_layout(window.details)
+        right.insertWidget(right.indexOf(window.details), self.region_picker)
+        controller.region_choice = self.regions.get
+        self.regions.changed.connect(self._region_changed)
+
+        # MFA dialog: what waits for the device, and the YubiKey button.
+        controller.prompter.dialog_extenders.append(self.extend_mfa_dialog)
+
+        self.by_account_action.setChecked(str(controller.settings.value(BY_ACCOUNT_KEY, "false")) == "true")
+        self._source_current_changed()
+
+    # -- the account view ------------------------------------------------------------------------------
+
+    def by_account(self) -> bool:
+        """True while the account view is shown."""
+        return self.by_account_action.isChecked()
+
+    def set_by_account(self, on: bool) -> None:
+        """Show the account view (True) or the source tree; the selection and filter carry over."""
+        window = self.gui.window
+        self.by_account_action.setChecked(on)
+        window.tree.setVisible(not on)
+        self.account_view.setVisible(on)
+        self.gui.controller.settings.setValue(BY_ACCOUNT_KEY, "true" if on else "false")
+        if on:
+            self.account_view.expandAll()
+            self._source_current_changed()
+            self.account_view.setFocus()
+        else:
+            window.tree.setFocus()
+
+    def _filter(self, text: str) -> None:
+        self.account_proxy.set_filter_text(text)
+        self.account_view.expandAll()
+
+    def _after_regroup(self) -> None:
+        self.account_view.expandAll()
+        self._source_current_changed()
+
+    def _source_current_changed(self) -> None:
+        if self._syncing:
+            return
+        name = self.gui.controller.current_profile()
+        self._syncing = True
+        try:
+            source = self.account_model.index_of(name) if name else QModelIndex()
+            index = self.account_proxy.mapFromSource(source) if source.isValid() else QModelIndex()
+            if index.isValid():
+                self.account_view.setCurrentIndex(index)
+                self.account_view.scrollTo(index)
+            elif name is None:
+                self.account_view.setCurrentIndex(QModelIndex())
+        finally:
+            self._syncing = False
+        self._show_region()
+
+    def _account_current_changed(self) -> None:
+        if self._syncing:
+            return
+        index = self.account_view.currentIndex()
+        name = index.data(PROFILE_NAME_ROLE) if index.isValid() else None
+        self._syncing = True
+        try:
+            if name:
+                self.gui.controller.select(str(name))
+            else:  # an account row: no profile is current
+                self.gui.window.tree.setCurrentIndex(QModelIndex())
+        finally:
+            self._syncing = False
+        self._show_region()
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.data(PROFILE_NAME_ROLE):
+            self.gui.controller.on_assume()
+
+    def _account_of_source_index(self, index: QModelIndex | QPersistentModelIndex) -> str | None:
+        name = index.data(PROFILE_NAME_ROLE)
+        node_id = self.gui.model.store.by_name.get(str(name)) if name else None
+        return node_account(self.gui.model.store, node_id)[0] if node_id is not None else None
+
+    def _account_menu(self, pos: QPoint) -> None:
+        index = self.account_view.indexAt(pos)
+        group = self.account_model.group_at(self.account_proxy.mapToSource(index)) if index.isValid() else None
+        if index.isValid() and index.data(PROFILE_NAME_ROLE):
+            menu = self.gui.controller.profile_menu()
+        else:
+            menu = QMenu(self.gui.window)
+            menu.aboutToHide.connect(menu.deleteLater)
+        if group is not None and group.account is not None:
+            self.add_account_entries(menu, group.account)
+        if not menu.isEmpty():
+            menu.popup(self.account_view.viewport().mapToGlobal(pos))
+
+    def add_account_entries(self, menu: QMenu, account: str) -> None:
+        """Add the account's colour and label entries to ``menu``."""
+        menu.addSeparator()
+        colours = menu.addMenu(self.tr("Account colour"))
+        for title, colour in PRESET_COLOURS:
+            colours.addAction(title, functools.partial(self._set_colour, account, colour))
+        colours.addAction(self.tr("Other…"), lambda: self._pick_colour(account))
+        colours.addAction(self.tr("None"), functools.partial(self._set_colour, account, None))
+        menu.addAction(self.tr("Account label…"), lambda: self._ask_label(account))
+
+    def _set_colour(self, account: str, colour: str | None) -> None:
+        self.labels.set(account, colour, self.labels.label(account))
+
+    def _pick_colour(self, account: str) -> None:
+        colour = QColorDialog.getColor(parent=self.gui.window, title=self.tr("Colour of {a}").format(a=account))
+        if colour.isValid():
+            self.labels.set(account, colour.name(), self.labels.label(account))
+
+    def _ask_label(self, account: str) -> None:
+        text, ok = QInputDialog.getText(self.gui.window, self.tr("Account label"),
+                                        self.tr("Label for {a} (e.g. prod):").format(a=account),
+                                        text=self.labels.label(account) or "")
+        if ok:
+            self.labels.set(account, self.labels.colour(account), text)
+
+    # -- regions ---------------------------------------------------------------------------------------
+
+    def _show_region(self) -> None:
+        name = self.gui.controller.current_profile()
+        self.region_picker.show_profile(name, self._configured_region(name) if name else "")
+
+    def _configured_region(self, name: str) -> str:
+        from stsdesk.core.errors import StsdeskError
+        from stsdesk.core.region import session_region
+
+        controller = self.gui.controller
+        broker = controller.broker
+        default = broker.default_region if broker is not None else controller.prefs.default_region
+        try:
+            return session_region(broker.tree.chain(name), default) if broker is not None else default
+        except StsdeskError:
+            return default
+
+    def _region_changed(self, profile: str) -> None:
+        if profile == self.gui.controller.current_profile():
+            self.gui.controller.update_details()
+
+    # -- the MFA dialog --------------------------------------------------------------------------------
+
+    def extend_mfa_dialog(self, dialog: MfaDialog) -> None:
+        """Add the waiting requests and (with ykman on PATH) the YubiKey button to a new MFA dialog."""
+        from stsdesk.gui.mfa_waitlist import MfaWaitlistWidget
+        from stsdesk.gui.yubikey import YubiKeyRow
+
+        broker = self.gui.controller.broker
+        if broker is None:
+            return
+        layout = _box_layout(dialog.error_label)
+        at = layout.indexOf(dialog.error_label)
+        waitlist = MfaWaitlistWidget(broker.mfa_waitlist, dialog.mfa_serial, dialog)
+        layout.insertWidget(at, waitlist)
+        dialog.waitlist = waitlist  # type: ignore[attr-defined]
+        dialog.finished.connect(lambda _result: waitlist.close_watch())
+        if YubiKeyRow.available():
+            row = YubiKeyRow(lambda: self._yubikey_account(dialog.mfa_serial), dialog.code.setText,
+                             dialog.show_error, dialog)
+            layout.insertWidget(at + 1, row)
+            dialog.yubikey = row  # type: ignore[attr-defined]
+
+    def _yubikey_account(self, serial: str) -> str:
+        from stsdesk.core.errors import StsdeskError
+        from stsdesk.core.mfa_sources import yubikey_account
+
+        broker = self.gui.controller.broker
+        if broker is None:
+            return serial
+        for request in broker.mfa_waitlist.waiting_for(serial):
+            try:
+                return yubikey_account(broker.tree.chain(request.profile), serial)
+            except StsdeskError:
+                continue
+        return serial
+
+
+def _box_layout(widget: QWidget) -> QBoxLayout:
+    """The box layout ``widget`` sits in (the window's left and right columns, the MFA dialog)."""
+    parent = widget.parentWidget()
+    layout = parent.layout() if parent is not None else None
+    if not isinstance(layout, QBoxLayout):
+        raise TypeError(f"{widget.objectName() or widget!r} is not in a box layout")
+    return layout
+
+
+def install(gui: GuiApp) -> PowerFeatures:
+    """Add the power-user features to ``gui``'s window (once)."""
+    return PowerFeatures(gui)
+
+

@@ -1,0 +1,122 @@
+"""The details pane's region picker: the region of the selected profile's sessions in this window.
+
+The choice is per profile and kept for the window's lifetime (``RegionChoices``); the controller passes it
+to ``Broker.credentials_for(region=...)`` (STS is called in that region: its regional endpoint and SigV4
+scope), to ``export_region(chosen=...)`` (AWS_REGION of Copy exports) and to the console sign-in. "As
+configured" means the profile's region, else the default one (core.region.session_region).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from stsdesk.core.errors import StsdeskError
+from stsdesk.core.region import COMMON_REGIONS, validate_region
+
+
+class RegionChoices(QObject):
+    """Profile -> region chosen in the picker. ``changed(profile)`` fires after a change."""
+
+    changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._chosen: dict[str, str] = {}
+
+    def get(self, profile: str) -> str | None:
+        """The region chosen for ``profile``, or None (as configured)."""
+        return self._chosen.get(profile)
+
+    def set(self, profile: str, region: str | None) -> None:
+        """Choose ``region`` for ``profile`` (None or "": as configured). Raises ConfigError (one line) for a
+        name that is not a region."""
+        region = validate_region(region.strip()) if region and region.strip() else None
+        if self._chosen.get(profile) == region:
+            return
+        if region is None:
+            self._chosen.pop(profile, None)
+        else:
+            self._chosen[profile] = region
+        self.changed.emit(profile)
+
+
+class RegionPicker(QWidget):
+    """"Region: [as configured (eu-west-1) ▾]", editable (any region name; checked when chosen).
+
+    ``show_profile(name, configured)`` follows the selection; a choice goes to ``choices``; a bad name is
+    said in ``error_label`` and the previous choice stays."""
+
+    def __init__(self, choices: RegionChoices, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("region-picker")
+        self.choices = choices
+        self._profile: str | None = None
+        self._updating = False
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(QLabel(self.tr("Region for sessions:")))
+        self.combo = QComboBox()
+        self.combo.setObjectName("region-combo")
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.setToolTip(self.tr("The region STS is called in for this profile, and what Copy exports, "
+                                      "the console and served credentials get"))
+        self.combo.addItem("")  # "as configured", text set per profile
+        self.combo.addItems(COMMON_REGIONS)
+        self.combo.setMinimumContentsLength(22)
+        layout.addWidget(self.combo, 1)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("region-error")
+        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.hide()
+        layout.addWidget(self.error_label)
+        self.combo.activated.connect(lambda _index: self._chosen())
+        line = self.combo.lineEdit()
+        if line is not None:
+            line.editingFinished.connect(self._chosen)
+        self.setEnabled(False)
+
+    def show_profile(self, profile: str | None, configured: str) -> None:
+        """Show ``profile``'s choice; ``configured`` is its region without a choice (e.g. "eu-west-1")."""
+        self._updating = True
+        try:
+            self._profile = profile
+            self.combo.setItemText(0, self.tr("as configured ({region})").format(region=configured))
+            chosen = self.choices.get(profile) if profile else None
+            if chosen is None:
+                self.combo.setCurrentIndex(0)
+            else:
+                found = self.combo.findText(chosen)
+                if found >= 0:
+                    self.combo.setCurrentIndex(found)
+                else:
+                    self.combo.setEditText(chosen)
+            self.error_label.hide()
+            self.setEnabled(profile is not None)
+        finally:
+            self._updating = False
+
+    def choose(self, region: str | None) -> bool:
+        """Choose ``region`` (None: as configured) for the shown profile, as the user would; False (and the
+        error shown) when it is not a region name."""
+        if region is None:
+            self.combo.setCurrentIndex(0)
+        else:
+            self.combo.setEditText(region)
+        return self._chosen()
+
+    def _chosen(self) -> bool:
+        if self._updating or self._profile is None:
+            return True
+        text = self.combo.currentText().strip()
+        region = None if self.combo.currentIndex() == 0 and text == self.combo.itemText(0) else text
+        try:
+            self.choices.set(self._profile, region or None)
+        except StsdeskError as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.setToolTip(str(exc))
+            self.error_label.show()
+            return False
+        self.error_label.hide()
+        return True
