@@ -83,6 +83,16 @@ class ProfileNode:
     served: str | None = None  # the endpoint when this profile's credentials are being served
 
 
+ACCOUNT_TEXT_KEY = "stsdesk_account_text"  # a group row's Account cell (a sign-in session's start URL)
+
+
+def time_left_text(node: ProfileNode, seconds: float, format_left: Callable[[float], str]) -> str:
+    """The Time left cell: a sign-in (which can last months) in days and hours past two days."""
+    if node.group is not None and seconds > 2 * 86400:
+        return f"{int(seconds // 86400)} d {int(seconds % 86400 // 3600)} h"
+    return format_left(seconds)
+
+
 def is_group_name(name: str | None) -> bool:
     """True for the internal name of a sign-in session or account row (not a profile)."""
     return bool(name) and str(name).startswith(GROUP_PREFIX)
@@ -165,6 +175,8 @@ class ProfileStore:
     def account(self, node: ProfileNode) -> str:
         """The Account text, "alias (id)"; the config's account wins over a learned one (a role's ARN says
         where it acts; an IAM user's account is only known from its session)."""
+        if node.account is None and node.group is not None:
+            node.account = node.profile.extra.get(ACCOUNT_TEXT_KEY, "")
         if node.account is None:
             profile = node.profile
             account = account_of(profile) or node.learned_account
@@ -295,7 +307,7 @@ class ProfileStore:
         changed: dict[int, list[int]] = {}
         for node_id in self.with_session:
             node = nodes[node_id]
-            text = format_left((node.expiry or 0.0) - now)
+            text = time_left_text(node, (node.expiry or 0.0) - now, format_left)
             if text != node.shown_left:
                 node.shown_left = text
                 changed.setdefault(node.parent, []).append(node.row)

@@ -18,7 +18,7 @@ from stsdesk.core.profiles import ProfileTree
 from stsdesk.core.sso.config import SsoSession
 from stsdesk.core.sso.discovery import SsoAccount
 from stsdesk.core.sso.sync import plan
-from stsdesk.gui.profile_store import GENERATED_KEY, GROUP_KEY, GROUP_PREFIX, LABEL_KEY
+from stsdesk.gui.profile_store import ACCOUNT_TEXT_KEY, GENERATED_KEY, GROUP_KEY, GROUP_PREFIX, LABEL_KEY
 
 TOOLTIP_KEY = "stsdesk_tooltip"
 
@@ -85,7 +85,9 @@ def build_rows(
         rows.sessions[row] = session
         user = users.get(session.cache_name)
         label = f"{session.label} — {user}" if user else session.label
-        session_rows.append(_group(row, "sso-session", label, f"IAM Identity Center {session.start_url}"))
+        session_row = _group(row, "sso-session", label, f"IAM Identity Center {session.start_url}")
+        session_row.extra[ACCOUNT_TEXT_KEY] = session.start_url
+        session_rows.append(session_row)
         configured = [p for p in tree.profiles.values() if signs_in_with(p, session)]
         region = next((p.region for p in configured if p.region), None) or session.region
         accounts: dict[str, tuple[str, list[Profile]]] = {}

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from stsdesk.gui.countdown import Urgency, format_time_left, urgency
-from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text
+from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text, time_left_text
 
 COLUMNS = ("Name", "Kind", "Account", "State", "Time left")
 NAME, KIND, ACCOUNT, STATE, TIME_LEFT = range(len(COLUMNS))
@@ -52,7 +52,7 @@ def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> 
     if column == TIME_LEFT:
         if node.expiry is None:
             return ""
-        node.shown_left = format_time_left(node.expiry - now)
+        node.shown_left = time_left_text(node, node.expiry - now, format_time_left)
         return node.shown_left
     if column == KIND:
         return kind_label(node.profile)
@@ -75,7 +75,7 @@ def icon(icons: Callable[[str], QIcon] | None, node: ProfileNode, column: int, n
     if icons is None:
         return None
     if column == NAME:
-        return icons(node.profile.kind.value)
+        return icons(node.profile.kind.value) if node.group != "sso-account" else None
     if column == STATE:
         if node.note is not None and not node.busy and not node.error:
             return None  # a group row's note is no state icon's name
