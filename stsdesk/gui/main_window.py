@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPaintEvent
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from stsdesk.gui.countdown import Urgency, urgency
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, TIME_LEFT
+from stsdesk.gui.tree_presentation import ACCOUNT, KIND, NAME, STATE
 
 ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
 # core.exports.SHELLS, copied: importing core.exports (json, datetime, core.model) before the first paint costs
@@ -71,6 +72,41 @@ class ProfileTreeView(QTreeView):
         self.setAllColumnsShowFocus(True)
         self.setExpandsOnDoubleClick(False)  # double-click assumes; the arrow expands
         self.setIconSize(QSize(16, 16))
+        # The Name column takes the room the others leave (adapt_columns): it stretches at full width and
+        # the others are dropped, least useful first, when the window is narrow (the details show them).
+        self.header().setStretchLastSection(False)
+        self.header().setMinimumSectionSize(40)
+
+    # Widths the columns other than Name start from, and the order they are dropped in when narrow.
+    COLUMN_WIDTHS = {KIND: 100, ACCOUNT: 170, STATE: 90, TIME_LEFT: 80}
+    DROP_ORDER = (KIND, ACCOUNT)
+    NAME_MIN = 150
+
+    def adapt_columns(self) -> None:
+        """Fit the columns to the view: Name gets what the others leave, at least NAME_MIN; Kind, then
+        Account are hidden while even that does not fit, and shown again when it does."""
+        header = self.header()
+        room = self.viewport().width()
+        if room < 50 or header.count() <= TIME_LEFT:
+            return
+        width = {col: header.sectionSize(col) if not header.isSectionHidden(col) else self.COLUMN_WIDTHS[col]
+                 for col in self.COLUMN_WIDTHS}
+        width = {col: value if value > 0 else self.COLUMN_WIDTHS[col] for col, value in width.items()}
+        shown = set(self.COLUMN_WIDTHS)
+        for col in self.DROP_ORDER:
+            if room - sum(width[c] for c in shown) >= self.NAME_MIN:
+                break
+            shown.discard(col)
+        for col in self.COLUMN_WIDTHS:
+            if (col in shown) == header.isSectionHidden(col):
+                header.setSectionHidden(col, col not in shown)
+                if col in shown:
+                    header.resizeSection(col, width[col])
+        header.resizeSection(NAME, max(self.NAME_MIN, room - sum(width[c] for c in shown)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.adapt_columns()
 
     def keyPressEvent(self, event: object) -> None:
         key = getattr(event, "key", lambda: None)()
@@ -243,21 +279,26 @@ class MainWindow(QMainWindow):
         self.shell_combo.setObjectName("shell")
         self.shell_combo.addItems(SHELLS)
         self.shell_combo.setToolTip("Shell for Copy exports")
-        toolbar = QToolBar("Actions")
+        toolbar = QToolBar(self.tr("Actions"))
         toolbar.setObjectName("toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for act in (self.assume_action, self.refresh_action, self.forget_action):
-            toolbar.addAction(act)
-        toolbar.addSeparator()
-        toolbar.addAction(self.copy_exports_action)
-        toolbar.addWidget(self.shell_combo)
-        toolbar.addSeparator()
-        for act in (self.console_action, self.whoami_action, self.decode_action):
-            toolbar.addAction(act)
-        toolbar.addSeparator()
-        for act in (self.add_action, self.edit_action, self.settings_action):
-            toolbar.addAction(act)
+        self.toolbar = toolbar
+        # The toolbar shows its own copies of the actions, so a narrow window can drop some from the toolbar
+        # (they stay in the menus) without hiding them anywhere else.
+        self._toolbar_copies: dict[QAction, QAction] = {}
+        for group in ((self.assume_action, self.refresh_action, self.forget_action), (self.copy_exports_action,),
+                      (self.console_action, self.whoami_action, self.decode_action),
+                      (self.add_action, self.edit_action, self.settings_action)):
+            if toolbar.actions():
+                toolbar.addSeparator()
+            for act in group:
+                toolbar.addAction(self._toolbar_copy(act))
+            if group == (self.copy_exports_action,):
+                toolbar.addWidget(self.shell_combo)
+        # Dropped from the toolbar first when the window is narrow (all of them are in the menu bar).
+        self._toolbar_drop_order = [self.settings_action, self.edit_action, self.decode_action, self.add_action,
+                                    self.whoami_action, self.forget_action]
         self.addToolBar(toolbar)
         for act in (*self.profile_actions, self.decode_action, self.add_action, self.settings_action,
                     self.reload_action):
@@ -277,6 +318,46 @@ class MainWindow(QMainWindow):
         self.keyring_label.setStyleSheet("color: #b26a00")
         self.keyring_label.hide()
         self.statusBar().addPermanentWidget(self.keyring_label)
+
+    def _toolbar_copy(self, act: QAction) -> QAction:
+        """A toolbar entry that mirrors ``act`` (text, tooltip, enabled) and triggers it."""
+        copy = QAction(act.text(), self)
+        copy.setObjectName(f"toolbar-{act.text().rstrip('…').lower().replace(' ', '-')}")
+
+        def follow() -> None:
+            copy.setText(act.text())
+            copy.setToolTip(act.toolTip())
+            copy.setStatusTip(act.statusTip())
+            copy.setEnabled(act.isEnabled())
+
+        act.changed.connect(follow)
+        follow()
+        copy.triggered.connect(act.trigger)
+        self._toolbar_copies[act] = copy
+        return copy
+
+    def toolbar_shows(self, act: QAction) -> bool:
+        """Whether ``act`` is on the toolbar now (a narrow window drops some)."""
+        copy = self._toolbar_copies.get(act)
+        return copy is not None and copy.isVisible()
+
+    def adapt_toolbar(self) -> None:
+        """Drop the less used entries from the toolbar until it fits the window (no overflow arrow); bring
+        them back when there is room."""
+        for copy in self._toolbar_copies.values():
+            copy.setVisible(True)
+        room = self.width() - 8
+        for act in self._toolbar_drop_order:
+            layout = self.toolbar.layout()
+            if layout is not None:
+                layout.invalidate()
+            if self.toolbar.sizeHint().width() <= room:
+                break
+            self._toolbar_copies[act].setVisible(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.adapt_toolbar()
 
     def _build_menus(self) -> None:
         """The menu bar: every action can be found there (with its shortcut), the context-menu ones too.

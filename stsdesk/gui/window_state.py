@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from stsdesk.gui.tree_presentation import NAME
-
 if TYPE_CHECKING:
     from stsdesk.gui.main_window import MainWindow
 
@@ -25,6 +23,8 @@ def restore_window_state(settings: QSettings, window: MainWindow) -> None:
     header = _bytes(settings, "window/header")
     if header is not None:
         window.tree.header().restoreState(header)
+        window.tree.header().setStretchLastSection(False)  # an older saved state stretched Time left
+        window.tree.adapt_columns()
     splitter = _bytes(settings, "window/splitter")
     if splitter is not None:
         window.splitter.restoreState(splitter)
@@ -45,7 +45,8 @@ def set_default_column_widths(settings: QSettings, window: MainWindow) -> None:
     """Column widths and splitter sizes for a first start (kept ones win)."""
     header = window.tree.header()
     if settings.value("window/header") is None:
-        for column, width in ((NAME, 190), (1, 100), (2, 175), (3, 95)):
+        for column, width in window.tree.COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
+        window.tree.adapt_columns()
     if settings.value("window/splitter") is None:
         window.splitter.setSizes([680, 400])

@@ -21,7 +21,7 @@ from stsdesk.core.configfile import ConfigFile
 from stsdesk.demo import DEMO_ACCOUNT_ALIASES
 from stsdesk.gui.app import GuiApp, build_window, load_engine
 from stsdesk.gui.settings import SettingsDialog, load_preferences, open_settings
-from stsdesk.gui.tree_model import ACCOUNT, NAME
+from stsdesk.gui.tree_model import ACCOUNT, STATE
 
 OK = QDialogButtonBox.StandardButton.Ok
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
@@ -184,9 +184,9 @@ def test_window_state_survives_a_restart(tmp_path: Path, qtbot: Any, loop: async
     second = None
     try:
         first.window.show()
-        first.window.resize(760, 520)
-        first.window.tree.header().resizeSection(NAME, 263)
-        first.window.filter_edit.setText("prod")
+        first.window.resize(790, 560)
+        first.window.tree.header().resizeSection(STATE, 97)  # Name takes the rest of the width
+        first.window.filter_edit.setText("prod admin")
         assert first.controller.select("prod-admin")
         first.controller.save_state()
 
@@ -194,9 +194,9 @@ def test_window_state_survives_a_restart(tmp_path: Path, qtbot: Any, loop: async
         second = build_window(first.config_dir, demo.mfa_hint, dict(DEMO_ACCOUNT_ALIASES))
         load_engine(second, demo.secrets)
         second.window.show()
-        assert (second.window.width(), second.window.height()) == (760, 520)
-        assert second.window.tree.header().sectionSize(NAME) == 263
-        assert second.window.filter_edit.text() == "prod"
+        assert (second.window.width(), second.window.height()) == (790, 560)
+        assert second.window.tree.header().sectionSize(STATE) == 97
+        assert second.window.filter_edit.text() == "prod admin"
         assert second.controller.current_profile() == "prod-admin"
         visible = second.window.tree.model()
         assert visible.rowCount() == 1  # the filter is applied, not just shown: only alice's branch
