@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 # its file exists.
 SUITES = [
     "bench_emulator", "bench_adversarial", "bench_engine", "bench_credential_process", "bench_servers", "bench_gui",
+    "bench_sso_tree",
 ]
 
 
