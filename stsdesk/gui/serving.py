@@ -15,6 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QWidget
 
 from stsdesk.core.servers import CredentialServers, ServedProfile, ServerEvent, ServerMode
@@ -76,6 +77,17 @@ class ServingController(QObject):
         controller.menu_extenders.append(self.extend_menu)
         controller.window.tree.selectionModel().currentChanged.connect(self._selection_changed)
         controller.sessions_changed.connect(self._mark_all)
+        # The menu bar's Session menu (when the window has one): Serve credentials / Stop serving for the current
+        # profile, next to the session actions.
+        self.menu_action = QAction("Serve credentials", self)
+        self.menu_action.setObjectName("serve-credentials")
+        self.menu_action.triggered.connect(self._toggle_current)
+        menus = getattr(controller.window, "menus", {})
+        session_menu = menus.get("session") if isinstance(menus, dict) else None
+        if session_menu is not None:
+            session_menu.addSeparator()
+            session_menu.addAction(self.menu_action)
+            session_menu.aboutToShow.connect(self._update_menu_action)
 
     @property
     def controller(self) -> Controller:
@@ -122,6 +134,18 @@ class ServingController(QObject):
             return None
         self.controller.copy_secret(text, f"{shell} lines for the credential server of {name}")
         return text
+
+    def _update_menu_action(self) -> None:
+        name = self.controller.current_profile()
+        self.menu_action.setEnabled(bool(name) and not is_group_name(name))
+        served = self.servers.get(name) if name else None
+        self.menu_action.setText("Stop serving" if served is not None else "Serve credentials")
+
+    def _toggle_current(self) -> None:
+        name = self.controller.current_profile()
+        if not name or is_group_name(name):
+            return
+        self._spawn(self.stop(name) if self.servers.get(name) is not None else self.serve(name))
 
     def _copy_current(self) -> None:
         self.copy_environment(self.controller.current_profile())

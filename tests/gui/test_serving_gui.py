@@ -103,3 +103,23 @@ def test_serving_a_broken_profile_says_why(gui: GuiApp, loop: asyncio.AbstractEv
     assert run(loop, serving.serve("no-such-profile")) is None
     assert "no-such-profile" in gui.window.statusBar().currentMessage()
     assert serving.servers.served() == []
+
+
+def test_session_menu_serves_and_stops(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    serving = _serving(gui)
+    menu = gui.window.menus["session"]
+    assert serving.menu_action in menu.actions()
+    assert gui.controller.select(PROFILE)
+    menu.aboutToShow.emit()
+    assert serving.menu_action.text() == "Serve credentials" and serving.menu_action.isEnabled()
+    serving.menu_action.trigger()
+
+    async def served() -> None:
+        from gui_helpers import until
+
+        await until(lambda: serving.servers.get(PROFILE) is not None and gui.model.served(PROFILE))
+
+    run(loop, served())
+    menu.aboutToShow.emit()
+    assert serving.menu_action.text() == "Stop serving"
+    run(loop, serving.stop(PROFILE))
