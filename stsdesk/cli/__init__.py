@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 
     Returns the exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage (argparse exits with
     SystemExit(2)), 130 interrupted, 141 stdout closed by the reader (``| head``), without a traceback."""
-    env = Environment() if env is None else env
+    if env is None:
+        _open_closed_streams()
+        env = Environment()
     try:
         try:
             status = _main(argv, env)
@@ -98,6 +100,18 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 
         exit_if_answered_fast(env, status)
     return status
+
+
+def _open_closed_streams() -> None:
+    """A process started with stdin, stdout or stderr closed (``stsdesk list >&-``) has None there: give it
+    /dev/null instead, so a command runs (its output goes nowhere, as the caller asked) rather than ending in an
+    AttributeError traceback."""
+    import os
+    import sys
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
 
 
 def _silence_stdout(env: Environment) -> None:

@@ -77,3 +77,16 @@ def test_add_user_still_updates_a_user(world: World) -> None:
     done = world.stsdesk("add-user", "bob", "--access-key-id", "AKIAE2EBOB0000000002", stdin="secret\n")
     # The fail keyring of the e2e world refuses the secret: what matters is that the kind check let it through.
     assert "is already a" not in done.stderr
+
+
+
+@pytest.mark.parametrize("redirect", [">&-", "2>&-", "<&-"])
+def test_a_closed_standard_stream_is_not_a_traceback(world: World, redirect: str) -> None:
+    """``stsdesk list >&-``: Python gives the process None for a closed descriptor; stsdesk runs the command
+    with /dev/null there instead of ending in an AttributeError traceback (exit 1)."""
+    done = subprocess.run(
+        ["sh", "-c", f"'{sys.executable}' -m stsdesk list {redirect}; echo status=$?"],
+        capture_output=True, text=True, env=world.env, cwd=world.home, timeout=60,
+    )
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert done.stdout.rstrip().endswith("status=0"), (done.stdout, done.stderr)
