@@ -5,7 +5,7 @@ single-flight makes that one prompt per device however many terminals ask)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from stsdesk.core.bridge import BridgeError, BridgeServer, bridge_directory
 from stsdesk.core.mfa_sources import TERMINAL
 from stsdesk.core.model import Credentials
+from stsdesk.core.sso.errors import NotSignedIn, SignInExpired
 
 if TYPE_CHECKING:
     from stsdesk.core.broker import Broker
@@ -25,7 +26,10 @@ class BridgeHost:
     can say "a terminal asked for prod"); ``on_settle()`` when one has finished, whatever its outcome (the
     window closes an MFA dialog whose code that request used: it stays open "Checking…" until then, so a wrong
     code can be retried in the same dialog; the hook must be safe to call when nothing was prompted).
-    ``status`` says, in one line, whether terminals are being served."""
+    ``status`` says, in one line, whether terminals are being served. ``sign_in(profile)``, when set (the
+    window's Identity Center part), runs the window's sign-in for an SSO profile (or a role chained from one)
+    whose request failed because nobody is signed in, and says whether it worked; the request is then made
+    again. Sign-ins are single-flight there: one sign-in however many terminals ask."""
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class BridgeHost:
         self._on_settle = on_settle
         self._server = BridgeServer(self.directory, self.handle)
         self.status = "terminal bridge not started"
+        self.sign_in: Callable[[str], Awaitable[bool]] | None = None
 
     @property
     def running(self) -> bool:
@@ -77,7 +82,12 @@ class BridgeHost:
         if self._on_request is not None:
             self._on_request(profile)
         try:
-            creds = await self.broker.credentials_for(profile, duration=duration, requester=TERMINAL)
+            try:
+                creds = await self.broker.credentials_for(profile, duration=duration, requester=TERMINAL)
+            except (NotSignedIn, SignInExpired):
+                if self.sign_in is None or not await self.sign_in(profile):
+                    raise
+                creds = await self.broker.credentials_for(profile, duration=duration, requester=TERMINAL)
         finally:
             if self._on_settle is not None:
                 self._on_settle()

@@ -217,6 +217,27 @@ class SsoController(QObject):
             return
         self.controller.window.show_message(f"Demo aid: {text}", 5000)
 
+    async def sign_in_for(self, profile: str) -> bool:
+        """Sign in for ``profile`` (an SSO profile or a role chained from one), joining a sign-in that runs
+        already: what a terminal asking through the bridge gets. False when it is no such profile or the
+        sign-in did not work (the dialog and the status bar say why)."""
+        from stsdesk.core.model import ProfileKind
+
+        broker = self.controller.broker
+        if broker is None or self.rows is None:
+            return False
+        try:
+            sso_profile = next(p for p in broker.tree.chain(profile) if p.kind is ProfileKind.SSO)
+            session = self.service.target(broker.tree, sso_profile.name).session
+        except (StopIteration, StsdeskError):
+            return False
+        row = next((r for r, s in self.rows.sessions.items() if s.cache_name == session.cache_name), None)
+        if row is None:
+            return False
+        self.controller.window.show_message(f"A terminal needs a sign-in to {session.label} for {profile}", 15000)
+        # Shielded: a terminal that gives up must not cancel a sign-in the window (or another terminal) waits on.
+        return await asyncio.shield(self.sign_in(row))
+
     # -- discovery, sign-out, add to config ----------------------------------------------------------------
 
     async def discover(self, row: str) -> list[SsoAccount] | None:
