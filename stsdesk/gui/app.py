@@ -170,6 +170,8 @@ async def start_bridge(gui: GuiApp, on_request: Callable[[str], None] | None = N
     bridge = BridgeHost(broker, gui.config_dir, on_request=requested,
                         on_settle=gui.controller.prompter.settle)
     gui.bridge = bridge
+    if gui.sso is not None:  # a terminal that needs an Identity Center sign-in gets the window's
+        bridge.sign_in = gui.sso.sign_in_for
     running = await bridge.start()
     label = QLabel("terminal bridge on" if running else "terminal bridge off")
     label.setObjectName("bridge-status")
