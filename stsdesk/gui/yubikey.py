@@ -1,5 +1,6 @@
 """"Get code from YubiKey" for the MFA dialog: asks ``ykman oath accounts code`` (core.mfa_sources) in a
-worker thread, says "touch your key" while ykman waits for a touch, and fills the dialog's code field.
+worker thread (it blocks until the key is touched), says "touch your key" while ykman waits for a touch,
+and fills the dialog's code field.
 
 Wrong code (the STS answer), no YubiKey, no or several matching accounts and a touch timeout are said in one
 line; the dialog stays usable (the code can still be typed). Offered only when ``ykman`` is on PATH.
@@ -7,7 +8,7 @@ line; the dialog stays usable (the code can still be typed). Offered only when `
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -35,7 +36,7 @@ class YubiKeyRow(QWidget):
         self._fill = fill
         self._show_error = show_error
         self.timeout = timeout
-        self.task: asyncio.Future[str] | None = None
+        self.worker: threading.Thread | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.button = QPushButton(self.tr("Get code from YubiKey"))
@@ -58,7 +59,7 @@ class YubiKeyRow(QWidget):
 
     def request_code(self) -> None:
         """Ask the YubiKey for a code in a worker thread (the window stays responsive)."""
-        if self.task is not None and not self.task.done():
+        if self.worker is not None and self.worker.is_alive():
             return
         account = self._account()
         self.button.setEnabled(False)
@@ -68,17 +69,19 @@ class YubiKeyRow(QWidget):
         done = self.finished.emit
         timeout = self.timeout
 
-        def work() -> str:
+        def work() -> None:  # a plain thread: the answer comes back through the queued ``finished`` signal
             try:
                 code = yubikey_code(account, on_touch=touch, timeout=timeout)
             except MfaSourceError as exc:
                 done("", str(exc))
-                raise
+                return
+            except Exception as exc:  # never leave the button disabled
+                done("", f"ykman failed ({type(exc).__name__})")
+                return
             done(code, "")
-            return code
 
-        self.task = asyncio.get_running_loop().run_in_executor(None, work)
-        self.task.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        self.worker = threading.Thread(target=work, name="stsdesk-yubikey", daemon=True)
+        self.worker.start()
 
     def _on_touch(self) -> None:
         self.status.setText(self.tr("Touch your YubiKey now…"))
