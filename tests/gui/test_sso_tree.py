@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import boto3
 import pytest
@@ -64,7 +65,11 @@ def test_session_is_a_top_level_row_before_sign_in(gui: GuiApp) -> None:
     assert "ic-dev-developer" not in top
 
 
-def test_sign_in_approved_shows_accounts_roles_and_user(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+def test_sign_in_approved_shows_accounts_roles_and_user(gui: GuiApp, loop: asyncio.AbstractEventLoop,
+                                                        qtmodeltester: Any) -> None:
+    # Qt's own model checker watches every signal of the sign-in, the discovery and the tree rebuilds below.
+    qtmodeltester.check(gui.model, force_py=False)
+    qtmodeltester.check(gui.controller.proxy, force_py=False)
     sso, row, opened = _sign_in_approved(gui, loop)
     assert opened and opened[0].startswith(gui.demo.world.endpoint)  # type: ignore[union-attr]
     model = gui.model
@@ -199,3 +204,20 @@ def test_tray_reminds_before_the_sign_in_runs_out(gui: GuiApp, loop: asyncio.Abs
     assert gui.tray.last_text_notice == heard[0]
     assert gui.model.expiry(row) == int(ends.timestamp())
     gui.tray.stop()
+
+
+def test_device_code_sign_in_shows_the_code(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    sso, row, opened = _sso(gui)
+
+    async def flow() -> bool:
+        task = sso.sign_in(row, device_code=True)
+        dialog = await until(lambda: sso.dialogs.get(row) if sso.dialogs.get(row) and opened else None)
+        await until(lambda: dialog.user_code and "Waiting" in dialog.status.text())
+        assert dialog.code_label.isVisible() and dialog.user_code in dialog.code_label.text()
+        assert dialog.user_code in opened[0]  # the verification page is opened with the code filled in
+        dialog.demo_button.click()  # approves by user code
+        return await task
+
+    assert run(loop, flow()) is True
+    assert gui.model.index_of(row).siblingAtColumn(STATE).data() == "signed in"
+    assert len(_children(gui, row)) == 3
