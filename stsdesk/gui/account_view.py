@@ -210,7 +210,8 @@ class AccountTreeModel(QAbstractItemModel):
             if column == STATE:
                 nodes = self.source.store.nodes
                 live = sum(1 for i in group.members if nodes[i].expiry is not None)
-                return f"{len(group.members)} profile(s)" + (f", {live} with a session" if live else "")
+                count = len(group.members)
+                return f"{count} profile{'s' if count != 1 else ''}" + (f", {live} active" if live else "")
             return None
         if role == _DECORATION and column == NAME and colour:
             icon = self._swatches.get(colour)
@@ -222,7 +223,7 @@ class AccountTreeModel(QAbstractItemModel):
         if role == ACCOUNT_ID_ROLE:
             return group.account
         if role == _TOOLTIP and column == NAME:
-            return f"{group.label}: {len(group.members)} profile(s) act in this account"
+            return f"{group.label}: {len(group.members)} profile(s) act in this account (right-click: colour, label)"
         if role == PROFILE_NAME_ROLE:
             return None
         return None

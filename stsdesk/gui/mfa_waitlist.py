@@ -77,7 +77,6 @@ class MfaWaitlistWidget(QWidget):
         self.table.setHeaderLabels(list(COLUMNS))
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.setMaximumHeight(140)
         layout.addWidget(self.table)
         self.touch_label = QLabel(self.tr("Touch your YubiKey now"))
         self.touch_label.setObjectName("mfa-waitlist-touch")
@@ -123,8 +122,15 @@ class MfaWaitlistWidget(QWidget):
                 self.table.addTopLevelItem(item)
             for column in range(len(COLUMNS)):
                 self.table.resizeColumnToContents(column)
+            self._fit_rows(len(wanted))
         self.table.setVisible(count > 0)
         self.touch_label.setVisible(self.waitlist.touch_needed(self.mfa_serial))
+
+    def _fit_rows(self, count: int) -> None:
+        """As tall as its rows (up to six), no empty space below them."""
+        row = self.table.sizeHintForRow(0) if count else 0
+        header = self.table.header().sizeHint().height()
+        self.table.setFixedHeight(header + row * min(max(count, 1), 6) + 2 * self.table.frameWidth() + 2)
 
     def close_watch(self) -> None:
         """Stop listening to the waitlist (the dialog closes)."""

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QBoxLayout, QColorDialog, QInputDialog, QMenu, QTo
 from stsdesk.gui.account_groups import node_account
 from stsdesk.gui.account_labels import PRESET_COLOURS, AccountColourDelegate, AccountLabels
 from stsdesk.gui.account_view import AccountFilterProxy, AccountTreeModel
-from stsdesk.gui.main_window import ProfileTreeView
 from stsdesk.gui.region_picker import RegionChoices, RegionPicker
 from stsdesk.gui.tree_model import ACCOUNT, PROFILE_NAME_ROLE
 
@@ -41,7 +40,7 @@ class PowerFeatures(QObject):
         self.account_model = AccountTreeModel(gui.model, self.labels, self)
         self.account_proxy = AccountFilterProxy(self)
         self.account_proxy.setSourceModel(self.account_model)
-        self.account_view = ProfileTreeView()
+        self.account_view = type(window.tree)()  # the window's own tree view class: same keys, same columns
         self.account_view.setObjectName("account-tree")
         self.account_view.setModel(self.account_proxy)
         self.account_view.hide()
@@ -111,6 +110,10 @@ class PowerFeatures(QObject):
         self.account_view.setVisible(on)
         self.gui.controller.settings.setValue(BY_ACCOUNT_KEY, "true" if on else "false")
         if on:
+            source_header, header = window.tree.header(), self.account_view.header()
+            for column in range(header.count()):  # the same columns at the same widths
+                header.setSectionHidden(column, source_header.isSectionHidden(column))
+                header.resizeSection(column, source_header.sectionSize(column))
             self.account_view.expandAll()
             self._source_current_changed()
             self.account_view.setFocus()

@@ -98,7 +98,7 @@ def test_countdown_and_state_reach_the_account_view(gui: GuiApp, loop: asyncio.A
     assert row.siblingAtColumn(STATE).data() == "active"
     assert row.siblingAtColumn(TIME_LEFT).data() == gui.model.index_of("dev-saml", TIME_LEFT).data() != ""
     group = power.account_model.group_index("222222222222")
-    assert group.siblingAtColumn(STATE).data() == "5 profile(s), 1 with a session"
+    assert group.siblingAtColumn(STATE).data() == "5 profiles, 1 active"
     # The shared 1 Hz countdown drives both views (no second timer): a time-left change reaches this one.
     changed.clear()
     node = gui.model.store.node("dev-saml")
