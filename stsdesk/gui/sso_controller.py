@@ -30,7 +30,7 @@ from stsdesk.core.sso.discovery import SsoAccount
 from stsdesk.core.sso.errors import SignInCancelled
 from stsdesk.core.sso.signin import EventKind, SignIn, SignInEvent
 from stsdesk.gui.errors import user_message
-from stsdesk.gui.profile_store import GENERATED_KEY, GROUP_KEY
+from stsdesk.gui.profile_store import GENERATED_KEY, GROUP_KEY, LABEL_KEY
 from stsdesk.gui.sso_dialog import SignInDialog, demo_approve
 from stsdesk.gui.sso_tree import SsoRows, build_rows, with_generated
 
@@ -69,6 +69,7 @@ class SsoController(QObject):
         self._signing: set[str] = set()  # session rows whose sign-in runs now
         self._reminded: dict[str, datetime] = {}
         controller.tree_rows = self.tree_rows
+        controller.group_details = self.details
         controller.menu_extenders.append(self.extend_menu)
         controller.sessions_changed.connect(self.refresh_states)
         controller.window.tree.activated.connect(self._activate_current)
@@ -106,6 +107,25 @@ class SsoController(QObject):
     def session_of(self, row: str) -> SsoSession | None:
         """The sign-in session of a session row (by its internal name)."""
         return self.rows.sessions.get(row) if self.rows is not None else None
+
+    def details(self, name: str) -> str | None:
+        """The details pane of a session or account row (None for any other row)."""
+        from stsdesk.gui.sso_details import account_html, session_html
+
+        if self.rows is None:
+            return None
+        session = self.rows.sessions.get(name)
+        if session is not None:
+            profile = self.controller.model.profile(name)
+            user = profile.extra.get(LABEL_KEY, "").partition(" — ")[2] if profile is not None else ""
+            return session_html(session, self.service.status(session), user or None,
+                                self.accounts.get(session.cache_name), self.rows.below.get(name, []),
+                                self.rows.generated)
+        for row, session in self.rows.sessions.items():
+            for account in self.rows.below.get(row, []):
+                if account.name == name:
+                    return account_html(session, account, self.rows.below.get(name, []))
+        return None
 
     def refresh_states(self) -> None:
         """Show each session's sign-in state and countdown (the sign-in's end) in its row; remind via the tray

@@ -76,9 +76,11 @@ def build_rows(
     rows = SsoRows(tree, [], {})
     moved: set[str] = set()
     session_rows: list[Profile] = []
+    # The config's own profiles: in-memory ones added to the broker's tree last time are made afresh below.
+    configured_profiles = [p for p in tree.profiles.values() if GENERATED_KEY not in p.extra]
     existing = {
-        name: {"sso_session": p.sso_session, "sso_account_id": p.sso_account_id, "sso_role_name": p.sso_role_name}
-        for name, p in tree.profiles.items()
+        p.name: {"sso_session": p.sso_session, "sso_account_id": p.sso_account_id, "sso_role_name": p.sso_role_name}
+        for p in configured_profiles
     }
     for session in sessions:
         row = session_row_name(session)
@@ -88,7 +90,7 @@ def build_rows(
         session_row = _group(row, "sso-session", label, f"IAM Identity Center {session.start_url}")
         session_row.extra[ACCOUNT_TEXT_KEY] = session.start_url
         session_rows.append(session_row)
-        configured = [p for p in tree.profiles.values() if signs_in_with(p, session)]
+        configured = [p for p in configured_profiles if signs_in_with(p, session)]
         region = next((p.region for p in configured if p.region), None) or session.region
         accounts: dict[str, tuple[str, list[Profile]]] = {}
         for profile in configured:

@@ -90,6 +90,14 @@ def test_sign_in_approved_shows_accounts_roles_and_user(gui: GuiApp, loop: async
     assert creds is not None and model.expiry("ic-dev-developer") is not None
     gui.controller.show_tree()
     assert row_label(model.profile(row)).endswith("— ana")  # type: ignore[arg-type]
+    assert gui.controller.select(row)
+    details = gui.window.details.toPlainText()
+    assert "https://d-9067e0e0e0.awsapps.com/start" in details and "Signed in as\nana" in details
+    assert "3 accounts, 5 roles (3 not in the config)" in details
+    # Rebuilt again (a reload): the in-memory roles stay in-memory roles, still assumable through the broker.
+    gui.controller.show_tree()
+    assert set(sso.rows.generated) == {p.name for p in generated}
+    assert all(name in gui.controller.broker.tree.profiles for name in sso.rows.generated)  # type: ignore[union-attr]
     arn = boto3.client(
         "sts", endpoint_url=gui.demo.world.endpoint, region_name="us-east-1",  # type: ignore[union-attr]
         aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key,
