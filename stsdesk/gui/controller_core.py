@@ -82,6 +82,8 @@ class ControllerCore(QObject):
         self.clipboard = SecretClipboard(clear_after=prefs.clipboard_clear_seconds, parent=self)
         # Called with (menu, profile) before the tree's context menu pops up (the tray adds its toggles).
         self.menu_extenders: list[Callable[[QMenu, str], None]] = []
+        # The details of a row that is not a profile (an Identity Center session or account), else None.
+        self.group_details: Callable[[str], str | None] = lambda name: None
         # What the tree shows for a profile tree: (roots, children); the Identity Center part regroups it.
         self.tree_rows: Callable[[ProfileTree], tuple[list[Profile], Callable[[str], list[Profile]]]] = (
             lambda tree: (tree.roots(), tree.children))
@@ -352,6 +354,10 @@ class ControllerCore(QObject):
         self.update_action_states(profile is not None)
         if name is None or profile is None:
             self.window.show_empty_details(self.broker is not None and self.model.rowCount() == 0)
+            return
+        group_html = self.group_details(name)
+        if group_html is not None:  # a sign-in session or account row (gui/sso_controller.py)
+            self.window.show_details(group_html)
             return
         session = self.broker.session_state(name) if self.broker is not None else None
         self.window.show_details(details_html(
