@@ -96,6 +96,7 @@ def build_window(
     controller.restore_state()
     countdown = Countdown(model.tick, model.sessions, parent=window)
     countdown.soonest_changed.connect(window.expiry_label.setText)
+    countdown.ticked.connect(controller.announce_expiries)  # State and time left agree at expiry
     gui = GuiApp(window, controller, model, countdown, config_dir)
     from stsdesk.gui.power_features import install
 
@@ -251,6 +252,7 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
     # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
     # in the tray) or Quit from the tray does.
     app.lastWindowClosed.connect(lambda: finish() if app.quitOnLastWindowClosed() else None)
+    gui.window.quit_action.triggered.connect(finish)  # File > Quit (Ctrl+Q): as the tray's Quit
     from stsdesk.gui.gc_guard import GuiThreadCollector
 
     collector = GuiThreadCollector(app)  # from here on boto3 runs on executor threads: collect on this one only

@@ -5,30 +5,29 @@ toolbar and in the tree's context menu, messages in the status bar. The controll
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QSplitter,
     QStackedWidget,
     QTextBrowser,
     QToolBar,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from stsdesk.gui.countdown import Urgency, urgency
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, TIME_LEFT
-from stsdesk.gui.tree_presentation import ACCOUNT, KIND, NAME, STATE
+from stsdesk.gui.tree_view import FilterEdit, ProfileTreeView
+
+__all__ = ["SHELLS", "FilterEdit", "IconCache", "MainWindow", "ProfileTreeView"]
 
 ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
 # core.exports.SHELLS, copied: importing core.exports (json, datetime, core.model) before the first paint costs
@@ -51,123 +50,6 @@ class IconCache:
             icon = QIcon(str(path)) if path.is_file() else QIcon()
             self._icons[name] = icon
         return icon
-
-
-class ProfileTreeView(QTreeView):
-    """The tree: Enter assumes the current profile (double-click is the view's own ``activated``)."""
-
-    assume_requested = Signal()
-    # The current row changed, or one of its cells did (the shared 1 Hz countdown announces time-left cells):
-    # whatever shows the current profile's session follows this instead of running a timer of its own.
-    current_row_changed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("profile-tree")
-        self.setUniformRowHeights(True)  # lets Qt skip per-row size queries: 5,000 rows stay fast
-        self.setAlternatingRowColors(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.setAllColumnsShowFocus(True)
-        self.setExpandsOnDoubleClick(False)  # double-click assumes; the arrow expands
-        self.setIconSize(QSize(16, 16))
-        # The Name column takes the room the others leave (adapt_columns): it stretches at full width and
-        # the others are dropped, least useful first, when the window is narrow (the details show them).
-        self.header().setStretchLastSection(False)
-        self.header().setMinimumSectionSize(40)
-
-    # Widths the columns other than Name start from, and the order they are dropped in when narrow.
-    COLUMN_WIDTHS = {KIND: 100, ACCOUNT: 170, STATE: 90, TIME_LEFT: 80}
-    DROP_ORDER = (KIND, ACCOUNT)
-    NAME_MIN = 150
-
-    def adapt_columns(self) -> None:
-        """Fit the columns to the view: Name gets what the others leave, at least NAME_MIN; Kind, then
-        Account are hidden while even that does not fit, and shown again when it does."""
-        header = self.header()
-        room = self.viewport().width()
-        if room < 50 or header.count() <= TIME_LEFT:
-            return
-        width = {col: header.sectionSize(col) if not header.isSectionHidden(col) else self.COLUMN_WIDTHS[col]
-                 for col in self.COLUMN_WIDTHS}
-        width = {col: value if value > 0 else self.COLUMN_WIDTHS[col] for col, value in width.items()}
-        shown = set(self.COLUMN_WIDTHS)
-        for col in self.DROP_ORDER:
-            if room - sum(width[c] for c in shown) >= self.NAME_MIN:
-                break
-            shown.discard(col)
-        for col in self.COLUMN_WIDTHS:
-            if (col in shown) == header.isSectionHidden(col):
-                header.setSectionHidden(col, col not in shown)
-                if col in shown:
-                    header.resizeSection(col, width[col])
-        header.resizeSection(NAME, max(self.NAME_MIN, room - sum(width[c] for c in shown)))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self.adapt_columns()
-
-    def keyPressEvent(self, event: object) -> None:
-        key = getattr(event, "key", lambda: None)()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self.assume_requested.emit()
-            return
-        super().keyPressEvent(event)  # type: ignore[arg-type]
-
-    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
-                       previous: QModelIndex | QPersistentModelIndex) -> None:
-        super().currentChanged(current, previous)
-        self.current_row_changed.emit()
-
-    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
-                    bottom_right: QModelIndex | QPersistentModelIndex, roles: Sequence[int] = ()) -> None:
-        if not self._update_column_strip(top_left, bottom_right):
-            super().dataChanged(top_left, bottom_right, list(roles))
-        current = self.currentIndex()
-        # Cheap on every tick: a row range check; only the current row's change is announced.
-        if (current.isValid() and top_left.row() <= current.row() <= bottom_right.row()
-                and top_left.parent() == current.parent()):
-            self.current_row_changed.emit()
-
-
-    def _update_column_strip(self, top_left: QModelIndex | QPersistentModelIndex,
-                             bottom_right: QModelIndex | QPersistentModelIndex) -> bool:
-        """Repaint just one column over a run of sibling rows (the countdown's time-left cells, every second);
-        False when the change is not such a run (QTreeView handles it).
-
-        QTreeView repaints the whole viewport for a change spanning several rows, even when none of them is on
-        screen: with 500 sessions that was ~6-11 ms every second, the strip ~1 ms (benchmarks/FINDINGS.md). Only
-        for a column other than the first (whose rows carry the expand arrow) and with no editor open; row
-        heights are uniform, so nothing else in the view depends on the cells' text.
-        """
-        if (top_left.column() != bottom_right.column() or top_left.column() == 0
-                or top_left.row() >= bottom_right.row() or top_left.parent() != bottom_right.parent()
-                or self.state() == QAbstractItemView.State.EditingState):
-            return False
-        first, last = self.visualRect(top_left), self.visualRect(bottom_right)
-        if first.isEmpty() != last.isEmpty():
-            return False
-        if not first.isEmpty():  # both empty: the rows are hidden (collapsed or filtered out)
-            header = self.header()
-            strip = QRect(header.sectionViewportPosition(top_left.column()), first.top(),
-                          header.sectionSize(top_left.column()), last.bottom() - first.top() + 1)
-            strip = strip.intersected(self.viewport().rect())
-            if not strip.isEmpty():
-                self.viewport().update(strip)
-        return True
-
-
-class FilterEdit(QLineEdit):
-    """The filter field: Down moves into the results (``down_pressed``); Enter is ``returnPressed``."""
-
-    down_pressed = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Down:
-            self.down_pressed.emit()
-            return
-        super().keyPressEvent(event)
 
 
 class MainWindow(QMainWindow):
@@ -360,75 +242,26 @@ class MainWindow(QMainWindow):
         self.adapt_toolbar()
 
     def _build_menus(self) -> None:
-        """The menu bar: every action can be found there (with its shortcut), the context-menu ones too.
-        ``menus`` maps File/Profile/Session/View/Help to their QMenu (others add entries to them)."""
-        bar = self.menuBar()
-        bar.setObjectName("menu-bar")
-        self.menus: dict[str, QMenu] = {}
-        layout: list[tuple[str, str, list[QAction | None]]] = [
-            ("file", self.tr("&File"), [self.add_action, self.reload_action, None, self.settings_action, None,
-                                        self.quit_action]),
-            ("profile", self.tr("&Profile"), [self.edit_action, self.remove_action, None, self.whoami_action,
-                                              self.copy_process_action]),
-            ("session", self.tr("&Session"), [self.assume_action, self.refresh_action, self.forget_action, None,
-                                              self.copy_exports_action, self.copy_long_term_action, None,
-                                              self.console_action, self.copy_console_action, None,
-                                              self.decode_action]),
-            ("view", self.tr("&View"), [self.focus_filter_action, None, self.expand_action,
-                                        self.collapse_action]),
-            ("help", self.tr("&Help"), [self.shortcuts_action, self.about_action]),
-        ]
-        for key, title, actions in layout:
-            menu = bar.addMenu(title)
-            menu.setObjectName(f"menu-{key}")
-            for act in actions:
-                if act is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(act)
-            self.menus[key] = menu
+        """The menu bar (see gui/window_menus.py); ``menus`` maps File/Profile/Session/View/Help to their menu."""
+        from stsdesk.gui.window_menus import build_menus
+
+        self.menus = build_menus(self)
 
     def all_actions(self) -> list[QAction]:
         """Every action in the menu bar (submenus included)."""
-        found: list[QAction] = []
+        from stsdesk.gui.window_menus import menu_actions
 
-        def walk(menu: QMenu) -> None:
-            for act in menu.actions():
-                if act.menu() is not None:
-                    walk(act.menu())  # type: ignore[arg-type]
-                elif not act.isSeparator():
-                    found.append(act)
-
-        for menu in self.menus.values():
-            walk(menu)
-        return found
+        return menu_actions(self.menus.values())
 
     def _show_shortcuts(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+        from stsdesk.gui.window_menus import show_shortcuts
 
-        rows = [f"<tr><td>{html.escape(act.text().replace('&', ''))}</td><td><b>"
-                f"{html.escape(act.shortcut().toString(QKeySequence.SequenceFormat.NativeText))}</b></td></tr>"
-                for act in self.all_actions() if not act.shortcut().isEmpty()]
-        rows.append("<tr><td>" + html.escape(self.tr("Assume the selected profile (or the first match from the "
-                                                      "filter)")) + "</td><td><b>Enter</b></td></tr>")
-        box = QMessageBox(QMessageBox.Icon.NoIcon, self.tr("Keyboard shortcuts"),
-                          "<table cellspacing='4'>" + "".join(rows) + "</table>", QMessageBox.StandardButton.Ok,
-                          self)
-        box.setObjectName("shortcuts-box")
-        box.finished.connect(box.deleteLater)
-        box.open()
+        show_shortcuts(self)
 
     def _show_about(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+        from stsdesk.gui.window_menus import show_about
 
-        from stsdesk import __version__
-
-        box = QMessageBox(QMessageBox.Icon.Information, self.tr("About stsdesk"),
-                          self.tr("stsdesk {version}: AWS STS credentials on the desktop: assume roles, MFA "
-                                  "once for many terminals, countdowns and console sign-in.").format(
-                              version=__version__), QMessageBox.StandardButton.Ok, self)
-        box.finished.connect(box.deleteLater)
-        box.open()
+        show_about(self)
 
     def _focus_filter(self) -> None:
         self.filter_edit.setFocus()

@@ -1,0 +1,129 @@
+"""The window's profile tree view (Enter assumes; columns fit the width; cheap repaints of the 1 Hz countdown
+cells) and the filter field (Down moves into the results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QWidget
+
+from stsdesk.gui.tree_presentation import ACCOUNT, KIND, NAME, STATE, TIME_LEFT
+
+
+class ProfileTreeView(QTreeView):
+    """The tree: Enter assumes the current profile (double-click is the view's own ``activated``)."""
+
+    assume_requested = Signal()
+    # The current row changed, or one of its cells did (the shared 1 Hz countdown announces time-left cells):
+    # whatever shows the current profile's session follows this instead of running a timer of its own.
+    current_row_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("profile-tree")
+        self.setUniformRowHeights(True)  # lets Qt skip per-row size queries: 5,000 rows stay fast
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setAllColumnsShowFocus(True)
+        self.setExpandsOnDoubleClick(False)  # double-click assumes; the arrow expands
+        self.setIconSize(QSize(16, 16))
+        # The Name column takes the room the others leave (adapt_columns): it stretches at full width and
+        # the others are dropped, least useful first, when the window is narrow (the details show them).
+        self.header().setStretchLastSection(False)
+        self.header().setMinimumSectionSize(40)
+
+    # Widths the columns other than Name start from, and the order they are dropped in when narrow.
+    COLUMN_WIDTHS = {KIND: 100, ACCOUNT: 170, STATE: 90, TIME_LEFT: 80}
+    DROP_ORDER = (KIND, ACCOUNT)
+    NAME_MIN = 150
+
+    def adapt_columns(self) -> None:
+        """Fit the columns to the view: Name gets what the others leave, at least NAME_MIN; Kind, then
+        Account are hidden while even that does not fit, and shown again when it does."""
+        header = self.header()
+        room = self.viewport().width()
+        if room < 50 or header.count() <= TIME_LEFT:
+            return
+        width = {col: header.sectionSize(col) if not header.isSectionHidden(col) else self.COLUMN_WIDTHS[col]
+                 for col in self.COLUMN_WIDTHS}
+        width = {col: value if value > 0 else self.COLUMN_WIDTHS[col] for col, value in width.items()}
+        shown = set(self.COLUMN_WIDTHS)
+        for col in self.DROP_ORDER:
+            if room - sum(width[c] for c in shown) >= self.NAME_MIN:
+                break
+            shown.discard(col)
+        for col in self.COLUMN_WIDTHS:
+            if (col in shown) == header.isSectionHidden(col):
+                header.setSectionHidden(col, col not in shown)
+                if col in shown:
+                    header.resizeSection(col, width[col])
+        header.resizeSection(NAME, max(self.NAME_MIN, room - sum(width[c] for c in shown)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.adapt_columns()
+
+    def keyPressEvent(self, event: object) -> None:
+        key = getattr(event, "key", lambda: None)()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.assume_requested.emit()
+            return
+        super().keyPressEvent(event)  # type: ignore[arg-type]
+
+    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
+                       previous: QModelIndex | QPersistentModelIndex) -> None:
+        super().currentChanged(current, previous)
+        self.current_row_changed.emit()
+
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex, roles: Sequence[int] = ()) -> None:
+        if not self._update_column_strip(top_left, bottom_right):
+            super().dataChanged(top_left, bottom_right, list(roles))
+        current = self.currentIndex()
+        # Cheap on every tick: a row range check; only the current row's change is announced.
+        if (current.isValid() and top_left.row() <= current.row() <= bottom_right.row()
+                and top_left.parent() == current.parent()):
+            self.current_row_changed.emit()
+
+
+    def _update_column_strip(self, top_left: QModelIndex | QPersistentModelIndex,
+                             bottom_right: QModelIndex | QPersistentModelIndex) -> bool:
+        """Repaint just one column over a run of sibling rows (the countdown's time-left cells, every second);
+        False when the change is not such a run (QTreeView handles it).
+
+        QTreeView repaints the whole viewport for a change spanning several rows, even when none of them is on
+        screen: with 500 sessions that was ~6-11 ms every second, the strip ~1 ms (benchmarks/FINDINGS.md). Only
+        for a column other than the first (whose rows carry the expand arrow) and with no editor open; row
+        heights are uniform, so nothing else in the view depends on the cells' text.
+        """
+        if (top_left.column() != bottom_right.column() or top_left.column() == 0
+                or top_left.row() >= bottom_right.row() or top_left.parent() != bottom_right.parent()
+                or self.state() == QAbstractItemView.State.EditingState):
+            return False
+        first, last = self.visualRect(top_left), self.visualRect(bottom_right)
+        if first.isEmpty() != last.isEmpty():
+            return False
+        if not first.isEmpty():  # both empty: the rows are hidden (collapsed or filtered out)
+            header = self.header()
+            strip = QRect(header.sectionViewportPosition(top_left.column()), first.top(),
+                          header.sectionSize(top_left.column()), last.bottom() - first.top() + 1)
+            strip = strip.intersected(self.viewport().rect())
+            if not strip.isEmpty():
+                self.viewport().update(strip)
+        return True
+
+
+class FilterEdit(QLineEdit):
+    """The filter field: Down moves into the results (``down_pressed``); Enter is ``returnPressed``."""
+
+    down_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Down:
+            self.down_pressed.emit()
+            return
+        super().keyPressEvent(event)
