@@ -129,6 +129,7 @@ class ProfileStore:
         self.by_name: dict[str, int] = {}
         self.aliases: dict[str, str] = {}
         self.with_session: set[int] = set()  # node ids whose expiry is set (ticks look only at these)
+        self.favourites: frozenset[str] = frozenset()  # profiles marked with a star in the Name cell
 
     # -- loading ---------------------------------------------------------------------------------------
 

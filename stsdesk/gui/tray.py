@@ -155,6 +155,7 @@ class TrayController(QObject):
         self._window: QWidget | None = None
         self._auto: set[str] = set()
         self._submenus: list[QMenu] = []
+        self._session_menus: list[tuple[str, QMenu]] = []  # their titles keep ticking while the menu is open
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self.tick)
@@ -241,6 +242,11 @@ class TrayController(QObject):
         if tooltip != self._tooltip:
             self._tooltip = tooltip
             self.icon.setToolTip(tooltip)
+        if self.menu.isVisible():  # an open menu is not rebuilt: its times move on here
+            lefts = {s.profile: s.seconds_left(now) for s in sessions}
+            for profile, sub in self._session_menus:
+                if profile in lefts:
+                    sub.setTitle(f"{self._label(profile)} ({_left_text(lefts[profile])})")
         decision = self.scheduler.tick(sessions)
         for profile in decision.refresh:
             self.app.refresh(profile)
@@ -301,6 +307,7 @@ class TrayController(QObject):
         for old in self._submenus:  # clear() drops the actions, not the submenus parented to the menu
             old.deleteLater()
         self._submenus = []
+        self._session_menus = []
         now = self._now()
         sessions = _ordered(self.app.sessions(), now)
         live = {s.profile for s in sessions if s.seconds_left(now) > 0}
@@ -308,13 +315,14 @@ class TrayController(QObject):
         if quick:
             self.menu.addSection("Assume")
             for profile in quick:
-                self._add(self.menu, profile, partial(self.app.assume, profile))
+                self._add(self.menu, self._label(profile), partial(self.app.assume, profile))
         if sessions:
             self.menu.addSection("Sessions")
             for session in sessions:
                 left = session.seconds_left(now)
-                sub = self.menu.addMenu(f"{session.profile} ({_left_text(left)})")
+                sub = self.menu.addMenu(f"{self._label(session.profile)} ({_left_text(left)})")
                 self._submenus.append(sub)
+                self._session_menus.append((session.profile, sub))
                 self._add(sub, "Refresh", partial(self.app.refresh, session.profile))
                 if left > 0:
                     self._add(sub, "Copy exports", partial(self.app.copy_exports, session.profile))
@@ -322,6 +330,11 @@ class TrayController(QObject):
         self.menu.addSeparator()
         self._add(self.menu, "Show window", self.app.show_window)
         self._add(self.menu, "Quit", self.app.quit)
+
+    def _label(self, profile: str) -> str:
+        """``profile`` as the menu shows it: favourites starred (as in the tree)."""
+        is_favourite = getattr(self.app, "is_favourite", None)  # optional in TrayApp
+        return f"★ {profile}" if is_favourite is not None and is_favourite(profile) else profile
 
     def _add(self, menu: QMenu, text: str, slot: Callable[[], None]) -> QAction:
         action = menu.addAction(text)

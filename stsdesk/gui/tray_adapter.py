@@ -61,6 +61,7 @@ class ControllerTrayApp(QObject):
         controller.assumed.connect(self._remember)
         controller.preferences_changed.connect(self.apply_preferences)
         controller.menu_extenders.append(self.extend_menu)
+        controller.model.set_favourites(self.favourites)  # starred in the tree as in the tray menu
 
     def attach_tray(self, tray: TrayController) -> None:
         """Report background failures through ``tray`` and give it the auto-refresh profiles."""
@@ -220,6 +221,11 @@ class ControllerTrayApp(QObject):
     def set_favourite(self, profile: str, on: bool) -> None:
         self.favourites = [p for p in self.favourites if p != profile] + ([profile] if on else [])
         save_names(self.settings, FAVOURITES_KEY, self.favourites)
+        self.controller.model.set_favourites(self.favourites)
+
+    def is_favourite(self, profile: str) -> bool:
+        """Whether ``profile`` is a favourite (starred in the tray menu and the tree)."""
+        return profile in self.favourites
 
     def auto_refresh(self, profile: str) -> bool:
         return profile in self.controller.prefs.auto_refresh_profiles

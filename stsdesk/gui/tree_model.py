@@ -96,6 +96,16 @@ class ProfileTreeModel(QAbstractItemModel):
         self._flags = [NO_FLAGS] + [PARENT_FLAGS if node.children else LEAF_FLAGS for node in nodes[1:]]
         self.endResetModel()
 
+    def set_favourites(self, names: Iterable[str]) -> None:
+        """Mark ``names`` as favourites (a star after the name); the rows whose mark changed are repainted."""
+        new = frozenset(names)
+        changed = new ^ self.store.favourites
+        self.store.favourites = new
+        for name in changed:
+            index = self.index_of(name, NAME)
+            if index.isValid():
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+
     # -- queries -----------------------------------------------------------------------------------
 
     def profile_names(self) -> list[str]:

@@ -48,7 +48,10 @@ TICK_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole]
 def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> str:
     """The text of ``node``'s cell in ``column`` at Unix time ``now`` (remembers the time left shown)."""
     if column == NAME:
-        return row_label(node.profile) if node.group is not None else node.profile.name
+        if node.group is not None:
+            return row_label(node.profile)
+        name = node.profile.name
+        return f"{name}  ★" if name in store.favourites else name  # a favourite (in the tray menu too)
     if column == TIME_LEFT:
         if node.expiry is None:
             return ""

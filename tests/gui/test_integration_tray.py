@@ -67,7 +67,7 @@ def test_tray_gets_sessions_from_the_real_controller(wired: tuple[GuiApp, list[s
     assert "Assume" not in entries
     tray_app.set_favourite("prod-admin", True)
     tray.rebuild_menu()
-    assert "prod-admin" in texts(tray.menu)
+    assert "★ prod-admin" in texts(tray.menu)  # a favourite is starred (as in the tree)
     assert tray_app.quick_profiles() == ["prod-admin", "dev-readonly"]
     quit_action = next(a for a in tray.menu.actions() if a.text() == "Quit")
     quit_action.trigger()
