@@ -66,3 +66,19 @@ class Controller(ProfileActions, ProfileEditing):
         w.welcome.sso_requested.connect(self.on_sso_help)
         w.welcome.demo_requested.connect(self.on_try_demo)
         self.profile_changed.connect(self._sync_profile)
+        self._follow_theme()
+
+    def _follow_theme(self) -> None:
+        """Apply the saved Appearance (View menu) and keep the choices made there."""
+        from stsdesk.gui.theme import apply_theme, load_theme, save_theme
+
+        def chosen(theme: str) -> None:
+            save_theme(self.settings, theme)
+            apply_theme(theme)
+            self.window.show_theme(theme)
+
+        theme = load_theme(self.settings)
+        if theme != "system":
+            apply_theme(theme)
+        self.window.show_theme(theme)
+        self.window.theme_chosen.connect(chosen)

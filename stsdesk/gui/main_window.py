@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     """Widgets and actions; ``first_painted`` fires once, right after the first paint."""
 
     first_painted = Signal()
+    theme_chosen = Signal(str)  # View > Appearance: "system", "light" or "dark"
 
     def __init__(self, icons: Callable[[str], QIcon] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,11 +69,13 @@ class MainWindow(QMainWindow):
         self.filter_edit.setObjectName("filter")
         self.filter_edit.setPlaceholderText("Filter by name, account or role ARN  (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName(self.tr("Filter profiles"))
         self.tree = ProfileTreeView()
         self.details = QTextBrowser()
         self.details.setObjectName("details")
         self.details.setOpenExternalLinks(False)
         self.details.setMinimumWidth(280)
+        self.details.setAccessibleName(self.tr("Profile details"))
         self.session_countdown = QLabel()
         self.session_countdown.setObjectName("details-countdown")
         self.session_countdown.setTextFormat(Qt.TextFormat.PlainText)
@@ -160,7 +163,8 @@ class MainWindow(QMainWindow):
         self.shell_combo = QComboBox()
         self.shell_combo.setObjectName("shell")
         self.shell_combo.addItems(SHELLS)
-        self.shell_combo.setToolTip("Shell for Copy exports")
+        self.shell_combo.setToolTip(self.tr("Shell for Copy exports"))
+        self.shell_combo.setAccessibleName(self.tr("Shell for Copy exports"))
         toolbar = QToolBar(self.tr("Actions"))
         toolbar.setObjectName("toolbar")
         toolbar.setMovable(False)
@@ -241,10 +245,17 @@ class MainWindow(QMainWindow):
         super().resizeEvent(event)
         self.adapt_toolbar()
 
+    def show_theme(self, theme: str) -> None:
+        """Tick ``theme`` in View > Appearance."""
+        act = self.theme_actions.get(theme)
+        if act is not None:
+            act.setChecked(True)
+
     def _build_menus(self) -> None:
         """The menu bar (see gui/window_menus.py); ``menus`` maps File/Profile/Session/View/Help to their menu."""
         from stsdesk.gui.window_menus import build_menus
 
+        self.theme_actions: dict[str, QAction] = {}
         self.menus = build_menus(self)
 
     def all_actions(self) -> list[QAction]:

@@ -73,6 +73,8 @@ class MfaWaitlistWidget(QWidget):
         layout.addWidget(self.summary)
         self.table = QTreeWidget()
         self.table.setObjectName("mfa-waitlist-table")
+        self.table.setAccessibleName(self.table.tr("Requests waiting for the code"))
+        self.table.header().setAccessibleName(self.table.tr("Waiting request columns"))
         self.table.setRootIsDecorated(False)
         self.table.setHeaderLabels(list(COLUMNS))
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)

@@ -34,6 +34,8 @@ class ProfileTreeView(QTreeView):
         # The Name column takes the room the others leave (adapt_columns): it stretches at full width and
         # the others are dropped, least useful first, when the window is narrow (the details show them).
         self.header().setStretchLastSection(False)
+        self.setAccessibleName(self.tr("Profiles"))
+        self.header().setAccessibleName(self.tr("Profile columns"))
         self.header().setMinimumSectionSize(40)
 
     # Widths the columns other than Name start from, and the order they are dropped in when narrow.

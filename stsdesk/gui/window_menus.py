@@ -35,7 +35,7 @@ def build_menus(window: MainWindow) -> dict[str, QMenu]:
         ("session", _tr("&Session"), [w.assume_action, w.refresh_action, w.forget_action, None,
                                       w.copy_exports_action, w.copy_long_term_action, None, w.console_action,
                                       w.copy_console_action, None, w.decode_action]),
-        ("view", _tr("&View"), [w.focus_filter_action, None, w.expand_action, w.collapse_action]),
+        ("view", _tr("&View"), [w.focus_filter_action, None, w.expand_action, w.collapse_action, None]),
         ("help", _tr("&Help"), [w.shortcuts_action, w.about_action]),
     ]
     for key, title, actions in layout:
@@ -47,7 +47,28 @@ def build_menus(window: MainWindow) -> dict[str, QMenu]:
             else:
                 menu.addAction(act)
         menus[key] = menu
+    _appearance_menu(window, menus["view"])
     return menus
+
+
+def _appearance_menu(window: MainWindow, view: QMenu) -> None:
+    """View > Appearance: follow the desktop, or force light or dark (``window.theme_chosen``)."""
+    from PySide6.QtGui import QActionGroup
+
+    from stsdesk.gui.theme import THEMES, theme_label
+
+    menu = view.addMenu(_tr("Appearance"))
+    menu.setObjectName("menu-appearance")
+    group = QActionGroup(menu)
+    group.setExclusive(True)
+    for theme in THEMES:
+        act = menu.addAction(theme_label(theme))
+        act.setObjectName(f"theme-{theme}")
+        act.setCheckable(True)
+        act.setData(theme)
+        group.addAction(act)
+        act.triggered.connect(lambda _checked=False, chosen=theme: window.theme_chosen.emit(chosen))
+    window.theme_actions = {str(act.data()): act for act in group.actions()}
 
 
 def menu_actions(menus: Iterable[QMenu]) -> list[QAction]:
