@@ -78,10 +78,7 @@ def build_rows(
     session_rows: list[Profile] = []
     # The config's own profiles: in-memory ones added to the broker's tree last time are made afresh below.
     configured_profiles = [p for p in tree.profiles.values() if GENERATED_KEY not in p.extra]
-    existing = {
-        p.name: {"sso_session": p.sso_session, "sso_account_id": p.sso_account_id, "sso_role_name": p.sso_role_name}
-        for p in configured_profiles
-    }
+    taken: dict[str, dict[str, str | None]] = {p.name: {} for p in configured_profiles}  # names in use
     for session in sessions:
         row = session_row_name(session)
         rows.sessions[row] = session
@@ -101,12 +98,19 @@ def build_rows(
         if found is not None:
             for account in found:
                 accounts[account.account_id] = (account.name, accounts.get(account.account_id, ("", []))[1])
-            planned = plan(session.name or "", region, found, existing)
+            # Only this session's profiles count as pointing at its roles (a legacy session has no name: its
+            # profiles are matched by start URL, through signs_in_with, under the key "").
+            key = session.name or ""
+            existing = {**taken, **{
+                p.name: {"sso_session": key, "sso_account_id": p.sso_account_id, "sso_role_name": p.sso_role_name}
+                for p in configured
+            }}
+            planned = plan(key, region, found, existing)
             for entry in planned.missing:
                 profile = _generated(entry.name, session, entry.account_id, entry.role_name, region)
                 rows.generated[entry.name] = profile
                 accounts[entry.account_id][1].append(profile)
-                existing[entry.name] = {}
+                taken[entry.name] = {}
         children: list[Profile] = []
         for account_id, (name, roles) in sorted(accounts.items(), key=lambda item: (item[1][0].lower(), item[0])):
             label = f"{name} ({account_id})" if name else account_id
