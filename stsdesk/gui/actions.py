@@ -208,7 +208,7 @@ class ProfileActions(FilterNavigation):
             return False
 
         async def sign_in() -> bool:
-            url = await broker.console_url(name)
+            url = await broker.console_url(name, region=self.region_choice(name))
             return self.open_signin_in_browser(url, name, report=False)
 
         def outcome(opened: bool) -> str | None:
@@ -241,13 +241,18 @@ class ProfileActions(FilterNavigation):
 
         try:
             browser = resolve_browser(browser_setting(self.config_dir))
-            launched = launch_console(url, profile or "console", browser, self.config_dir, opener=desktop_open)
+            launched = launch_console(url, profile or "console", browser, self.config_dir, opener=desktop_open,
+                                      extra_args=self.console_window_args(profile or "console", browser))
         except StsdeskError as exc:
             if not report:
                 raise
             self.window.show_message(self.tr("Open console failed: {message}").format(
                 message=user_message(exc)), 15000)
             return False
+        if launched.process is not None:  # reap the browser when it exits (no zombie per console opened)
+            import threading
+
+            threading.Thread(target=launched.process.wait, name="stsdesk-browser", daemon=True).start()
         if not launched.opened and report:
             self.window.show_message(self.tr("No web browser could be opened; use Copy console URL instead"),
                                      15000)

@@ -150,6 +150,8 @@ def start_tray(gui: GuiApp, quit_requested: Callable[[], None]) -> bool:
     tray.attach_window(gui.window)
     tray.follow(gui.countdown.ticked)
     gui.tray, gui.tray_app = tray, tray_app
+    if gui.power is not None:
+        gui.power.attach_tray(tray)  # account colours and labels in its menu
     return tray.start()
 
 

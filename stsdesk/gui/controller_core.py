@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -74,6 +74,9 @@ class ControllerCore(QObject):
         self.aliases = aliases or {}
         # The region chosen for a profile's sessions in the details pane's picker (gui/power_features.py), or None.
         self.region_choice: Callable[[str], str | None] = lambda _name: None
+        # Browser arguments for a profile's console window (its account label as the window title), by
+        # gui/power_features.py: (profile, core.browsers.Browser) -> arguments.
+        self.console_window_args: Callable[[str, Any], list[str]] = lambda _name, _browser: []
         self.broker: Broker | None = None  # once loaded (attach)
         self.secrets: SecretStore | None = None
         self.identities: dict[str, str] = {}  # profile -> caller ARN from Who am I

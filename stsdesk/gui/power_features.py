@@ -10,7 +10,9 @@ line follow whichever view is shown.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPoint
 from PySide6.QtGui import QAction, QKeySequence
@@ -20,13 +22,15 @@ from stsdesk.gui.account_groups import node_account
 from stsdesk.gui.account_labels import PRESET_COLOURS, AccountColourDelegate, AccountLabels
 from stsdesk.gui.account_view import AccountFilterProxy, AccountTreeModel
 from stsdesk.gui.region_picker import RegionChoices, RegionPicker
-from stsdesk.gui.tree_model import ACCOUNT, PROFILE_NAME_ROLE
+from stsdesk.gui.tree_model import ACCOUNT, PROFILE_NAME_ROLE, ProfileTreeModel
 
 if TYPE_CHECKING:
     from stsdesk.gui.app import GuiApp
     from stsdesk.gui.mfa_dialog import MfaDialog
+    from stsdesk.gui.tray import TrayController
 
 BY_ACCOUNT_KEY = "view/by_account"
+T = TypeVar("T")
 
 
 class PowerFeatures(QObject):
@@ -34,7 +38,9 @@ class PowerFeatures(QObject):
 
     def __init__(self, gui: GuiApp) -> None:
         super().__init__(gui.window)
-        self.gui = gui
+        # Not ``gui`` itself: gui.power -> self -> gui would be a cycle that keeps the window's wrapper alive
+        # after the window is deleted, until a garbage collection.
+        self.window, self.controller, self.model = gui.window, gui.controller, gui.model
         window, controller = gui.window, gui.controller
         self.labels = AccountLabels(controller.settings, self)
         self.account_model = AccountTreeModel(gui.model, self.labels, self)
@@ -78,7 +84,8 @@ class PowerFeatures(QObject):
             collapse.triggered.connect(self.account_view.collapseAll)
 
         # Account colours in the source tree's Account column.
-        self.delegate = AccountColourDelegate(self.labels, self._account_of_source_index, window.tree)
+        # (a function of the model, not a method of self: the delegate must not hold self, see above)
+        self.delegate = AccountColourDelegate(self.labels, functools.partial(account_at, gui.model), window.tree)
         window.tree.setItemDelegateForColumn(ACCOUNT, self.delegate)
         self.labels.changed.connect(lambda _account: window.tree.viewport().update())
 
@@ -90,8 +97,11 @@ class PowerFeatures(QObject):
         controller.region_choice = self.regions.get
         self.regions.changed.connect(self._region_changed)
 
+        # Console windows: Chromium-family browsers get the account's label as the window title.
+        controller.console_window_args = _weak(self.console_window_args, [])
+
         # MFA dialog: what waits for the device, and the YubiKey button.
-        controller.prompter.dialog_extenders.append(self.extend_mfa_dialog)
+        controller.prompter.dialog_extenders.append(_weak(self.extend_mfa_dialog, None))
 
         self.by_account_action.setChecked(str(controller.settings.value(BY_ACCOUNT_KEY, "false")) == "true")
         self._source_current_changed()
@@ -104,11 +114,11 @@ class PowerFeatures(QObject):
 
     def set_by_account(self, on: bool) -> None:
         """Show the account view (True) or the source tree; the selection and filter carry over."""
-        window = self.gui.window
+        window = self.window
         self.by_account_action.setChecked(on)
         window.tree.setVisible(not on)
         self.account_view.setVisible(on)
-        self.gui.controller.settings.setValue(BY_ACCOUNT_KEY, "true" if on else "false")
+        self.controller.settings.setValue(BY_ACCOUNT_KEY, "true" if on else "false")
         if on:
             source_header, header = window.tree.header(), self.account_view.header()
             for column in range(header.count()):  # the same columns at the same widths
@@ -131,7 +141,7 @@ class PowerFeatures(QObject):
     def _source_current_changed(self) -> None:
         if self._syncing:
             return
-        name = self.gui.controller.current_profile()
+        name = self.controller.current_profile()
         self._syncing = True
         try:
             source = self.account_model.index_of(name) if name else QModelIndex()
@@ -153,29 +163,24 @@ class PowerFeatures(QObject):
         self._syncing = True
         try:
             if name:
-                self.gui.controller.select(str(name))
+                self.controller.select(str(name))
             else:  # an account row: no profile is current
-                self.gui.window.tree.setCurrentIndex(QModelIndex())
+                self.window.tree.setCurrentIndex(QModelIndex())
         finally:
             self._syncing = False
         self._show_region()
 
     def _activated(self, index: QModelIndex) -> None:
         if index.data(PROFILE_NAME_ROLE):
-            self.gui.controller.on_assume()
-
-    def _account_of_source_index(self, index: QModelIndex | QPersistentModelIndex) -> str | None:
-        name = index.data(PROFILE_NAME_ROLE)
-        node_id = self.gui.model.store.by_name.get(str(name)) if name else None
-        return node_account(self.gui.model.store, node_id)[0] if node_id is not None else None
+            self.controller.on_assume()
 
     def _account_menu(self, pos: QPoint) -> None:
         index = self.account_view.indexAt(pos)
         group = self.account_model.group_at(self.account_proxy.mapToSource(index)) if index.isValid() else None
         if index.isValid() and index.data(PROFILE_NAME_ROLE):
-            menu = self.gui.controller.profile_menu()
+            menu = self.controller.profile_menu()
         else:
-            menu = QMenu(self.gui.window)
+            menu = QMenu(self.window)
             menu.aboutToHide.connect(menu.deleteLater)
         if group is not None and group.account is not None:
             self.add_account_entries(menu, group.account)
@@ -196,12 +201,12 @@ class PowerFeatures(QObject):
         self.labels.set(account, colour, self.labels.label(account))
 
     def _pick_colour(self, account: str) -> None:
-        colour = QColorDialog.getColor(parent=self.gui.window, title=self.tr("Colour of {a}").format(a=account))
+        colour = QColorDialog.getColor(parent=self.window, title=self.tr("Colour of {a}").format(a=account))
         if colour.isValid():
             self.labels.set(account, colour.name(), self.labels.label(account))
 
     def _ask_label(self, account: str) -> None:
-        text, ok = QInputDialog.getText(self.gui.window, self.tr("Account label"),
+        text, ok = QInputDialog.getText(self.window, self.tr("Account label"),
                                         self.tr("Label for {a} (e.g. prod):").format(a=account),
                                         text=self.labels.label(account) or "")
         if ok:
@@ -210,14 +215,14 @@ class PowerFeatures(QObject):
     # -- regions ---------------------------------------------------------------------------------------
 
     def _show_region(self) -> None:
-        name = self.gui.controller.current_profile()
+        name = self.controller.current_profile()
         self.region_picker.show_profile(name, self._configured_region(name) if name else "")
 
     def _configured_region(self, name: str) -> str:
         from stsdesk.core.errors import StsdeskError
         from stsdesk.core.region import session_region
 
-        controller = self.gui.controller
+        controller = self.controller
         broker = controller.broker
         default = broker.default_region if broker is not None else controller.prefs.default_region
         try:
@@ -226,8 +231,51 @@ class PowerFeatures(QObject):
             return default
 
     def _region_changed(self, profile: str) -> None:
-        if profile == self.gui.controller.current_profile():
-            self.gui.controller.update_details()
+        if profile == self.controller.current_profile():
+            self.controller.update_details()
+
+    # -- the tray --------------------------------------------------------------------------------------
+
+    def attach_tray(self, tray: TrayController) -> None:
+        """Show account colours and labels in ``tray``'s menu (decorated each time it is rebuilt)."""
+        tray.menu.aboutToShow.connect(lambda: self.decorate_menu(tray.menu))  # after the tray's own rebuild
+
+    def decorate_menu(self, menu: QMenu) -> None:
+        """Prefix the profile entries of ``menu`` ("prod-admin (42 min)", "dev") with their account's label
+        and give them its colour as icon."""
+        from stsdesk.gui.account_view import swatch
+
+        store = self.model.store
+        for action in menu.actions():
+            text = action.text()
+            name = text.rsplit(" (", 1)[0] if action.menu() is not None else text
+            node_id = store.by_name.get(name)
+            if node_id is None:
+                continue
+            account = node_account(store, node_id)[0]
+            colour = self.labels.colour(account)
+            if self.labels.label(account):
+                action.setText(f"{self.labels.describe(account)}{text}")
+            if colour:
+                action.setIcon(swatch(colour))
+
+    # -- console windows -------------------------------------------------------------------------------
+
+    def console_window_args(self, profile: str, browser: Any) -> list[str]:
+        """Arguments that name ``profile``'s console window "[PROD] prod-admin (333333333333)" in a
+        Chromium-family browser (``--window-name``: the window's own title, which the window manager and the
+        taskbar show instead of the page's). The console page itself is AWS's: its title and colours cannot
+        be changed from outside. Nothing for Firefox (its container, named after the profile, is its mark)
+        or the system browser."""
+        from stsdesk.core.browsers import BrowserKind
+
+        if getattr(browser, "kind", None) is not BrowserKind.CHROMIUM:
+            return []
+        store = self.model.store
+        node_id = store.by_name.get(profile)
+        account = node_account(store, node_id)[0] if node_id is not None else None
+        title = f"{self.labels.describe(account)}{profile}" + (f" ({account})" if account else "")
+        return [f"--window-name={title} - AWS console"]
 
     # -- the MFA dialog --------------------------------------------------------------------------------
 
@@ -236,7 +284,7 @@ class PowerFeatures(QObject):
         from stsdesk.gui.mfa_waitlist import MfaWaitlistWidget
         from stsdesk.gui.yubikey import YubiKeyRow
 
-        broker = self.gui.controller.broker
+        broker = self.controller.broker
         if broker is None:
             return
         layout = _box_layout(dialog.error_label)
@@ -255,7 +303,7 @@ class PowerFeatures(QObject):
         from stsdesk.core.errors import StsdeskError
         from stsdesk.core.mfa_sources import yubikey_account
 
-        broker = self.gui.controller.broker
+        broker = self.controller.broker
         if broker is None:
             return serial
         for request in broker.mfa_waitlist.waiting_for(serial):
@@ -264,6 +312,25 @@ class PowerFeatures(QObject):
             except StsdeskError:
                 continue
         return serial
+
+
+def account_at(model: ProfileTreeModel, index: QModelIndex | QPersistentModelIndex) -> str | None:
+    """The 12-digit account of the profile row at ``index`` (of any view of ``model``), or None."""
+    name = index.data(PROFILE_NAME_ROLE)
+    node_id = model.store.by_name.get(str(name)) if name else None
+    return node_account(model.store, node_id)[0] if node_id is not None else None
+
+
+def _weak(method: Callable[..., T], default: T) -> Callable[..., T]:
+    """``method`` called through a weak reference (``default`` once its object is gone): what the controller
+    keeps of this object must not make a cycle that outlives the window (see PowerFeatures.__init__)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> T:
+        target = ref()
+        return target(*args) if target is not None else default
+
+    return call
 
 
 def _box_layout(widget: QWidget) -> QBoxLayout:

@@ -34,6 +34,9 @@ class Preferences:
     auto_refresh_profiles: tuple[str, ...] = ()  # per profile, off by default
     clipboard_clear_seconds: int = 45  # 0 = never
     default_region: str = "us-east-1"
+    # Where Open console signs in (core.browsers: chromium, chrome, firefox, default, a name on PATH or a path);
+    # stored as [General] console_browser, which `stsdesk console` reads too.
+    console_browser: str = "default"
 
 
 def open_settings(config_dir: Path) -> QSettings:
@@ -97,6 +100,7 @@ def load_preferences(settings: QSettings) -> Preferences:
         clipboard_clear_seconds=max(0, _int(settings.value("prefs/clipboard_clear_seconds"),
                                             d.clipboard_clear_seconds)),
         default_region=str(settings.value("prefs/default_region", d.default_region)) or d.default_region,
+        console_browser=str(settings.value("console_browser", d.console_browser) or d.console_browser),
     )
 
 
@@ -107,6 +111,7 @@ def save_preferences(settings: QSettings, prefs: Preferences) -> None:
     save_names(settings, "prefs/auto_refresh_profiles", prefs.auto_refresh_profiles)
     settings.setValue("prefs/clipboard_clear_seconds", prefs.clipboard_clear_seconds)
     settings.setValue("prefs/default_region", prefs.default_region)
+    settings.setValue("console_browser", prefs.console_browser)
     # Once settings, now decided per profile for the CLI and the GUI alike (stsdesk_federation_endpoint in the
     # AWS config; the partition from the role ARN or the region): not kept here any more.
     settings.remove("prefs/federation_endpoint")
@@ -148,6 +153,16 @@ class SettingsDialog(QDialog):
         self.clipboard.setSpecialValueText("never")
         self.clipboard.setValue(prefs.clipboard_clear_seconds)
         self.region = QLineEdit(prefs.default_region)
+        from stsdesk.core.browsers import BROWSER_CHOICES
+
+        self.browser = QComboBox()
+        self.browser.setObjectName("console-browser")
+        self.browser.setEditable(True)  # or another browser on PATH, or a path
+        self.browser.addItems(BROWSER_CHOICES)
+        self.browser.setCurrentText(prefs.console_browser)
+        self.browser.setToolTip("Open console: chromium/chrome sign each profile in with its own browser profile "
+                                "(several accounts at once), firefox in its own container; or a browser on "
+                                "PATH, or its path")
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #c62828")
         form.addRow("Default shell for exports", self.shell)
@@ -156,6 +171,7 @@ class SettingsDialog(QDialog):
         form.addRow("Auto-refresh", self.auto_refresh)
         form.addRow("Clear copied credentials after", self.clipboard)
         form.addRow("Default region", self.region)
+        form.addRow("Browser for Open console", self.browser)
         form.addRow(self.problem)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -163,6 +179,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.buttons)
         for edit in (self.reminders, self.region):
             edit.textChanged.connect(self._validate)
+        self.browser.currentTextChanged.connect(self._validate)
         self._validate()
 
     def _problem(self) -> str | None:
@@ -171,6 +188,13 @@ class SettingsDialog(QDialog):
         region = self.region.text().strip()
         if not region or " " in region:
             return "Default region: e.g. us-east-1"
+        from stsdesk.core.browsers import resolve_browser
+        from stsdesk.core.errors import StsdeskError
+
+        try:
+            resolve_browser(self.browser.currentText())
+        except StsdeskError as exc:
+            return f"Browser: {exc}"
         return None
 
     def _validate(self) -> None:
@@ -187,4 +211,5 @@ class SettingsDialog(QDialog):
             auto_refresh_profiles=self._auto_refresh_profiles,
             clipboard_clear_seconds=self.clipboard.value(),
             default_region=self.region.text().strip(),
+            console_browser=self.browser.currentText().strip() or "default",
         )

@@ -127,7 +127,7 @@ def test_account_colour_and_label_stored_and_shown(gui: GuiApp, loop: asyncio.Ab
     option = QStyleOptionViewItem()
     power.delegate.initStyleOption(option, source)
     assert option.text == "PROD · prod (333333333333)"
-    assert power.delegate._account_at(source) == "333333333333"
+    assert power.delegate._account_at(source) == "333333333333"  # the colour bar it paints is this account's
     with pytest.raises(ValueError, match="12-digit"):
         power.labels.set("prod", "#c62828")
     with pytest.raises(ValueError, match="colour"):
