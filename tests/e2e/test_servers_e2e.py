@@ -10,15 +10,21 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from conftest import (  # at import time: at run time `conftest` may be another directory's
+    ALICE_KEY,
+    ALICE_SECRET,
+    BOB_KEY,
+    BOB_SECRET,
+    MFA_SEED,
+    REPO,
+    SCENARIO,
+    Emulator,
+    World,
+    config_text,
+)
 from test_servers_support import CLIENTS, Child, ClientKind
-
-if TYPE_CHECKING:
-    from conftest import World
-
-from conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, MFA_SEED, REPO, SCENARIO, Emulator, config_text
 
 MODES = ["--server", "--imds"]
 READONLY_ARN = ":assumed-role/ReadOnly/"
@@ -75,8 +81,6 @@ SKEW = -880
 
 @pytest.fixture
 def skewed_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
-    from conftest import World
-
     directory = tmp_path / "emulator"
     directory.mkdir()
     scenario = directory / "scenario.json"
