@@ -5,11 +5,17 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QCoreApplication
+
 from stsdesk.gui.profile_store import kind_label
 
 if TYPE_CHECKING:
     from stsdesk.core.cache_entry import CachedSession
     from stsdesk.core.model import Profile
+
+
+def _t(text: str) -> str:
+    return QCoreApplication.translate("Details", text)
 
 
 def details_html(
@@ -51,16 +57,16 @@ def details_html(
     if caller_arn:
         current.append(("Caller ARN", caller_arn))
     parts = [f"<h3>{esc(profile.name)}</h3><table cellspacing='4'>"]
-    parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
-    parts.append("</table><h4>Current session</h4>")
+    parts += [f"<tr><td><b>{esc(_t(k))}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
+    parts.append(f"</table><h4>{esc(_t('Current session'))}</h4>")
     if current:
         parts.append("<table cellspacing='4'>")
-        parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in current]
+        parts += [f"<tr><td><b>{esc(_t(k))}</b></td><td>{esc(v)}</td></tr>" for k, v in current]
         parts.append("</table>")
     else:
-        parts.append("<p>No session. Press Enter or double-click to assume.</p>")
+        parts.append(f"<p>{esc(_t('No session. Press Enter or double-click to assume.'))}</p>")
     if error:
-        parts.append(f"<h4>Last error</h4><p style='color:#c62828'>{esc(error)}</p>")
+        parts.append(f"<h4>{esc(_t('Last error'))}</h4><p style='color:#c62828'>{esc(error)}</p>")
     return "".join(parts)
 
 

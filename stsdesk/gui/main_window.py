@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
 
         self.filter_edit = FilterEdit()
         self.filter_edit.setObjectName("filter")
-        self.filter_edit.setPlaceholderText("Filter by name, account or role ARN  (Ctrl+F)")
+        self.filter_edit.setPlaceholderText(self.tr("Filter by name, account or role ARN  (Ctrl+F)"))
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName(self.tr("Filter profiles"))
         self.tree = ProfileTreeView()
@@ -116,11 +116,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         def action(text: str, shortcut: str | None = None, tip: str = "") -> QAction:
-            act = QAction(text, self)
+            act = QAction(self.tr(text), self)  # every text through Qt's translation (English only so far)
             if shortcut:
                 act.setShortcut(QKeySequence(shortcut))
-            act.setToolTip(tip or text)
-            act.setStatusTip(tip or text)
+            act.setToolTip(self.tr(tip or text))
+            act.setStatusTip(self.tr(tip or text))
             return act
 
         self.assume_action = action("Assume", None, "Get credentials for the selected profile (Enter)")
@@ -305,9 +305,9 @@ class MainWindow(QMainWindow):
         name = index.data(PROFILE_NAME_ROLE)
         level = urgency(float(seconds))
         if level is Urgency.EXPIRED:
-            text = f"The session of {name} has expired"
+            text = self.tr("The session of {name} has expired").format(name=name)
         else:
-            text = f"Session of {name}: {cell.data()} left"
+            text = self.tr("Session of {name}: {left} left").format(name=name, left=cell.data())
         self.session_countdown.setText(text)
         colour = _COUNTDOWN_COLOURS.get(level)
         if colour != self._countdown_colour:  # a style sheet change re-polishes the label: only when it changes
@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
     def show_keyring_warning(self, warning: str | None) -> None:
         """Keep a "keyring: memory only" label in the status bar (the full ``warning`` as its tooltip) while
         secrets cannot be stored in a keyring; hide it when ``warning`` is None or empty."""
-        self.keyring_label.setText("keyring: memory only" if warning else "")
+        self.keyring_label.setText(self.tr("keyring: memory only") if warning else "")
         self.keyring_label.setToolTip(warning or "")
         self.keyring_label.setVisible(bool(warning))
 

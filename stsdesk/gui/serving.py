@@ -79,7 +79,7 @@ class ServingController(QObject):
         controller.sessions_changed.connect(self._mark_all)
         # The menu bar's Session menu (when the window has one): Serve credentials / Stop serving for the current
         # profile, next to the session actions.
-        self.menu_action = QAction("Serve credentials", self)
+        self.menu_action = QAction(self.tr("Serve credentials"), self)
         self.menu_action.setObjectName("serve-credentials")
         self.menu_action.triggered.connect(self._toggle_current)
         menus = getattr(controller.window, "menus", {})
@@ -139,7 +139,7 @@ class ServingController(QObject):
         name = self.controller.current_profile()
         self.menu_action.setEnabled(bool(name) and not is_group_name(name))
         served = self.servers.get(name) if name else None
-        self.menu_action.setText("Stop serving" if served is not None else "Serve credentials")
+        self.menu_action.setText(self.tr("Stop serving") if served is not None else self.tr("Serve credentials"))
 
     def _toggle_current(self) -> None:
         name = self.controller.current_profile()

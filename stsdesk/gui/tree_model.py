@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QIcon
 
 from stsdesk.core.model import Profile
@@ -261,7 +261,7 @@ class ProfileTreeModel(QAbstractItemModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
-            return COLUMNS[section]
+            return QCoreApplication.translate("ProfileTreeModel", COLUMNS[section])
         return None
 
     def flags(self, index: _Parent) -> Qt.ItemFlag:

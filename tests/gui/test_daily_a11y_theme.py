@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from gui_helpers import run, until
+from gui_helpers import dispose, make_gui, run, until
+from PySide6.QtCore import QCoreApplication, Qt, QTranslator
 from PySide6.QtGui import QAccessible, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -88,3 +90,47 @@ def test_appearance_forced_and_kept(gui: GuiApp) -> None:
     window.theme_actions["system"].trigger()
     assert load_theme(gui.controller.settings) == "system"
     assert window.theme_actions["system"].isChecked()
+
+
+class _Brackets(QTranslator):
+    """A pseudo-translation: every text that goes through Qt's translation comes back as ⟦text⟧."""
+
+    def translate(self, context: str, source: str, disambiguation: str | None = None, n: int = -1) -> str:
+        return f"⟦{source}⟧" if source else source
+
+    def isEmpty(self) -> bool:
+        return False
+
+
+def test_visible_texts_go_through_translation(tmp_path: Path,
+                                              loop: asyncio.AbstractEventLoop) -> None:
+    translator = _Brackets()
+    QCoreApplication.installTranslator(translator)
+    gui, demo = make_gui(tmp_path)
+    try:
+        gui.window.show()
+        window = gui.window
+        assert gui.controller.select("dev-readonly")
+        untranslated = []
+        for menu in window.menus.values():
+            if not menu.title().startswith("⟦"):
+                untranslated.append(menu.title())
+        for act in window.all_actions() + window.toolbar.actions():
+            if act.text() and not act.isSeparator() and not act.text().startswith("⟦") \
+                    and act not in gui.controller._profile_menu_extra:
+                untranslated.append(act.text())
+        header = window.tree.model()
+        for column in range(header.columnCount()):
+            text = header.headerData(column, Qt.Orientation.Horizontal)
+            if not str(text).startswith("⟦"):
+                untranslated.append(str(text))
+        assert window.filter_edit.placeholderText().startswith("⟦")
+        for label in ("Kind", "Region", "Current session"):
+            assert f"⟦{label}⟧" in window.details.toPlainText()
+        assert untranslated == []
+        welcome = window.welcome
+        for button in (welcome.add_button, welcome.sso_button, welcome.demo_button):
+            assert button.text().startswith("⟦")
+    finally:
+        QCoreApplication.removeTranslator(translator)
+        dispose(gui, demo)
