@@ -81,7 +81,9 @@ class AccountTreeModel(QAbstractItemModel):
                                           self.createIndex(last - first, len(COLUMNS) - 1, MEMBER_BASE + last))
 
     def _source_changed(self, top_left: _Index, bottom_right: _Index, roles: Sequence[int] = ()) -> None:
-        if top_left.column() <= ACCOUNT <= bottom_right.column() and (not roles or _DISPLAY in roles):
+        # Only a learned account (ProfileTreeModel.set_identity: the Account cell alone) can move a row to
+        # another group; state changes and ticks are forwarded without regrouping.
+        if top_left.column() == ACCOUNT == bottom_right.column():
             before = [(g.account, list(g.members)) for g in self.groups]
             after = [(g.account, g.members) for g in group_by_account(self.source.store)]
             if before != after:  # an account was learned: the row moves to another group
@@ -243,6 +245,9 @@ class AccountFilterProxy(QSortFilterProxyModel):
     def set_filter_text(self, text: str) -> None:
         """Show only what matches ``text`` (stripped; "" shows everything)."""
         self._text = text.strip()
+        self._refilter()
+
+    def _refilter(self) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.10 (invalidateRowsFilter is deprecated there)
             self.beginFilterChange()
             self._compute()
@@ -257,7 +262,9 @@ class AccountFilterProxy(QSortFilterProxyModel):
 
     def setSourceModel(self, model: Any) -> None:
         super().setSourceModel(model)
-        model.modelReset.connect(self._compute)
+        # After the proxy's own handling of the reset (connected first, by Qt): work the visible rows out again
+        # for the new groups and filter again (the proxy mapped the new rows with the old sets).
+        model.modelReset.connect(self._refilter)
 
     def _compute(self) -> None:
         model = self.sourceModel()

@@ -163,3 +163,25 @@ def test_grouping_without_qt_unknown_accounts_last() -> None:
     store.learn_identity("proc", "arn:aws:sts::444444444444:assumed-role/X/s")
     assert [g.label for g in group_by_account(store)] == ["sandbox (444444444444)"]
     assert QModelIndex().isValid() is False
+
+
+def test_account_menu_sets_colour_and_enter_assumes(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    from PySide6.QtWidgets import QMenu
+
+    power = _power(gui)
+    menu = QMenu()
+    power.add_account_entries(menu, "222222222222")
+    colours = next(a.menu() for a in menu.actions() if a.text() == "Account colour")
+    assert colours is not None
+    next(a for a in colours.actions() if a.text() == "Red").trigger()
+    assert power.labels.colour("222222222222") == "#c62828"
+    next(a for a in colours.actions() if a.text() == "None").trigger()
+    assert power.labels.colour("222222222222") is None
+    menu.deleteLater()
+    # Enter on a profile row of the account view assumes that profile, as in the source tree.
+    power.set_by_account(True)
+    power.account_view.setCurrentIndex(power.account_proxy.mapFromSource(power.account_model.index_of("dev-saml")))
+    from PySide6.QtTest import QTest
+
+    QTest.keyClick(power.account_view, Qt.Key.Key_Return)
+    run(loop, until(lambda: gui.model.index_of("dev-saml", STATE).data() == "active"))
