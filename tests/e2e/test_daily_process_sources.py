@@ -89,3 +89,19 @@ def test_a_profile_with_nothing_says_what_it_lacks(process_world: World) -> None
         config.write("\n[profile empty]\nregion = us-east-1\n")
     done = process_world.stsdesk("assume", "empty")
     assert done.returncode == 1 and "gives no credentials stsdesk can use" in done.stderr, done.stderr
+
+
+def test_a_process_that_runs_stsdesk_for_itself_is_stopped(process_world: World) -> None:
+    """[profile loop] credential_process = stsdesk credential-process loop-role, and loop-role's source is loop:
+    each stsdesk runs the process again. The chain is cut after a few levels with one line, not a fork bomb."""
+    world = process_world
+    with world.config_file.open("a") as config:
+        config.write(
+            f"\n[profile loop]\nregion = us-east-1\nendpoint_url = {world.emulator.endpoint}\n"
+            f"credential_process = {sys.executable} -m stsdesk credential-process loop-role\n\n"
+            f"[profile loop-role]\nregion = us-east-1\nsource_profile = loop\nrole_arn = {READONLY}\n"
+        )
+    done = world.stsdesk("assume", "loop-role")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "again and again (a loop)" in done.stderr, done.stderr
