@@ -62,6 +62,9 @@ class PowerFeatures(QObject):
         self.account_view.assume_requested.connect(controller.on_assume)
         self.account_view.customContextMenuRequested.connect(self._account_menu)
         window.filter_edit.textChanged.connect(self._filter)
+        down = getattr(window.filter_edit, "down_pressed", None)
+        if down is not None:
+            down.connect(self._filter_down)  # after the controller's own handler
 
         self.by_account_action = QAction(self.tr("By account"), window)
         self.by_account_action.setObjectName("by-account")
@@ -133,6 +136,11 @@ class PowerFeatures(QObject):
     def _filter(self, text: str) -> None:
         self.account_proxy.set_filter_text(text)
         self.account_view.expandAll()
+        self._source_current_changed()  # the controller moved the selection to a match before this refilter
+
+    def _filter_down(self) -> None:
+        if self.by_account() and self.controller.current_profile():
+            self.account_view.setFocus()  # Down in the filter: into the results shown, not the hidden tree
 
     def _after_regroup(self) -> None:
         self.account_view.expandAll()

@@ -185,3 +185,17 @@ def test_account_menu_sets_colour_and_enter_assumes(gui: GuiApp, loop: asyncio.A
 
     QTest.keyClick(power.account_view, Qt.Key.Key_Return)
     run(loop, until(lambda: gui.model.index_of("dev-saml", STATE).data() == "active"))
+
+
+def test_filter_moves_the_selection_in_the_account_view_too(gui: GuiApp, qtbot: object) -> None:
+    from PySide6.QtTest import QTest
+
+    power = _power(gui)
+    power.set_by_account(True)
+    assert gui.controller.select("alice")
+    gui.window.filter_edit.setFocus()
+    gui.window.filter_edit.setText("saml")
+    assert gui.controller.current_profile() == "dev-saml"  # the controller's rule: the first match
+    assert power.account_view.currentIndex().data(PROFILE_NAME_ROLE) == "dev-saml"
+    QTest.keyClick(gui.window.filter_edit, Qt.Key.Key_Down)
+    assert power.account_view.hasFocus() or gui.window.focusWidget() is power.account_view
