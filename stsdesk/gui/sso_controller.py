@@ -30,8 +30,9 @@ from stsdesk.core.sso.discovery import SsoAccount
 from stsdesk.core.sso.errors import SignInCancelled
 from stsdesk.core.sso.signin import EventKind, SignIn, SignInEvent
 from stsdesk.gui.errors import user_message
-from stsdesk.gui.profile_store import GENERATED_KEY, GROUP_KEY, LABEL_KEY
+from stsdesk.gui.profile_store import GENERATED_KEY, GROUP_KEY
 from stsdesk.gui.sso_dialog import SignInDialog, demo_approve
+from stsdesk.gui.sso_requests import SignInRequests
 from stsdesk.gui.sso_tree import SsoRows, build_rows, with_generated
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ STATE_INTERVAL_MS = 30_000  # how often the sessions' sign-in state is read agai
 REMIND_BEFORE = 15 * 60.0  # the tray says a sign-in ends this long before it does
 
 
-class SsoController(QObject):
+class SsoController(SignInRequests, QObject):
     """See the module docstring. Signals: ``signed_in(row)``, ``discovered(row, accounts)``,
     ``sign_in_failed(row, message)``, ``reminder(title, body)`` (the tray shows it)."""
 
@@ -67,6 +68,8 @@ class SsoController(QObject):
         self._flights: dict[str, asyncio.Task[bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._signing: set[str] = set()  # session rows whose sign-in runs now
+        self._declined: dict[str, float] = {}  # session row -> monotonic time before which no sign-in starts alone
+        self._retrying: set[str] = set()
         self._reminded: dict[str, datetime] = {}
         controller.tree_rows = self.tree_rows
         controller.group_details = self.details
@@ -110,22 +113,11 @@ class SsoController(QObject):
 
     def details(self, name: str) -> str | None:
         """The details pane of a session or account row (None for any other row)."""
-        from stsdesk.gui.sso_details import account_html, session_html
+        from stsdesk.gui.sso_details import row_details
 
         if self.rows is None:
             return None
-        session = self.rows.sessions.get(name)
-        if session is not None:
-            profile = self.controller.model.profile(name)
-            user = profile.extra.get(LABEL_KEY, "").partition(" — ")[2] if profile is not None else ""
-            return session_html(session, self.service.status(session), user or None,
-                                self.accounts.get(session.cache_name), self.rows.below.get(name, []),
-                                self.rows.generated)
-        for row, session in self.rows.sessions.items():
-            for account in self.rows.below.get(row, []):
-                if account.name == name:
-                    return account_html(session, account, self.rows.below.get(name, []))
-        return None
+        return row_details(name, self.rows, self.service, self.accounts, self.controller.model.profile(name))
 
     def refresh_states(self) -> None:
         """Show each session's sign-in state and countdown (the sign-in's end) in its row; remind via the tray
@@ -236,27 +228,6 @@ class SsoController(QObject):
             self.controller.window.show_message(f"Demo approval failed: {exc}", 15000)
             return
         self.controller.window.show_message(f"Demo aid: {text}", 5000)
-
-    async def sign_in_for(self, profile: str) -> bool:
-        """Sign in for ``profile`` (an SSO profile or a role chained from one), joining a sign-in that runs
-        already: what a terminal asking through the bridge gets. False when it is no such profile or the
-        sign-in did not work (the dialog and the status bar say why)."""
-        from stsdesk.core.model import ProfileKind
-
-        broker = self.controller.broker
-        if broker is None or self.rows is None:
-            return False
-        try:
-            sso_profile = next(p for p in broker.tree.chain(profile) if p.kind is ProfileKind.SSO)
-            session = self.service.target(broker.tree, sso_profile.name).session
-        except (StopIteration, StsdeskError):
-            return False
-        row = next((r for r, s in self.rows.sessions.items() if s.cache_name == session.cache_name), None)
-        if row is None:
-            return False
-        self.controller.window.show_message(f"A terminal needs a sign-in to {session.label} for {profile}", 15000)
-        # Shielded: a terminal that gives up must not cancel a sign-in the window (or another terminal) waits on.
-        return await asyncio.shield(self.sign_in(row))
 
     # -- discovery, sign-out, add to config ----------------------------------------------------------------
 
@@ -394,7 +365,8 @@ def install(gui: GuiApp) -> SsoController | None:
     broker.sso = service
     sso = SsoController(controller, service, demo_endpoint)
     gui.sso = sso
-    gui.closers.append(sso.close)
+    unsubscribe = broker.subscribe(sso._broker_event)
+    gui.closers.extend([sso.close, unsubscribe])
     controller.show_tree()
     sso.refresh_states()
     sso.discover_signed_in()

@@ -6,12 +6,34 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from stsdesk.core.model import Profile
 from stsdesk.core.sso.config import SsoSession
 from stsdesk.core.sso.discovery import SsoAccount
 from stsdesk.core.sso.tokens import TokenState
-from stsdesk.gui.profile_store import GENERATED_KEY, row_label
+from stsdesk.gui.profile_store import GENERATED_KEY, LABEL_KEY, row_label
+
+if TYPE_CHECKING:
+    from stsdesk.core.sso.service import SsoService
+    from stsdesk.gui.sso_tree import SsoRows
+
+
+def row_details(
+    name: str, rows: SsoRows, service: SsoService, accounts: Mapping[str, list[SsoAccount]], shown: Profile | None
+) -> str | None:
+    """The details of row ``name`` when it is a session or account row of ``rows``, else None. ``shown`` is the
+    row's profile as the tree has it (its label says who signed in)."""
+    session = rows.sessions.get(name)
+    if session is not None:
+        user = shown.extra.get(LABEL_KEY, "").partition(" — ")[2] if shown is not None else ""
+        return session_html(session, service.status(session), user or None, accounts.get(session.cache_name),
+                            rows.below.get(name, []), rows.generated)
+    for row, owner in rows.sessions.items():
+        for account in rows.below.get(row, []):
+            if account.name == name:
+                return account_html(owner, account, rows.below.get(name, []))
+    return None
 
 
 def _local(when: datetime | None) -> str:

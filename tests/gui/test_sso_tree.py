@@ -229,3 +229,38 @@ def test_device_code_sign_in_shows_the_code(gui: GuiApp, loop: asyncio.AbstractE
     assert run(loop, flow()) is True
     assert gui.model.index_of(row).siblingAtColumn(STATE).data() == "signed in"
     assert len(_children(gui, row)) == 3
+
+
+def test_assume_before_signing_in_asks_for_the_sign_in(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    sso, row, opened = _sso(gui)
+
+    async def flow() -> None:
+        assert await gui.controller.assume("ic-prod-readonly") is None  # not signed in: fails at once...
+        assert "not signed in" in (gui.model.error("ic-prod-readonly") or "")
+        dialog = await until(lambda: sso.dialogs.get(row) if sso.dialogs.get(row) and opened else None)  # ...and asks
+        await until(lambda: "Waiting" in dialog.status.text())
+        dialog.demo_button.click()
+        # Signed in: the profile is assumed again on its own and its row shows the session.
+        await until(lambda: gui.model.expiry("ic-prod-readonly") is not None, timeout=20)
+
+    run(loop, flow())
+    assert gui.model.error("ic-prod-readonly") is None
+
+
+def test_a_cancelled_sign_in_is_not_asked_again_at_once(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    sso, row, opened = _sso(gui)
+
+    async def flow() -> None:
+        await gui.controller.assume("ic-prod-readonly")
+        dialog = await until(lambda: sso.dialogs.get(row) if sso.dialogs.get(row) and opened else None)
+        await until(lambda: "Waiting" in dialog.status.text())
+        dialog.cancel_button.click()
+        await until(lambda: row not in sso._flights)
+        await gui.controller.assume("ic-prod-readonly")  # fails again, quietly: no second dialog
+        await asyncio.sleep(0.2)
+
+    run(loop, flow())
+    assert len(opened) == 1 and row not in sso.dialogs
+    assert sso.activated(row)  # asked for explicitly, it signs in again
+    assert row in sso._flights
+    sso._flights[row].cancel()
