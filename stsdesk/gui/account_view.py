@@ -100,9 +100,10 @@ class AccountTreeModel(QAbstractItemModel):
             self.dataChanged.emit(self.createIndex(our_row, top_left.column(), MEMBER_BASE + position),
                                   self.createIndex(our_row, bottom_right.column(), MEMBER_BASE + position),
                                   list(roles))
-            # A profile's state changed: its account row's State cell (how many sessions) may too.
-            cell = self.createIndex(g, STATE, g + 1)
-            self.dataChanged.emit(cell, cell, [_DISPLAY])
+            if top_left.column() <= STATE <= bottom_right.column():  # not for a countdown tick (Time left only)
+                # A profile's state changed: its account row's State cell (how many sessions) may too.
+                cell = self.createIndex(g, STATE, g + 1)
+                self.dataChanged.emit(cell, cell, [_DISPLAY])
 
     # -- queries -------------------------------------------------------------------------------------
 
