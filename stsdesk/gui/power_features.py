@@ -93,7 +93,7 @@ class PowerFeatures(QObject):
         self.labels.changed.connect(lambda _account: window.tree.viewport().update())
 
         # Region picker above the details.
-        self.regions = RegionChoices(self)
+        self.regions = RegionChoices(controller.settings, self)
         self.region_picker = RegionPicker(self.regions)
         right = _box_layout(window.details)
         right.insertWidget(right.indexOf(window.details), self.region_picker)

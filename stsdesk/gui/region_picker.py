@@ -1,6 +1,6 @@
 """The details pane's region picker: the region of the selected profile's sessions in this window.
 
-The choice is per profile and kept for the window's lifetime (``RegionChoices``); the controller passes it
+The choice is per profile and kept in the GUI's settings file (``RegionChoices``); the controller passes it
 to ``Broker.credentials_for(region=...)`` (STS is called in that region: its regional endpoint and SigV4
 scope), to ``export_region(chosen=...)`` (AWS_REGION of Copy exports) and to the console sign-in. "As
 configured" means the profile's region, else the default one (core.region.session_region).
@@ -8,21 +8,33 @@ configured" means the profile's region, else the default one (core.region.sessio
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.core.region import COMMON_REGIONS, validate_region
 
+SETTINGS_KEY = "power/region_choices"  # a list of "profile<TAB>region" in stsdesk-gui.ini
+
 
 class RegionChoices(QObject):
-    """Profile -> region chosen in the picker. ``changed(profile)`` fires after a change."""
+    """Profile -> region chosen in the picker, kept in ``settings`` (when given) across restarts; a stored
+    value that is not a region (a hand-edited file) is ignored. ``changed(profile)`` fires after a change."""
 
     changed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._settings = settings
         self._chosen: dict[str, str] = {}
+        raw = settings.value(SETTINGS_KEY) if settings is not None else None
+        for item in [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else []:
+            profile, _, region = str(item).partition("\t")
+            try:
+                if profile and region:
+                    self._chosen[profile] = validate_region(region)
+            except StsdeskError:
+                continue
 
     def get(self, profile: str) -> str | None:
         """The region chosen for ``profile``, or None (as configured)."""
@@ -38,6 +50,12 @@ class RegionChoices(QObject):
             self._chosen.pop(profile, None)
         else:
             self._chosen[profile] = region
+        if self._settings is not None:
+            if self._chosen:
+                self._settings.setValue(SETTINGS_KEY, [f"{p}\t{r}" for p, r in sorted(self._chosen.items())])
+            else:
+                self._settings.remove(SETTINGS_KEY)
+            self._settings.sync()
         self.changed.emit(profile)
 
 

@@ -86,3 +86,22 @@ def test_no_profile_no_picker(gui: GuiApp) -> None:
     gui.window.tree.setCurrentIndex(gui.window.tree.rootIndex())
     assert gui.controller.current_profile() is None
     assert not _power(gui).region_picker.isEnabled()
+
+
+def test_choices_kept_across_restarts(gui: GuiApp, tmp_path: object) -> None:
+    from PySide6.QtCore import QSettings
+
+    from stsdesk.gui.region_picker import SETTINGS_KEY, RegionChoices
+
+    power = _power(gui)
+    assert gui.controller.select("dev-readonly")
+    assert power.region_picker.choose("ap-southeast-2")
+    again = RegionChoices(gui.controller.settings)
+    assert again.get("dev-readonly") == "ap-southeast-2"
+    # A hand-edited value that is not a region is ignored, the rest is read.
+    settings: QSettings = gui.controller.settings
+    settings.setValue(SETTINGS_KEY, ["dev-readonly\tap-southeast-2", "dev\tmars-1", "garbage"])
+    again = RegionChoices(settings)
+    assert (again.get("dev-readonly"), again.get("dev")) == ("ap-southeast-2", None)
+    assert power.region_picker.choose(None)
+    assert RegionChoices(settings).get("dev-readonly") is None
