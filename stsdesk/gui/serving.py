@@ -10,6 +10,7 @@ through the secret clipboard) and "Stop serving", which invalidates the token at
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -184,7 +185,8 @@ class ServingController(QObject):
         if served is None:
             self.panel.hide()
             return
-        self.panel.label.setText(f"Serving credentials at <b>{served.endpoint}</b>")
+        what = "IMDSv2 credentials" if served.mode is ServerMode.IMDS else "credentials"
+        self.panel.label.setText(f"Serving {what} at <b>{html.escape(served.endpoint)}</b>")
         self.panel.show()
 
     def extend_menu(self, menu: QMenu, name: str) -> None:
@@ -194,6 +196,7 @@ class ServingController(QObject):
         menu.addSeparator()
         if self.servers.get(name) is None:
             menu.addAction("Serve credentials", lambda: self._spawn(self.serve(name)))
+            menu.addAction("Serve credentials (IMDSv2)", lambda: self._spawn(self.serve(name, ServerMode.IMDS)))
         else:
             menu.addAction("Copy environment (credential server)", lambda: self.copy_environment(name))
             menu.addAction("Stop serving", lambda: self._spawn(self.stop(name)))

@@ -123,3 +123,39 @@ def test_session_menu_serves_and_stops(gui: GuiApp, loop: asyncio.AbstractEventL
     menu.aboutToShow.emit()
     assert serving.menu_action.text() == "Stop serving"
     run(loop, serving.stop(PROFILE))
+
+
+def test_imds_mode_needs_a_token_and_copies_its_endpoint(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    from stsdesk.core.servers import ServerMode
+
+    serving = _serving(gui)
+    assert gui.controller.select(PROFILE)
+    served = run(loop, serving.serve(PROFILE, ServerMode.IMDS))
+    assert served is not None and served.token is None
+    base = served.endpoint.rstrip("/")
+    assert "IMDSv2" in serving.panel.label.text()
+
+    def imds() -> tuple[int, str]:
+        try:  # IMDSv1 (no token) is refused
+            urllib.request.urlopen(base + "/latest/meta-data/iam/security-credentials/", timeout=5).close()
+            v1 = 200
+        except urllib.error.HTTPError as exc:
+            v1 = exc.code
+        put = urllib.request.Request(base + "/latest/api/token", method="PUT",
+                                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        with urllib.request.urlopen(put, timeout=5) as response:
+            token = response.read().decode()
+        headers = {"X-aws-ec2-metadata-token": token}
+        listing = urllib.request.Request(base + "/latest/meta-data/iam/security-credentials/", headers=headers)
+        with urllib.request.urlopen(listing, timeout=5) as response:
+            role = response.read().decode().strip()
+        creds = urllib.request.Request(base + f"/latest/meta-data/iam/security-credentials/{role}", headers=headers)
+        with urllib.request.urlopen(creds, timeout=5) as response:
+            return v1, json.loads(response.read())["AccessKeyId"]
+
+    v1, key = run(loop, _in_thread(imds))
+    assert v1 == 401 and key.startswith("ASIA")
+    gui.window.shell_combo.setCurrentText("bash")
+    lines = serving.copy_environment(PROFILE)
+    assert lines is not None and "AWS_EC2_METADATA_SERVICE_ENDPOINT" in lines and base in lines
+    run(loop, serving.stop(PROFILE))
