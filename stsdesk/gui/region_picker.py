@@ -79,7 +79,7 @@ class RegionPicker(QWidget):
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setToolTip(self.tr("The region STS is called in for this profile, and what Copy exports, "
-                                      "the console and served credentials get"))
+                                      "and the console get in this window"))
         self.combo.addItem("")  # "as configured", text set per profile
         self.combo.addItems(COMMON_REGIONS)
         self.combo.setMinimumContentsLength(22)
