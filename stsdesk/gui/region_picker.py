@@ -78,7 +78,7 @@ class RegionPicker(QWidget):
         self.combo.setObjectName("region-combo")
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.combo.setToolTip(self.tr("The region STS is called in for this profile, and what Copy exports, "
+        self.combo.setToolTip(self.tr("The region STS is called in for this profile, and what Copy exports "
                                       "and the console get in this window"))
         self.combo.addItem("")  # "as configured", text set per profile
         self.combo.addItems(COMMON_REGIONS)
