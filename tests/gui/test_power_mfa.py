@@ -175,3 +175,31 @@ def test_no_yubikey_button_without_ykman(gui: GuiApp, loop: asyncio.AbstractEven
     assert getattr(dialog, "yubikey", None) is None
     dialog.reject()
     assert run(loop, task) is None
+
+
+def test_waitlist_widget_follows_changes_from_another_thread(qtbot: Any) -> None:
+    """The broker's own YubiKey attempt says "touch" from ykman's watcher thread: the widget hears it on the
+    Qt thread (queued), and requests coming and going."""
+    import threading
+
+    from stsdesk.core.mfa_sources import SERVED, MfaWaitlist
+    from stsdesk.gui.mfa_waitlist import MfaWaitlistWidget
+
+    waitlist = MfaWaitlist()
+    widget = MfaWaitlistWidget(waitlist, ALICE_MFA)
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.rows() == [] and widget.summary.text() == "Nothing else is waiting for this device."
+    with waitlist.waiting("prod-admin", "arn:aws:iam::333333333333:role/Admin", ALICE_MFA, 900, SERVED):
+        qtbot.waitUntil(lambda: len(widget.rows()) == 1)
+        assert widget.rows()[0][:4] == ("prod-admin", "role Admin in 333333333333", "15 min",
+                                        "served credentials (renewal)")
+        helper = threading.Thread(target=waitlist.note_touch, args=(ALICE_MFA, True))
+        helper.start()
+        helper.join()
+        qtbot.waitUntil(widget.touch_label.isVisible)
+        waitlist.note_touch(ALICE_MFA, False)
+        qtbot.waitUntil(lambda: not widget.touch_label.isVisible())
+    qtbot.waitUntil(lambda: widget.rows() == [])
+    widget.close_watch()
+    assert waitlist._subscribers == []  # no listener left behind by a closed dialog
