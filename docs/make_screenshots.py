@@ -1,5 +1,8 @@
 """Take the README screenshots from a real demo run: main window, MFA dialog and decode dialog, at 1x and 2x.
 
+Also (issue 13): the MFA dialog after a wrong code, the Session menu open, and the first-run welcome of a
+window with no AWS profiles.
+
     .venv/bin/python docs/make_screenshots.py [--out docs]
 
 Needs xvfb-run and ImageMagick's ``import``. Each scale runs in its own Xvfb (1400x900 at 1x, 2800x1800 at
@@ -138,6 +141,11 @@ async def scenario(directory: Path, out: Path, suffix: str) -> None:
         # A real MFA request: assuming dev waits on alice's device; capture, then answer with the demo aid.
         assume_dev = asyncio.ensure_future(controller.assume("dev"))
         mfa = await until(lambda: controller.prompter.dialog_for(ALICE_MFA))
+        # A wrong code first: STS refuses it and the same dialog asks again, with the error under the field.
+        mfa.code.setText("000000")
+        mfa.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        await until(lambda: mfa.error_label.isVisible() and mfa.code.isEnabled())
+        await capture(mfa, out / f"mfa-wrong-code{suffix}.png")
         # Read the code with a few seconds of its 30-second step left, so it is still valid when submitted.
         await until(lambda: code_seconds_left(mfa.hint_label.text()) >= 4, timeout=40)
         code = re.search(r"\b(\d{6})\b", mfa.hint_label.text())
@@ -157,6 +165,14 @@ async def scenario(directory: Path, out: Path, suffix: str) -> None:
         controller.update_details()
         await capture(gui.window, out / f"main-window{suffix}.png")
 
+        # The Session menu, open, with its shortcuts.
+        menu = gui.window.menus["session"]
+        bar = gui.window.menuBar()
+        menu.popup(bar.mapToGlobal(bar.actionGeometry(menu.menuAction()).bottomLeft()))
+        await until(menu.isVisible)
+        await capture(menu, out / f"menu-session{suffix}.png")
+        menu.hide()
+
         # The decode dialog on a real denial: RunInstances with dev's credentials, decoded as dev.
         creds = await controller.broker.credentials_for("dev")
         loop = asyncio.get_running_loop()
@@ -170,6 +186,7 @@ async def scenario(directory: Path, out: Path, suffix: str) -> None:
             raise RuntimeError(f"decode did not give a verdict: {dialog.status.text()}")
         await capture(dialog, out / f"decode-dialog{suffix}.png")
         dialog.close()
+        await welcome(directory, out, suffix)
     finally:
         gui.countdown.stop()
         controller.prompter.cancel_all()
@@ -177,6 +194,34 @@ async def scenario(directory: Path, out: Path, suffix: str) -> None:
             close()
         demo.stop()
         gui.window.close()
+
+
+async def welcome(directory: Path, out: Path, suffix: str) -> None:
+    """A window on an empty AWS config (first run): the welcome in the details pane."""
+    from stsdesk.gui.app import build_window, load_engine
+    from stsdesk.gui.demo_session import MemorySecretStore
+
+    empty = directory / "empty"
+    (empty / "aws").mkdir(parents=True)
+    saved = {key: os.environ.get(key) for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+    os.environ["AWS_CONFIG_FILE"] = str(empty / "aws" / "config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(empty / "aws" / "credentials")
+    gui = build_window(empty / "stsdesk")
+    try:
+        load_engine(gui, MemorySecretStore())
+        gui.window.resize(900, 560)
+        gui.window.show()
+        await until(gui.window.welcome.isVisible)
+        await capture(gui.window, out / f"welcome{suffix}.png")
+    finally:
+        for close in gui.closers:
+            close()
+        gui.window.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 if __name__ == "__main__":

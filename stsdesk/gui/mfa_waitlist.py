@@ -132,7 +132,9 @@ class MfaWaitlistWidget(QWidget):
         """As tall as its rows (up to six), no empty space below them."""
         row = self.table.sizeHintForRow(0) if count else 0
         header = self.table.header().sizeHint().height()
-        self.table.setFixedHeight(header + row * min(max(count, 1), 6) + 2 * self.table.frameWidth() + 2)
+        # Room for the horizontal scroll bar too: long role ARNs make one, and it covered the only row.
+        scroll = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(header + row * min(max(count, 1), 6) + 2 * self.table.frameWidth() + 2 + scroll)
 
     def close_watch(self) -> None:
         """Stop listening to the waitlist (the dialog closes)."""

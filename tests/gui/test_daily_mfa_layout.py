@@ -38,6 +38,12 @@ def _check_layout(dialog: MfaDialog) -> None:
         assert widget.height() >= widget.minimumSizeHint().height() - 1, widget.objectName()
     assert dialog.code.height() >= dialog.code.sizeHint().height()
     assert dialog.code.width() >= 150
+    from PySide6.QtWidgets import QTreeView
+
+    for table in dialog.findChildren(QTreeView):  # a list in the dialog (the requests waiting) shows its rows
+        if table.isVisible() and table.model() is not None and table.model().rowCount() > 0:
+            first = table.visualRect(table.model().index(0, 0))
+            assert table.viewport().rect().contains(first), table.objectName()
     # Nothing covers anything else: the rows are stacked.
     rects = [QRect(w.mapTo(dialog, w.rect().topLeft()), w.size()) for w in shown]
     for i, first in enumerate(rects):
@@ -58,6 +64,12 @@ def test_wrong_code_keeps_the_code_field(gui: GuiApp, loop: asyncio.AbstractEven
     run(loop, asyncio.sleep(0.05))
     _check_layout(dialog)
     assert dialog.code.height() == before
+    from PySide6.QtWidgets import QTreeView
+
+    for table in dialog.findChildren(QTreeView):  # long texts: a horizontal scroll bar must not cover the rows
+        table.header().resizeSection(1, 3000)
+    run(loop, asyncio.sleep(0.05))
+    _check_layout(dialog)
     dialog.reject()
     assert run(loop, task) is None
 
