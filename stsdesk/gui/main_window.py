@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from stsdesk.gui.countdown import Urgency, urgency
-from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, TIME_LEFT
+from stsdesk.gui.tree_model import SECONDS_LEFT_ROLE, TIME_LEFT
 from stsdesk.gui.tree_view import FilterEdit, ProfileTreeView
 
 __all__ = ["SHELLS", "FilterEdit", "IconCache", "MainWindow", "ProfileTreeView"]
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         if seconds is None:
             self.session_countdown.hide()
             return
-        name = index.data(PROFILE_NAME_ROLE)
+        name = index.siblingAtColumn(0).data()  # what the Name cell shows (a sign-in session's label)
         level = urgency(float(seconds))
         if level is Urgency.EXPIRED:
             text = self.tr("The session of {name} has expired").format(name=name)

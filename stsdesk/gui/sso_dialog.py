@@ -35,6 +35,7 @@ class SignInDialog(QDialog):
         self.setObjectName("sso-sign-in")
         self.setWindowTitle(f"Sign in — {label}")
         self.setModal(False)
+        self.setMinimumWidth(460)
         self.url: str | None = None
         self.user_code: str | None = None
         self.finished_ok: bool | None = None  # None while running
@@ -83,6 +84,7 @@ class SignInDialog(QDialog):
             self.code_label.setText(f"Code: {event.user_code}")
             self.code_label.show()
             self.intro.setText(self.intro.text() + " Check that the page shows this code:")
+            self.adjustSize()  # the code and the longer text must not be clipped
         elif event.kind is EventKind.WAITING:
             until = f" (until {event.until.astimezone().strftime('%H:%M')})" if event.until else ""
             self.status.setText(f"Waiting for approval in the browser{until}…")
@@ -97,6 +99,7 @@ class SignInDialog(QDialog):
         self.status.setText(text)
         self.status.setStyleSheet("" if ok else "color: #c62828")
         self.cancel_button.setText("Close")
+        self.adjustSize()
         self.reopen_button.setEnabled(False)
         self.demo_button.setEnabled(False)
 
