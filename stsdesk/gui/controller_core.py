@@ -360,6 +360,7 @@ class ControllerCore(QObject):
             return
         group_html = self.group_details(name)
         if group_html is not None:  # a sign-in session or account row (gui/sso_controller.py)
+            self.update_action_states(False)  # no profile: its own menu entries (Sign in…) act on it
             self.window.show_details(group_html)
             return
         session = self.broker.session_state(name) if self.broker is not None else None

@@ -264,3 +264,14 @@ def test_a_cancelled_sign_in_is_not_asked_again_at_once(gui: GuiApp, loop: async
     assert sso.activated(row)  # asked for explicitly, it signs in again
     assert row in sso._flights
     sso._flights[row].cancel()
+
+
+def test_profile_actions_are_off_on_a_session_row(gui: GuiApp) -> None:
+    _sso_ctl, row, _ = _sso(gui)
+    assert gui.controller.select(row)
+    assert not gui.window.assume_action.isEnabled() and not gui.window.console_action.isEnabled()
+    assert "Start URL" in gui.window.details.toPlainText()
+    texts = [a.text() for a in gui.controller.profile_menu().actions()]
+    assert "Sign in…" in texts and "Sign in with a device code…" in texts
+    assert gui.controller.select("dev-readonly")
+    assert gui.window.assume_action.isEnabled()
