@@ -242,7 +242,12 @@ class ControllerTrayApp(QObject):
         self.controller.window.show_message(f"Auto-refresh {state} for {profile}")
 
     def extend_menu(self, menu: QMenu, profile: str) -> None:
-        """Add the per-profile toggles (favourite, auto-refresh) to the tree's context menu."""
+        """Add the per-profile toggles (favourite, auto-refresh) to the tree's context menu (not for a sign-in
+        session or account row: those are no profiles)."""
+        from stsdesk.gui.profile_store import is_group_name
+
+        if is_group_name(profile):
+            return
         menu.addSeparator()
         favourite = menu.addAction("Favourite (in the tray menu)")
         favourite.setCheckable(True)

@@ -273,5 +273,6 @@ def test_profile_actions_are_off_on_a_session_row(gui: GuiApp) -> None:
     assert "Start URL" in gui.window.details.toPlainText()
     texts = [a.text() for a in gui.controller.profile_menu().actions()]
     assert "Sign in…" in texts and "Sign in with a device code…" in texts
+    assert not any("Favourite" in t or "Serve credentials" in t for t in texts)
     assert gui.controller.select("dev-readonly")
     assert gui.window.assume_action.isEnabled()
