@@ -207,13 +207,22 @@ class ProfileActions(FilterNavigation):
         if broker is None:
             return False
 
+        problem: list[str] = []  # the browser's failure: said, but not the profile's error
+
         async def sign_in() -> bool:
             url = await broker.console_url(name, region=self.region_choice(name))
-            return self.open_signin_in_browser(url, name, report=False)
+            try:
+                return self.open_signin_in_browser(url, name, report=False)
+            except StsdeskError as exc:
+                problem.append(user_message(exc))
+                return False
 
         def outcome(opened: bool) -> str | None:
             if opened:
                 return self.tr("Opened the console for {name} in the browser").format(name=name)
+            if problem:
+                return self.tr("Open console {name} failed: {problem}; Copy console URL still works").format(
+                    name=name, problem=problem[0])
             return self.tr("Open console {name}: no web browser could be opened; use Copy console URL "
                            "instead").format(name=name)
 

@@ -121,3 +121,19 @@ def test_iam_user_copy_exports_is_a_session_long_term_is_explicit(
 
     assert gui.controller.select("dev-readonly")
     assert not gui.window.copy_long_term_action.isEnabled()  # a role has no long-term key
+
+
+def test_open_console_with_a_broken_browser_is_said_not_a_profile_error(
+        gui: GuiApp, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o600)  # not executable: core refuses it with a one-line reason
+    monkeypatch.setenv("STSDESK_CONSOLE_BROWSER", str(broken))
+    assert gui.controller.select("dev-readonly")
+    assert run(loop, gui.controller.open_console("dev-readonly")) is False
+    message = gui.window.statusBar().currentMessage()
+    assert "Open console dev-readonly failed" in message and "done" not in message
+    assert gui.model.error("dev-readonly") is None
+    out, err = capfd.readouterr()
+    assert "SigninToken" not in out + err + message
