@@ -91,6 +91,7 @@ def test_copy_exports_goes_through_secret_clipboard(wired: tuple[GuiApp, list[st
     assert gui.controller.clipboard.clear_after == 45  # the Settings default
     gui.controller.clipboard.clear_after = 0.3
     board = QGuiApplication.clipboard()
+    board.clear()  # the clipboard is the process's: an earlier test's exports must not pass for these
 
     async def scenario() -> str:
         gui.tray_app.copy_exports("dev-readonly")
