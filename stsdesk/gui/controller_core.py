@@ -240,9 +240,8 @@ class ControllerCore(QObject):
         seen = self._errors_at.get(name)
         if seen is None or seen[0] != error:
             seen = self._errors_at[name] = (error, time.time())
-        now = time.time()
-        if meta is not None and meta.created.timestamp() > seen[1] and meta.expiration.timestamp() > now:
-            return None
+        if meta is not None and meta.created.timestamp() > seen[1] and meta.seconds_left() > 0:
+            return None  # resolved since: a session made after the error is live
         return error
 
     def _announce(self) -> None:
@@ -258,26 +257,14 @@ class ControllerCore(QObject):
     def announce_expiries(self, now: float | None = None) -> list[str]:
         """Called on every countdown tick: rows whose session expired since the last tick get their State cell
         repainted (it said "active" until clicked), the details and the tray follow. Returns those profiles."""
-        import time
-
-        from PySide6.QtCore import Qt
-
+        from stsdesk.gui.countdown import newly_expired
         from stsdesk.gui.tree_presentation import STATE
 
-        now = time.time() if now is None else now
-        live: set[str] = set()
-        expired: list[str] = []
-        for name, expiry in self.model.sessions():
-            if expiry > now:
-                live.add(name)
-            elif name in self._live:
-                expired.append(name)
-        self._live = live
-        roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole]
+        self._live, expired = newly_expired(self.model.sessions(), self._live, now)
         for name in expired:
             index = self.model.index_of(name, STATE)
             if index.isValid():
-                self.model.dataChanged.emit(index, index, roles)
+                self.model.dataChanged.emit(index, index, [])  # every role: text, colour and icon
         if expired:
             self.sessions_changed.emit()
             if self.current_profile() in expired:

@@ -47,6 +47,21 @@ def format_time_left(seconds_left: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
+def newly_expired(sessions: list[tuple[str, float]], live: set[str],
+                  now: float | None = None) -> tuple[set[str], list[str]]:
+    """Of ``sessions`` ((profile, expiry) pairs), those live at ``now`` (default: the wall clock) and those
+    that were in ``live`` (the last call's answer) and have expired since."""
+    now = time.time() if now is None else now
+    still: set[str] = set()
+    expired: list[str] = []
+    for name, expiry in sessions:
+        if expiry > now:
+            still.add(name)
+        elif name in live:
+            expired.append(name)
+    return still, expired
+
+
 class Countdown(QObject):
     """The single 1 Hz timer. Each tick calls ``on_tick`` (the tree model's ``tick``) and announces the
     soonest expiry for the status bar.
