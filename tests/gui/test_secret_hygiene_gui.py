@@ -138,9 +138,20 @@ class World:
                     self.failures.append(f"{where} contains {canary[:6]}…")
 
     def check_files(self) -> list[Path]:
-        files = sorted(p for p in self.home.rglob("*") if p.is_file())
-        for path in files:
-            self.check_text(str(path), path.read_bytes().decode("utf-8", "replace"))
+        # The session cache is written behind on a thread (temp file, then rename): a temp file listed here may
+        # be gone when it is read. Then list again, until one whole pass read every file it listed.
+        for _ in range(20):
+            files = sorted(p for p in self.home.rglob("*") if p.is_file())
+            try:
+                contents = [(path, path.read_bytes()) for path in files]
+            except FileNotFoundError:
+                time.sleep(0.05)
+                continue
+            break
+        else:
+            raise AssertionError(f"files under {self.home} kept changing while they were scanned")
+        for path, data in contents:
+            self.check_text(str(path), data.decode("utf-8", "replace"))
         return files
 
     def check_clipboard_cleared(self, loop: asyncio.AbstractEventLoop) -> None:
