@@ -100,7 +100,11 @@ class RegionPicker(QWidget):
         self._updating = True
         try:
             self._profile = profile
-            self.combo.setItemText(0, self.tr("as configured ({region})").format(region=configured))
+            self.combo.setItemText(
+                0,
+                self.tr("as configured ({region})").format(region=configured) if configured
+                else self.tr("as configured"),  # no profile shown: nothing to put in the brackets
+            )
             chosen = self.choices.get(profile) if profile else None
             if chosen is None:
                 self.combo.setCurrentIndex(0)

@@ -86,6 +86,7 @@ def test_no_profile_no_picker(gui: GuiApp) -> None:
     gui.window.tree.setCurrentIndex(gui.window.tree.rootIndex())
     assert gui.controller.current_profile() is None
     assert not _power(gui).region_picker.isEnabled()
+    assert _power(gui).region_picker.combo.currentText() == "as configured"  # not "as configured ()"
 
 
 def test_choices_kept_across_restarts(gui: GuiApp, tmp_path: object) -> None:
