@@ -127,6 +127,8 @@ class PowerFeatures(QObject):
             for column in range(header.count()):  # the same columns at the same widths
                 header.setSectionHidden(column, source_header.isSectionHidden(column))
                 header.resizeSection(column, source_header.sectionSize(column))
+            if self.account_proxy.filter_text() != window.filter_edit.text().strip():
+                self.account_proxy.set_filter_text(window.filter_edit.text())  # typed while hidden (_filter)
             self.account_view.expandAll()
             self._source_current_changed()
             self.account_view.setFocus()
@@ -134,6 +136,8 @@ class PowerFeatures(QObject):
             window.tree.setFocus()
 
     def _filter(self, text: str) -> None:
+        if not self.by_account():
+            return  # hidden: filtered when shown (set_by_account); at 5,000 rows it was most of a keystroke
         self.account_proxy.set_filter_text(text)
         self.account_view.expandAll()
         self._source_current_changed()  # the controller moved the selection to a match before this refilter
