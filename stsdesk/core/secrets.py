@@ -3,6 +3,10 @@
 Keys: long-term secrets ``user:<profile>:<access_key_id>``; cached sessions ``session:<cache_key>``.
 Nothing here ever writes a secret to a file, and no message includes a secret value.
 
+When keyring's active backend is its SecretService backend, reads and writes go over one D-Bus connection and
+session kept open per store (``stsdesk.core.secret_service``), storing exactly what keyring would; whatever that
+path is unsure of (locked, missing collection, D-Bus trouble) goes through keyring itself as before.
+
 On the fast ``stsdesk credential-process`` path: ``keyring`` is imported only when a secret is actually read,
 written or deleted, or when the caller asks which backend is active.
 """
@@ -16,6 +20,8 @@ from stsdesk.core.errors import KeyringUnavailable
 TYPE_CHECKING = False  # not typing's (~2 ms): the credential-process fast path imports this module
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+
+    from stsdesk.core.secret_service import KeptSecretService
 
 DEFAULT_SERVICE = "stsdesk"
 
@@ -66,6 +72,7 @@ class SecretStore:
         self.service = service
         self._memory: dict[str, str] = {}
         self._problem: str | None = None
+        self._kept: KeptSecretService | None = None
         import threading  # not at module level: the credential-process fast path never makes a store
 
         self._lock = threading.Lock()
@@ -89,6 +96,29 @@ class SecretStore:
             self._degrade("keyring found no backend to chain")
             return None
         return backend
+
+    def _kept_for(self, backend: KeyringBackend) -> KeptSecretService | None:
+        """The kept-open Secret Service connection for ``backend`` when it is keyring's SecretService backend
+        (made on first use; replaced when keyring's backend changes), else None."""
+        kept = self._kept
+        if kept is not None and kept.backend is backend:
+            return kept
+        from stsdesk.core.secret_service import KeptSecretService, is_keyring_secret_service
+
+        with self._lock:
+            if self._kept is not None and self._kept.backend is not backend:
+                self._kept.close()
+                self._kept = None
+            if self._kept is None and is_keyring_secret_service(backend):
+                self._kept = KeptSecretService(backend)
+            return self._kept
+
+    def close(self) -> None:
+        """Close this store's kept-open Secret Service connection, if any (a later call opens another)."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
 
     def _degrade(self, reason: str) -> None:
         with self._lock:
@@ -158,6 +188,9 @@ class SecretStore:
         backend = self._backend()
         if backend is None:
             return None
+        kept = self._kept_for(backend)
+        if kept is not None and (answer := kept.get(self.service, key)) is not None:
+            return answer[0]
         try:
             value = backend.get_password(self.service, key)
         except Exception as exc:  # backends raise KeyringError, D-Bus and OS errors alike
@@ -173,9 +206,13 @@ class SecretStore:
         """
         backend = self._backend()
         if backend is not None:
+            kept = self._kept_for(backend)
             try:
-                backend.set_password(self.service, key, value)
-                stored = backend.get_password(self.service, key)
+                if kept is not None and kept.set(self.service, key, value):
+                    stored: str | None = value  # written and read back on the kept-open connection
+                else:
+                    backend.set_password(self.service, key, value)
+                    stored = backend.get_password(self.service, key)
             except Exception as exc:  # see get(): any backend failure means "not persisted"
                 self._degrade(_describe(exc, value))
             else:

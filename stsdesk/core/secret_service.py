@@ -1,0 +1,223 @@
+"""A kept-open Secret Service connection for ``SecretStore``, used when keyring's active backend is its own
+SecretService backend.
+
+keyring's ``SecretService.Keyring`` opens a new D-Bus connection, looks the collection up, checks and re-checks
+its lock state and negotiates a new Diffie-Hellman session (a 1024-bit modular exponentiation in pure Python)
+for every ``get_password`` and ``set_password``: 15-30 ms per secret, where the daemon's own work for a write
+is a few milliseconds. ``KeptSecretService`` keeps ONE connection and ONE session (secretstorage's, so the
+transport is encrypted exactly as keyring's is) per store and makes the same calls keyring makes, and only
+those the answer needs:
+
+- write: ``CreateItem`` (replace) in the collection keyring would pick (its ``preferred_collection``, else the
+  default alias), with keyring's label and attributes (its ``_query(service, username, application=appid)``,
+  so its scheme is honoured), then a verifying read on the same connection;
+- read: ``SearchItems`` with keyring's query (no ``application``: keyring does not search with it either), the
+  first item's ``GetSecret``; when nothing is found, the collection's ``Locked`` state decides whether that
+  means "absent" or "keyring must unlock first".
+
+Items written either way are the same items: keyring's ``get_password`` and ``stsdesk.core.fast_secret`` (the
+credential-process reader) find them. Anything this path is not sure of returns ``None`` ("not handled") and
+the caller goes through keyring itself, which prompts to unlock a locked collection, creates a missing default
+collection, and raises the errors ``SecretStore`` turns into its one-line messages. So this module never
+prompts, never creates a collection and never raises for a Secret Service failure; it never logs or returns
+an error text either (a careless daemon could echo a secret).
+
+A broken connection (the daemon restarted: its session object is gone; the bus went away) is dropped, and the
+call is tried once more on a fresh connection before falling back to keyring. When a fresh connection fails
+too, this path stays off for ``BACKOFF_SECONDS`` so a missing collection does not cost a reconnect per call.
+
+Thread-safe: one lock serialises the calls on the connection (the session cache writes from its own thread
+while the Broker reads from the event loop's). Never imported on the credential-process fast path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"  # secretstorage's DEFAULT_COLLECTION
+_BUS_NAME = "org.freedesktop.secrets"
+_IFACE = "org.freedesktop.Secret."
+_LOCKED = _IFACE + "Error.IsLocked"
+# A healthy daemon answers each call in well under a millisecond; writes (which it saves to disk) in a few.
+CALL_TIMEOUT = 5.0
+# After a fresh connection failed (no daemon, no such collection, refused session): keyring's way only, this long.
+BACKOFF_SECONDS = 30.0
+
+
+class _Locked(Exception):
+    """The collection or item is locked: keyring must unlock it (with a prompt)."""
+
+
+class _NotHandled(Exception):
+    """An answer this path does not vouch for (a prompt to run, an unexpected reply): keyring decides."""
+
+
+def is_keyring_secret_service(backend: object) -> bool:
+    """True when ``backend`` is exactly keyring's SecretService backend (not a subclass, which may store
+    differently), whose storage ``KeptSecretService`` reproduces."""
+    cls = type(backend)
+    return cls.__module__ == "keyring.backends.SecretService" and cls.__qualname__ == "Keyring"
+
+
+class KeptSecretService:
+    """One connection, session and collection of the Secret Service, kept open for one keyring backend.
+
+    ``get``/``set`` return ``None`` when the caller must use keyring instead (see the module docstring);
+    ``close()`` drops the connection. Safe to call from several threads.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._session: Any = None
+        self._pid = 0
+        self._off_until = 0.0
+        self.reconnects = 0  # fresh connections opened after the first (tests read it)
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    def get(self, service: str, username: str) -> tuple[str | None] | None:
+        """``(secret or None when absent,)`` as keyring's ``get_password`` would answer, or None when keyring
+        must answer instead (locked, no connection, any doubt)."""
+        return self._run(lambda: (self._read(service, username),))
+
+    def set(self, service: str, username: str, value: str) -> bool:
+        """Store ``value`` as keyring's ``set_password`` would and read it back the way ``get_password`` would.
+
+        True: stored and verified. False: keyring must do it (not stored, or the read-back differed: another
+        item shadows it, and keyring's own write and read will say so).
+        """
+        return self._run(lambda: self._write(service, username, value)) is True
+
+    def close(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._lock:
+            self._drop()
+
+    def __del__(self) -> None:  # a store dropped without close(): no socket left for the GC to complain about
+        if self._pid == os.getpid():
+            self._drop()
+
+    # -- connection -----------------------------------------------------------------------------------------
+
+    def _run(self, operation: Callable[[], T]) -> T | None:
+        with self._lock:
+            if time.monotonic() < self._off_until:
+                return None
+            for _attempt in range(2):
+                fresh = self._connection is None or self._pid != os.getpid()
+                try:
+                    if fresh:
+                        self._connect()
+                    return operation()
+                except _Locked:
+                    return None  # the connection is fine; keyring prompts to unlock
+                except Exception:  # D-Bus errors, a closed socket, a timeout, a reply of another shape
+                    self._drop()
+                    if fresh:
+                        self._off_until = time.monotonic() + BACKOFF_SECONDS
+                        return None
+                    # a connection that worked before: the daemon restarted or the bus went; once more afresh
+            return None
+
+    def _connect(self) -> None:
+        from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
+        from secretstorage.util import open_session
+
+        if self._pid and self._pid != os.getpid():
+            self._connection = None  # inherited through fork(): the parent's socket, not ours to use or close
+        self._drop()
+        if self._pid:
+            self.reconnects += 1
+        self._pid = os.getpid()
+        connection = open_dbus_connection(bus="SESSION", auth_timeout=CALL_TIMEOUT)
+        try:
+            self._session = open_session(connection)  # Diffie-Hellman as keyring's, plain if refused
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _drop(self) -> None:
+        connection, self._connection, self._session = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def _call(self, path: str, interface: str, method: str, signature: str, body: tuple[Any, ...]) -> Any:
+        from jeepney import DBusAddress, new_method_call  # type: ignore[import-untyped]
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg  # type: ignore[import-untyped]
+
+        message = new_method_call(DBusAddress(path, _BUS_NAME, _IFACE + interface), method, signature, body)
+        try:
+            return unwrap_msg(self._connection.send_and_get_reply(message, timeout=CALL_TIMEOUT))
+        except DBusErrorResponse as exc:
+            if exc.name == _LOCKED:
+                raise _Locked from None
+            raise
+
+    def _locked(self, collection: str) -> bool:
+        from jeepney import DBusAddress, Properties
+        from jeepney.wrappers import unwrap_msg
+
+        address = DBusAddress(collection, _BUS_NAME, _IFACE + "Collection")
+        reply = self._connection.send_and_get_reply(Properties(address).get("Locked"), timeout=CALL_TIMEOUT)
+        ((_signature, locked),) = unwrap_msg(reply)
+        return locked is not False
+
+    # -- keyring's storage -------------------------------------------------------------------------------
+
+    def _collection(self) -> str:
+        return str(getattr(self.backend, "preferred_collection", DEFAULT_COLLECTION))
+
+    def _read(self, service: str, username: str) -> str | None:
+        collection = self._collection()
+        query = self.backend._query(service, username)
+        (paths,) = self._call(collection, "Collection", "SearchItems", "a{ss}", (query,))
+        if not paths:
+            if self._locked(collection):
+                raise _Locked  # keyring unlocks before it searches: a locked collection may hide the item
+            return None
+        # keyring returns the first item found; a locked one answers GetSecret with IsLocked (-> keyring)
+        ((_session, parameters, value, _content_type),) = self._call(
+            paths[0], "Item", "GetSecret", "o", (self._session.object_path,)
+        )
+        return self._decrypt(bytes(parameters), bytes(value)).decode("utf-8")
+
+    def _write(self, service: str, username: str, value: str) -> bool:
+        from secretstorage.util import format_secret
+
+        backend = self.backend
+        attributes = backend._query(service, username, application=backend.appid)
+        label = f"Password for '{username}' on '{service}'"  # keyring's label, byte for byte
+        properties = {
+            _IFACE + "Item.Label": ("s", label),
+            _IFACE + "Item.Attributes": ("a{ss}", attributes),
+        }
+        secret = format_secret(self._session, value.encode("utf-8"), "text/plain")  # keyring's str, encoded as it is
+        item, _prompt = self._call(
+            self._collection(), "Collection", "CreateItem", "a{sv}(oayays)b", (properties, secret, True)
+        )
+        if len(item) <= 1:  # "/": the daemon wants a prompt run first (a locked collection): keyring does that
+            raise _Locked
+        return self._read(service, username) == value
+
+    def _decrypt(self, parameters: bytes, value: bytes) -> bytes:
+        session = self._session
+        if not session.encrypted:
+            return value
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(parameters)).decryptor()
+        padded = decryptor.update(value) + decryptor.finalize()
+        if not padded or not 1 <= padded[-1] <= 16:
+            raise _NotHandled("bad padding")
+        return padded[: -padded[-1]]
