@@ -128,11 +128,13 @@ def load_engine(gui: GuiApp, secrets: SecretStore | None = None) -> None:
     cache = SessionCache(gui.config_dir, secrets)
     gui.closers.append(cache.flush)  # on quit: sessions still being written reach the index and keyring
     broker = Broker(tree, sts, cache, secrets, default_region=gui.controller.prefs.default_region)
-    gui.controller.attach(broker, secrets)
+    # The tree is shown once, by install_sso (with its sign-in sessions): a reset of 5,000 rows costs ~40 ms.
+    gui.controller.attach(broker, secrets, show=False)
     from stsdesk.gui.serving import install as install_serving
     from stsdesk.gui.sso_controller import install as install_sso
 
-    install_sso(gui)
+    if install_sso(gui) is None:  # Identity Center off (a bad setting): the tree without its sessions
+        gui.controller.show_tree()
     install_serving(gui)
 
 

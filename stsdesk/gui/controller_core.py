@@ -109,8 +109,9 @@ class ControllerCore(QObject):
 
     # -- the broker and the tree -----------------------------------------------------------------------
 
-    def attach(self, broker: Broker, secrets: SecretStore) -> None:
-        """Use ``broker``: show its profiles and follow its changes."""
+    def attach(self, broker: Broker, secrets: SecretStore, show: bool = True) -> None:
+        """Use ``broker``: show its profiles (unless ``show`` is False: the caller calls show_tree) and follow
+        its changes."""
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.broker = broker
@@ -118,7 +119,8 @@ class ControllerCore(QObject):
         broker.mfa_prompt = self.prompter.prompt
         self._unsubscribe = broker.subscribe(self.profile_changed.emit)
         self._watch_files(broker)
-        self.show_tree()
+        if show:
+            self.show_tree()
 
     def _watch_files(self, broker: Broker) -> None:
         """Follow edits of the AWS config files and sessions other processes store or forget (see
