@@ -79,9 +79,7 @@ def test_other_backends_never_get_a_kept_connection(memory_keyring: MemoryKeyrin
     assert not secret_service.is_keyring_secret_service(memory_keyring)
 
 
-def test_no_bus_falls_back_to_keyring_with_its_one_line_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_no_bus_falls_back_to_keyring_with_its_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from keyring.backends import SecretService
 
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-such-bus'}")
@@ -156,9 +154,7 @@ def test_a_secret_written_by_keyring_is_read_on_the_kept_connection(real_backend
 # keyring's backend leaves its D-Bus connection open when the collection does not exist (InitError): its socket,
 # not ours, is what the collector finds.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_missing_preferred_collection_falls_back_to_keyring(
-    real_backend: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_preferred_collection_falls_back_to_keyring(real_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     real_backend.preferred_collection = "/org/freedesktop/secrets/collection/stsdesk_no_such_collection"
     spy = Spy(monkeypatch, forbid=False)
     store = SecretStore(service_name(f"kept-{uuid.uuid4().hex[:8]}"))
@@ -237,7 +233,9 @@ def wait_until(condition):
 store = SecretStore("stsdesk:private")
 """
 
-RESTART_SCRIPT = PRELUDE + r"""
+RESTART_SCRIPT = (
+    PRELUDE
+    + r"""
 store.set("session:k", "value-1")
 (owner,) = bus_call(message_bus.GetNameOwner("org.freedesktop.secrets"))
 (pid,) = bus_call(message_bus.GetConnectionUnixProcessID(owner))
@@ -254,8 +252,11 @@ print(json.dumps({"calls": kept_calls, "reconnects": store._kept.reconnects, "pe
                       message_bus.GetConnectionUnixProcessID(bus_call(message_bus.GetNameOwner(
                           "org.freedesktop.secrets"))[0]))[0]}))
 """
+)
 
-LOCKED_SCRIPT = PRELUDE + r"""
+LOCKED_SCRIPT = (
+    PRELUDE
+    + r"""
 store.set("session:k", "value-1")
 assert calls == [], calls
 service = DBusAddress("/org/freedesktop/secrets", "org.freedesktop.secrets", "org.freedesktop.Secret.Service")
@@ -269,6 +270,7 @@ except KeyringUnavailable as exc:
 print(json.dumps({"calls": calls, "got": got, "error": error, "in_memory": store.in_memory("session:k"),
                   "reconnects": store._kept.reconnects}))
 """
+)
 
 
 def _private_session(tmp_path: Path, script: str) -> dict[str, Any]:
