@@ -3,6 +3,8 @@ only for context), Enter assumes the first match, Down moves into the results.""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QModelIndex
+
 from stsdesk.gui.controller_core import ControllerCore
 
 
@@ -12,17 +14,23 @@ class FilterNavigation(ControllerCore):
     def set_filter(self, text: str) -> None:
         """Filter the tree on ``text`` (see ProfileFilterProxy); the selection moves to the first match when
         what was selected is filtered out or is only an ancestor of a match."""
+        tree = self.window.tree
+        had_current = tree.currentIndex().isValid()
         self.proxy.set_filter_text(text)
         if text.strip():
             # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
             self._expand_parents()
-            tree = self.window.tree
             if not self.proxy.is_match(tree.currentIndex()):
                 first = self.proxy.first_match()
                 tree.setCurrentIndex(first)
                 if first.isValid():
                     tree.scrollTo(first)
-        self.update_details()
+                elif had_current:
+                    # The current row was filtered out in a layout change, which Qt's selection model does not
+                    # announce (a removed row would be): tell currentChanged's listeners that nothing is current.
+                    tree.selectionModel().currentChanged.emit(QModelIndex(), QModelIndex())
+        # No update_details() here: a changed current row has updated the details through currentChanged, and
+        # an unchanged one shows the same details (rebuilding them repainted the pane at every keystroke).
 
     def filter_enter(self) -> None:
         """Enter in the filter: assume the first match (the selection, when it is one)."""

@@ -2,7 +2,8 @@
 
 A thin QAbstractItemModel over :class:`stsdesk.gui.profile_store.ProfileStore` (rows and runtime state, no
 Qt); cell texts, colours and icons come from :mod:`stsdesk.gui.tree_presentation`; the filter is
-:class:`stsdesk.gui.filter_proxy.ProfileFilterProxy`. The controller pushes state in; the 1 Hz countdown calls
+:class:`stsdesk.gui.filter_proxy.ProfileFilterProxy` (which relies on the node ids and on the model changing only
+by resets and ``dataChanged``). The controller pushes state in; the 1 Hz countdown calls
 :meth:`ProfileTreeModel.tick`, which emits ``dataChanged`` for the time-left cells that changed and nothing else.
 """
 
@@ -136,6 +137,17 @@ class ProfileTreeModel(QAbstractItemModel):
         if node_id is None:
             return QModelIndex()
         return self.createIndex(self._nodes[node_id].row, column, node_id)
+
+    def index_of_node(self, node_id: int, column: int = NAME) -> QModelIndex:
+        """The index of node ``node_id``'s row (an id from an index's ``internalId``; 0 gives an invalid index)."""
+        if not 0 < node_id < len(self._nodes):
+            return QModelIndex()
+        return self.createIndex(self._nodes[node_id].row, column, node_id)
+
+    @property
+    def row_flags(self) -> list[Qt.ItemFlag]:
+        """The item flags of each node id's row (replaced by each reset): what ``flags()`` answers."""
+        return self._flags
 
     def account_text(self, name: str) -> str:
         """The Account cell of ``name`` ("" when unknown or no such profile)."""
