@@ -80,6 +80,8 @@ class KeptSecretService:
         self._session: Any = None
         self._pid = 0
         self._off_until = 0.0
+        # Items of this connection known to carry keyring's label and attributes (their paths die with it).
+        self._items: set[str] = set()
         self.reconnects = 0  # fresh connections opened after the first (tests read it)
 
     # -- public API ---------------------------------------------------------------------------------------
@@ -148,49 +150,82 @@ class KeptSecretService:
 
     def _drop(self) -> None:
         connection, self._connection, self._session = self._connection, None, None
+        self._items = set()
         if connection is not None:
             with contextlib.suppress(OSError):
                 connection.close()
 
-    def _call(self, path: str, interface: str, method: str, signature: str, body: tuple[Any, ...]) -> Any:
+    @staticmethod
+    def _message(path: str, interface: str, method: str, signature: str, body: tuple[Any, ...]) -> Any:
         from jeepney import DBusAddress, new_method_call  # type: ignore[import-untyped]
+
+        return new_method_call(DBusAddress(path, _BUS_NAME, interface), method, signature, body)
+
+    def _exchange(self, *messages: Any) -> list[Any]:
+        """Send ``messages`` back to back and return their replies' bodies, in order: one round trip for all.
+
+        The bus keeps one sender's messages to one destination in order and the daemon answers them in order,
+        so a message may depend on the effect of the one before it. Raises ``_Locked`` for an IsLocked error,
+        jeepney's DBusErrorResponse for any other, TimeoutError after ``CALL_TIMEOUT``.
+        """
+        from jeepney.low_level import HeaderFields  # type: ignore[import-untyped]
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg  # type: ignore[import-untyped]
 
-        message = new_method_call(DBusAddress(path, _BUS_NAME, _IFACE + interface), method, signature, body)
+        connection = self._connection
+        serials = []
+        for message in messages:
+            serial = next(connection.outgoing_serial)
+            connection.send(message, serial=serial)
+            serials.append(serial)
+        replies: dict[int, Any] = {}
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while len(replies) < len(serials):
+            incoming = connection.receive(timeout=max(0.0, deadline - time.monotonic()))
+            reply_to = incoming.header.fields.get(HeaderFields.reply_serial, -1)
+            if reply_to in serials:
+                replies[reply_to] = incoming
+            # anything else (a signal nobody subscribed to) is dropped, as send_and_get_reply would
         try:
-            return unwrap_msg(self._connection.send_and_get_reply(message, timeout=CALL_TIMEOUT))
+            return [unwrap_msg(replies[serial]) for serial in serials]
         except DBusErrorResponse as exc:
             if exc.name == _LOCKED:
                 raise _Locked from None
             raise
-
-    def _locked(self, collection: str) -> bool:
-        from jeepney import DBusAddress, Properties
-        from jeepney.wrappers import unwrap_msg
-
-        address = DBusAddress(collection, _BUS_NAME, _IFACE + "Collection")
-        reply = self._connection.send_and_get_reply(Properties(address).get("Locked"), timeout=CALL_TIMEOUT)
-        ((_signature, locked),) = unwrap_msg(reply)
-        return locked is not False
 
     # -- keyring's storage -------------------------------------------------------------------------------
 
     def _collection(self) -> str:
         return str(getattr(self.backend, "preferred_collection", DEFAULT_COLLECTION))
 
-    def _read(self, service: str, username: str) -> str | None:
-        collection = self._collection()
+    def _search(self, service: str, username: str) -> Any:
+        """SearchItems with keyring's query (no ``application``: keyring does not search with it either)."""
         query = self.backend._query(service, username)
-        (paths,) = self._call(collection, "Collection", "SearchItems", "a{ss}", (query,))
-        if not paths:
-            if self._locked(collection):
-                raise _Locked  # keyring unlocks before it searches: a locked collection may hide the item
-            return None
-        # keyring returns the first item found; a locked one answers GetSecret with IsLocked (-> keyring)
-        ((_session, parameters, value, _content_type),) = self._call(
-            paths[0], "Item", "GetSecret", "o", (self._session.object_path,)
-        )
+        return self._message(self._collection(), _IFACE + "Collection", "SearchItems", "a{ss}", (query,))
+
+    def _get_secret(self, path: str) -> Any:
+        return self._message(path, _IFACE + "Item", "GetSecret", "o", (self._session.object_path,))
+
+    def _decoded(self, secret: Any) -> str:
+        """The text of a GetSecret answer's secret struct."""
+        _session, parameters, value, _content_type = secret
         return self._decrypt(bytes(parameters), bytes(value)).decode("utf-8")
+
+    def _secret_of(self, paths: list[str]) -> str:
+        """The secret of the first item found, as keyring returns it (a locked item: IsLocked -> ``_Locked``)."""
+        ((secret,),) = self._exchange(self._get_secret(paths[0]))
+        return self._decoded(secret)
+
+    def _read(self, service: str, username: str) -> str | None:
+        from jeepney import DBusAddress, Properties
+
+        locked = Properties(DBusAddress(self._collection(), _BUS_NAME, _IFACE + "Collection")).get("Locked")
+        # Locked is asked alongside (same round trip): needed only when nothing is found.
+        (paths,), ((_signature, is_locked),) = self._exchange(self._search(service, username), locked)
+        if paths:
+            return self._secret_of(paths)
+        if is_locked is not False:
+            raise _Locked  # keyring unlocks before it searches: a locked collection may hide the item
+        return None
 
     def _write(self, service: str, username: str, value: str) -> bool:
         from secretstorage.util import format_secret
@@ -198,17 +233,58 @@ class KeptSecretService:
         backend = self.backend
         attributes = backend._query(service, username, application=backend.appid)
         label = f"Password for '{username}' on '{service}'"  # keyring's label, byte for byte
+        secret = format_secret(self._session, value.encode("utf-8"), "text/plain")  # keyring's str, encoded as it is
+        ((paths,),) = self._exchange(self._search(service, username))
+        if paths and self._keyrings_item(paths[0], label, attributes):
+            # The item keyring's CreateItem(replace) would update: only its secret changes. SetSecret is about
+            # half the daemon's cost of CreateItem(replace) (gnome-keyring: ~2.3 vs ~4.3 ms, both saved to disk).
+            from jeepney.wrappers import DBusErrorResponse
+
+            update = self._message(paths[0], _IFACE + "Item", "SetSecret", "(oayays)", (secret,))
+            try:  # the write, then what a reader would find first and that item's secret: one round trip
+                _done, (found,), (stored,) = self._exchange(
+                    update, self._search(service, username), self._get_secret(paths[0])
+                )
+            except DBusErrorResponse:
+                self._items.discard(paths[0])  # deleted meanwhile (or the daemon restarted): create it afresh
+            else:
+                return found[:1] == [paths[0]] and self._decoded(stored) == value
         properties = {
             _IFACE + "Item.Label": ("s", label),
             _IFACE + "Item.Attributes": ("a{ss}", attributes),
         }
-        secret = format_secret(self._session, value.encode("utf-8"), "text/plain")  # keyring's str, encoded as it is
-        item, _prompt = self._call(
-            self._collection(), "Collection", "CreateItem", "a{sv}(oayays)b", (properties, secret, True)
+        create = self._message(
+            self._collection(), _IFACE + "Collection", "CreateItem", "a{sv}(oayays)b", (properties, secret, True)
         )
+        # The search is answered after the item is stored (see _exchange): what a reader would find first.
+        (item, _prompt), (found,) = self._exchange(create, self._search(service, username))
         if len(item) <= 1:  # "/": the daemon wants a prompt run first (a locked collection): keyring does that
             raise _Locked
-        return self._read(service, username) == value
+        if found and found[0] == item:
+            self._items.add(str(item))  # made here, with keyring's label and attributes
+        return self._verified(found, value)
+
+    def _verified(self, found: list[str], value: str) -> bool:
+        """Whether the first item a reader finds (``found``: the search answered after the write) holds
+        ``value``."""
+        return bool(found) and self._secret_of(found) == value
+
+    def _keyrings_item(self, path: str, label: str, attributes: dict[str, str]) -> bool:
+        """Whether the item at ``path`` carries exactly the label and attributes keyring writes (the daemon's
+        own ``xdg:schema`` aside), so that updating its secret leaves what keyring's write would leave."""
+        if path in self._items:
+            return True  # created on this connection by _write (and found first by the search just made)
+        from jeepney import DBusAddress, Properties
+
+        item = Properties(DBusAddress(path, _BUS_NAME, _IFACE + "Item"))
+        ((_s1, found_label),), ((_s2, found_attributes),) = self._exchange(item.get("Label"), item.get("Attributes"))
+        extra = dict(found_attributes)
+        if extra.get("xdg:schema") == "org.freedesktop.Secret.Generic":  # added by gnome-keyring, not by writers
+            del extra["xdg:schema"]
+        if found_label != label or extra != attributes:
+            return False
+        self._items.add(path)
+        return True
 
     def _decrypt(self, parameters: bytes, value: bytes) -> bytes:
         session = self._session

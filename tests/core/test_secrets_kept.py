@@ -151,6 +151,74 @@ def test_a_secret_written_by_keyring_is_read_on_the_kept_connection(real_backend
         store.close()
 
 
+def _paths(service: str) -> list[str]:
+    import secretstorage
+
+    connection = secretstorage.dbus_init()
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        return [item.item_path for item in collection.search_items({"service": service})]
+    finally:
+        connection.close()
+
+
+def test_keyrings_own_item_is_updated_in_place(real_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:inplace")
+    real_backend.set_password(service, key, "old")
+    before = _paths(service)
+    spy = Spy(monkeypatch, forbid=True)
+    store = SecretStore(service)
+    try:
+        store.set(key, SECRET)
+        store.set(key, SECRET + "-again")
+        monkeypatch.undo()
+        assert spy.calls == [] and store.persistent
+        assert _paths(service) == before  # the same single item, its secret replaced
+        assert store._kept is not None and before[0] in store._kept._items  # recognised as keyring's: SetSecret
+        assert keyring.get_password(service, key) == SECRET + "-again"
+    finally:
+        store.delete(key)
+        store.close()
+
+
+def test_an_item_with_another_label_is_replaced_as_keyring_would(real_backend: Any) -> None:
+    import secretstorage
+
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:foreign")
+    attributes = {"service": service, "username": key, "application": real_backend.appid}
+    connection = secretstorage.dbus_init()
+    try:
+        secretstorage.get_default_collection(connection).create_item("someone else's label", attributes, b"theirs")
+    finally:
+        connection.close()
+    store = SecretStore(service)
+    try:
+        store.set(key, SECRET)  # not a SetSecret on their item: CreateItem(replace), keyring's label
+        assert [label for label, _attributes in _items(service)] == [f"Password for '{key}' on '{service}'"]
+        assert keyring.get_password(service, key) == SECRET
+    finally:
+        store.delete(key)
+        store.close()
+
+
+def test_an_item_deleted_behind_the_stores_back_is_created_again(
+    real_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:gone")
+    store = SecretStore(service)
+    try:
+        store.set(key, SECRET)
+        real_backend.delete_password(service, key)  # another process forgot it
+        spy = Spy(monkeypatch, forbid=True)
+        store.set(key, SECRET + "-new")
+        monkeypatch.undo()
+        assert spy.calls == [] and keyring.get_password(service, key) == SECRET + "-new"
+        assert store._kept is not None and store._kept.reconnects == 0
+    finally:
+        store.delete(key)
+        store.close()
+
+
 # keyring's backend leaves its D-Bus connection open when the collection does not exist (InitError): its socket,
 # not ours, is what the collector finds.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
