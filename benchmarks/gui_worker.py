@@ -405,9 +405,9 @@ def main() -> int:
             load_times: list[float] = []
             real_load = app_module.load_engine
 
-            def timed_load(gui: Any, secrets: Any = None) -> None:
+            def timed_load(gui: Any, *args: Any, **kwargs: Any) -> None:  # load_engine's own arguments
                 t0 = time.perf_counter()
-                real_load(gui, secrets)
+                real_load(gui, *args, **kwargs)
                 load_times.append(time.perf_counter() - t0)
 
             app_module.load_engine = timed_load
