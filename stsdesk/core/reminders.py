@@ -41,6 +41,11 @@ class WatchedSession:
     expiration: datetime  # tz-aware
     needs_mfa: bool = False
     mfa_valid_until: datetime | None = None
+    # ``expiration`` as Unix time, worked out once: what is compared every second (tray state, ordering).
+    expires_at: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_at", self.expiration.timestamp())
 
     def seconds_left(self, now: datetime) -> float:
         return (self.expiration - now).total_seconds()
@@ -154,6 +159,10 @@ class ReminderScheduler:
         self._auto: set[str] = set()
         self._tracks: dict[tuple[str, datetime], _Track] = {}
         self._last: tuple[float, float] | None = None  # (wall, monotonic) of the previous tick
+        # After a full look: the sessions it saw and the wall / monotonic instants before which nothing can fall
+        # due for them (the next threshold, expiry, refresh lead, MFA margin or retry): ticks that see the same
+        # sessions earlier than both, with no gap, decide nothing without looking at each session again.
+        self._quiet: tuple[tuple[WatchedSession, ...], float, float] | None = None
 
     @property
     def thresholds(self) -> tuple[int, ...]:
@@ -163,9 +172,11 @@ class ReminderScheduler:
     @thresholds.setter
     def thresholds(self, values: Iterable[int]) -> None:
         self._thresholds = tuple(sorted({int(v) for v in values if int(v) > 0}, reverse=True))
+        self._quiet = None
 
     def set_auto_refresh(self, profile: str, enabled: bool) -> None:
         """Turn background refresh on or off for ``profile``."""
+        self._quiet = None
         if enabled:
             self._auto.add(profile)
         else:
@@ -185,7 +196,12 @@ class ReminderScheduler:
             # A tick that is late by more than the gap counts too: the loop (or the machine) was frozen.
             resumed = abs(wall_moved - mono_moved) > self.gap or mono_moved > 1.0 + self.gap
         self._last = (wall, mono)
+        seen_now = tuple(sessions)
+        quiet = self._quiet
+        if quiet is not None and not resumed and wall < quiet[1] and mono < quiet[2] and quiet[0] == seen_now:
+            return Decision()
         now = datetime.fromtimestamp(wall, UTC)
+        next_wall, next_mono = float("inf"), float("inf")
 
         notices: list[Notice] = []
         lapsed_while_away: list[str] = []
@@ -202,6 +218,13 @@ class ReminderScheduler:
             prompt = session.refresh_needs_prompt(now)
             auto = session.profile in self._auto
 
+            next_wall = min(next_wall, self._next_wall(session, track, left, wall, auto))
+            if auto and not prompt and (left <= 0 or left <= self.refresh_lead):
+                # A refresh is asked for now or at the retry (a first-seen expired one on the next tick).
+                next_mono = min(next_mono, mono + self.retry_after if track.refresh_at is None
+                                else track.refresh_at + self.retry_after)
+                if left <= 0 and new and first:
+                    next_mono = mono  # refreshed on the next tick (not at start-up: see below)
             if left <= 0:
                 if auto and not prompt and not (new and first) and self._may_refresh(track, mono):
                     # Lapsed while the machine slept: renew it quietly, as if we had been awake.
@@ -242,7 +265,27 @@ class ReminderScheduler:
             )
         for key in [k for k in self._tracks if k not in seen]:
             del self._tracks[key]  # forgotten or replaced sessions: no state kept for them
+        # A margin for the microseconds datetime arithmetic rounds away: looking early only finds nothing due.
+        self._quiet = (seen_now, next_wall - 0.01, next_mono)
         return Decision(tuple(notices), tuple(refresh), resumed)
+
+    def _next_wall(self, session: WatchedSession, track: _Track, left: float, wall: float, auto: bool) -> float:
+        """The earliest wall-clock instant after which ``session`` could need a decision it does not need now:
+        its next unfired threshold, its expiry, its refresh lead (auto-refresh) or its MFA session's margin."""
+        expiry = wall + left
+        soonest = float("inf")
+        if left > 0:
+            soonest = expiry
+            for threshold in self._thresholds:
+                if threshold < left and threshold not in track.fired:
+                    soonest = min(soonest, expiry - threshold)
+            if auto and left > self.refresh_lead:
+                soonest = min(soonest, expiry - self.refresh_lead)
+        if session.needs_mfa and session.mfa_valid_until is not None:
+            margin = session.mfa_valid_until.timestamp() - MFA_MARGIN
+            if margin > wall:
+                soonest = min(soonest, margin)
+        return soonest
 
     def _may_refresh(self, track: _Track, mono: float) -> bool:
         return track.refresh_at is None or mono - track.refresh_at >= self.retry_after

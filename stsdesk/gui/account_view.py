@@ -10,7 +10,7 @@ busy, errors) is forwarded, so both views show the same state; a reset or a chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from stsdesk.gui.account_groups import AccountGroup, group_by_account, matching_groups
 from stsdesk.gui.account_labels import AccountLabels, tint
-from stsdesk.gui.tree_model import ACCOUNT, COLUMNS, KIND, NAME, PROFILE_NAME_ROLE, STATE, ProfileTreeModel
+from stsdesk.gui.tree_model import ACCOUNT, COLUMNS, KIND, NAME, PROFILE_NAME_ROLE, STATE, TIME_LEFT, ProfileTreeModel
 
 _Index = QModelIndex | QPersistentModelIndex
 _INDEX = QModelIndex()
@@ -49,6 +49,9 @@ class AccountTreeModel(QAbstractItemModel):
         self._member_of: dict[int, int] = {}  # store node id -> position in _members
         self._first_member: list[int] = []  # per group: position of its first row in _members
         self._swatches: dict[str, QIcon] = {}
+        # Whether a view shows this model now (the window sets it to its view's isVisible): while not, the
+        # countdown's time-left ticks are not forwarded (hidden, at 500 sessions they were 500 emits a second).
+        self.shown: Callable[[], bool] = lambda: True
         self._rebuild()
         source.modelReset.connect(self.regroup)
         source.dataChanged.connect(self._source_changed)
@@ -89,19 +92,30 @@ class AccountTreeModel(QAbstractItemModel):
             if before != after:  # an account was learned: the row moves to another group
                 self.regroup()
                 return
-        parent = top_left.parent()
-        for row in range(top_left.row(), bottom_right.row() + 1):
-            node_id = self.source.node_id(row, parent) if row < self.source.rowCount(parent) else -1
-            position = self._member_of.get(node_id)
+        left, right = top_left.column(), bottom_right.column()
+        if left == right == TIME_LEFT and not self.shown():
+            return  # a countdown tick while no view shows this model: a view repaints every cell when shown
+        children = self.source.store.nodes[top_left.parent().internalId()].children
+        runs: list[list[int]] = []  # [group, first row, last row, first position] per run of adjacent rows
+        touched: dict[int, None] = {}  # groups whose State cell may change (ordered, no repeats)
+        for row in range(top_left.row(), min(bottom_right.row() + 1, len(children))):
+            position = self._member_of.get(children[row])
             if position is None:
                 continue
             g, _ = self._members[position]
             our_row = position - self._first_member[g]
-            self.dataChanged.emit(self.createIndex(our_row, top_left.column(), MEMBER_BASE + position),
-                                  self.createIndex(our_row, bottom_right.column(), MEMBER_BASE + position),
+            if runs and runs[-1][0] == g and runs[-1][2] == our_row - 1:
+                runs[-1][2] = our_row
+            else:
+                runs.append([g, our_row, our_row, position])
+            touched[g] = None
+        # One dataChanged per run of adjacent rows in one account (500 ticking sessions: a few, not 500).
+        for _group, first, last, position in runs:
+            self.dataChanged.emit(self.createIndex(first, left, MEMBER_BASE + position),
+                                  self.createIndex(last, right, MEMBER_BASE + position + last - first),
                                   list(roles))
-            if top_left.column() <= STATE <= bottom_right.column():  # not for a countdown tick (Time left only)
-                # A profile's state changed: its account row's State cell (how many sessions) may too.
+        if left <= STATE <= right:  # not for a countdown tick (Time left only)
+            for g in touched:  # a profile's state changed: its account row's State cell (how many sessions) too
                 cell = self.createIndex(g, STATE, g + 1)
                 self.dataChanged.emit(cell, cell, [_DISPLAY])
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDialog, QMenu
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.gui.clipboard import SecretClipboard
+from stsdesk.gui.countdown import ExpiryWatch
 from stsdesk.gui.details import details_html, region_text
 from stsdesk.gui.errors import ErrorReporter, in_gui_words
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
@@ -93,7 +94,7 @@ class ControllerCore(QObject):
         self.file_watch: FileWatch | None = None  # the config files and the session cache (attach)
         self._sticky: str | None = None  # a status-bar message that stays until its cause is gone
         self._errors_at: dict[str, tuple[str, float]] = {}  # profile -> (its row's error, when first seen)
-        self._live: set[str] = set()  # profiles whose session was live at the last tick (announce_expiries)
+        self._expiries = ExpiryWatch()  # profiles whose session was live at the last tick (announce_expiries)
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
         # Profiles whose session or error changed; announced together on the next turn of the loop.
         self._changed: set[str] = set()
@@ -259,10 +260,9 @@ class ControllerCore(QObject):
     def announce_expiries(self, now: float | None = None) -> list[str]:
         """Called on every countdown tick: rows whose session expired since the last tick get their State cell
         repainted (it said "active" until clicked), the details and the tray follow. Returns those profiles."""
-        from stsdesk.gui.countdown import newly_expired
         from stsdesk.gui.tree_presentation import STATE
 
-        self._live, expired = newly_expired(self.model.sessions(), self._live, now)
+        expired = self._expiries.expired_since(self.model.sessions(), now)
         for name in expired:
             index = self.model.index_of(name, STATE)
             if index.isValid():

@@ -7,6 +7,7 @@ observers (a later tray, auto-refresh) can react.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import time
 from collections.abc import Callable
@@ -62,6 +63,27 @@ def newly_expired(sessions: list[tuple[str, float]], live: set[str],
     return still, expired
 
 
+class ExpiryWatch:
+    """Which sessions expired since the last look (:func:`newly_expired`), without a pass over every session
+    each second: while the sessions are the same as last time and the soonest live one has not expired, none
+    has."""
+
+    def __init__(self) -> None:
+        self._sessions: list[tuple[str, float]] = []
+        self._live: set[str] = set()
+        self._next = float("-inf")  # the soonest live expiry at the last full look
+
+    def expired_since(self, sessions: list[tuple[str, float]], now: float | None = None) -> list[str]:
+        """Profiles of ``sessions`` ((profile, expiry) pairs) live at the last call and expired by ``now``."""
+        now = time.time() if now is None else now
+        if now < self._next and sessions == self._sessions:
+            return []
+        self._live, expired = newly_expired(sessions, self._live, now)
+        self._sessions = sessions
+        self._next = min((expiry for _, expiry in sessions if expiry > now), default=float("inf"))
+        return expired
+
+
 class Countdown(QObject):
     """The single 1 Hz timer. Each tick calls ``on_tick`` (the tree model's ``tick``) and announces the
     soonest expiry for the status bar.
@@ -112,9 +134,11 @@ class Countdown(QObject):
 
     def status_text(self, now: float) -> str:
         """The status-bar summary: the soonest live session and how many are active."""
-        live = [(name, expiry) for name, expiry in self._sessions() if expiry > now]
+        sessions = self._sessions()  # soonest first: the live ones are a tail
+        first = bisect.bisect_right(sessions, now, key=lambda item: item[1])
+        live = len(sessions) - first
         if not live:
             return ""
-        name, expiry = live[0]
-        others = f" (+{len(live) - 1} more active)" if len(live) > 1 else ""
+        name, expiry = sessions[first]
+        others = f" (+{live - 1} more active)" if live > 1 else ""
         return f"Next expiry: {name} in {format_time_left(expiry - now)}{others}"

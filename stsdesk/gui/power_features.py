@@ -50,6 +50,7 @@ class PowerFeatures(QObject):
         self.account_view.setObjectName("account-tree")
         self.account_view.setModel(self.account_proxy)
         self.account_view.hide()
+        self.account_model.shown = self.account_view.isVisible  # no countdown ticks forwarded while hidden
         layout = _box_layout(window.tree)
         layout.insertWidget(layout.indexOf(window.tree) + 1, self.account_view)
         self._syncing = False

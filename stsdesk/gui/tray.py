@@ -7,6 +7,7 @@ when to refresh) are made by :class:`stsdesk.core.reminders.ReminderScheduler`, 
 
 from __future__ import annotations
 
+import bisect
 import enum
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -51,13 +52,17 @@ class TrayApp(Protocol):
 
 def tray_state(sessions: Iterable[WatchedSession], now: datetime, warn_seconds: float) -> TrayState:
     """The icon state for ``sessions`` at ``now``."""
-    lefts = [s.seconds_left(now) for s in sessions]
-    live = [left for left in lefts if left > 0]
-    if not lefts:
+    return _state(sorted(s.expires_at for s in sessions), now.timestamp(), warn_seconds)
+
+
+def _state(expiries: Sequence[float], wall: float, warn_seconds: float) -> TrayState:
+    """The icon state for sessions expiring at ``expiries`` (Unix times, sorted) at ``wall``."""
+    if not expiries:
         return TrayState.IDLE
-    if not live:
+    first_live = bisect.bisect_right(expiries, wall)
+    if first_live == len(expiries):
         return TrayState.EXPIRED
-    return TrayState.EXPIRING if min(live) <= warn_seconds else TrayState.ACTIVE
+    return TrayState.EXPIRING if expiries[first_live] - wall <= warn_seconds else TrayState.ACTIVE
 
 
 _FALLBACK_COLOURS = {
@@ -109,7 +114,28 @@ def load_icon(state: TrayState, directory: Path = ICON_DIR) -> QIcon:
 
 def _ordered(sessions: Iterable[WatchedSession], now: datetime) -> list[WatchedSession]:
     """Live sessions soonest expiry first, then the expired ones."""
-    return sorted(sessions, key=lambda s: (s.expiration <= now, s.expiration))
+    wall = now.timestamp()
+    return sorted(sessions, key=lambda s: (s.expires_at <= wall, s.expires_at))
+
+
+class _Order:
+    """The tray's sessions sorted by expiry, sorted again only when they change (not every second)."""
+
+    def __init__(self) -> None:
+        self._seen: list[WatchedSession] = []
+        self.by_expiry: list[WatchedSession] = []
+        self.expiries: list[float] = []
+
+    def update(self, sessions: list[WatchedSession]) -> None:
+        if sessions != self._seen:  # the same objects as last second: an identity check each
+            self._seen = sessions
+            self.by_expiry = sorted(sessions, key=lambda s: s.expires_at)
+            self.expiries = [s.expires_at for s in self.by_expiry]
+
+    def ordered(self, wall: float) -> list[WatchedSession]:
+        """Live sessions soonest expiry first, then the expired ones (as ``_ordered``)."""
+        first_live = bisect.bisect_right(self.expiries, wall)
+        return self.by_expiry[first_live:] + self.by_expiry[:first_live]
 
 
 def _left_text(seconds_left: float) -> str:
@@ -161,6 +187,7 @@ class TrayController(QObject):
         self.timer.timeout.connect(self.tick)
         self._ticks: SignalInstance | None = None  # the app's shared 1 Hz tick, when it replaces self.timer
         self._tooltip = ""
+        self._order = _Order()
         self.rebuild_menu()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -230,20 +257,25 @@ class TrayController(QObject):
         return datetime.fromtimestamp(self._wall(), UTC)
 
     def tick(self) -> None:
-        """Update icon and tooltip, show due reminders, start due background refreshes."""
+        """Update icon and tooltip, show due reminders, start due background refreshes.
+
+        Every second with hundreds of sessions: the sessions are sorted only when they change, and the time
+        left is worked out (float expiry times) only for what is shown: the tooltip's few lines, an open menu."""
         sessions = list(self.app.sessions())
-        now = self._now()
-        state = tray_state(sessions, now, max(self.scheduler.thresholds, default=0))
+        wall = self._wall()
+        order = self._order
+        order.update(sessions)
+        state = _state(order.expiries, wall, max(self.scheduler.thresholds, default=0))
         if state is not self.state:
             self.state = state
             self.icon.setIcon(self._icons[state])
             self.state_changed.emit(state)
-        tooltip = self.tooltip(sessions, now)
+        tooltip = self._tooltip_text(order.ordered(wall) if sessions else [], wall)
         if tooltip != self._tooltip:
             self._tooltip = tooltip
             self.icon.setToolTip(tooltip)
-        if self.menu.isVisible():  # an open menu is not rebuilt: its times move on here
-            lefts = {s.profile: s.seconds_left(now) for s in sessions}
+        if self._session_menus and self.menu.isVisible():  # an open menu is not rebuilt: its times move on here
+            lefts = {s.profile: s.expires_at - wall for s in sessions}
             for profile, sub in self._session_menus:
                 if profile in lefts:
                     sub.setTitle(f"{self._label(profile)} ({_left_text(lefts[profile])})")
@@ -254,13 +286,16 @@ class TrayController(QObject):
             self.notify(notice)
 
     def tooltip(self, sessions: Sequence[WatchedSession], now: datetime) -> str:
-        if not sessions:
+        """The icon's tooltip: the soonest TOOLTIP_SESSIONS sessions and their time left at ``now``."""
+        return self._tooltip_text(_ordered(sessions, now), now.timestamp())
+
+    @staticmethod
+    def _tooltip_text(ordered: Sequence[WatchedSession], wall: float) -> str:
+        if not ordered:
             return "stsdesk: no active session"
         lines = ["stsdesk"]
-        ordered = _ordered(sessions, now)
         for session in ordered[:TOOLTIP_SESSIONS]:
-            left = session.seconds_left(now)
-            lines.append(f"{session.profile}: {_left_text(left)}")
+            lines.append(f"{session.profile}: {_left_text(session.expires_at - wall)}")
         if len(ordered) > TOOLTIP_SESSIONS:
             lines.append(f"… and {len(ordered) - TOOLTIP_SESSIONS} more")
         return "\n".join(lines)

@@ -53,6 +53,8 @@ class ControllerTrayApp(QObject):
         self._rules: dict[str, tuple[bool, str | None]] = {}
         self._watched_state: list[tuple[str, float, bool, datetime | None]] = []
         self._watched: list[WatchedSession] = []
+        self._pairs: list[tuple[str, float]] = []  # the model's sessions _watched was last built from
+        self._any_mfa = False  # one of them has an MFA session whose validity is read from the cache each tick
         self._recent_saved_at = float("-inf")
         self._recent_timer = QTimer(self)
         self._recent_timer.setSingleShot(True)
@@ -83,10 +85,15 @@ class ControllerTrayApp(QObject):
         broker = self.controller.broker
         if broker is None:
             return []
+        pairs = self.controller.model.sessions()
+        if pairs == self._pairs and broker.tree is self._rules_tree and not self._any_mfa:
+            return list(self._watched)  # nothing changed, and no MFA session to look up again
+        self._pairs, self._any_mfa = pairs, False
         mfa_until: dict[str, datetime | None] = {}  # one cache read per MFA session this tick, however shared
         state: list[tuple[str, float, bool, datetime | None]] = []
-        for name, expiry in self.controller.model.sessions():
+        for name, expiry in pairs:
             needs_mfa, key = self._mfa_rule(name)
+            self._any_mfa = self._any_mfa or key is not None
             if key is not None and key not in mfa_until:
                 mfa = broker.cache.peek(key)
                 mfa_until[key] = mfa.expiration if mfa is not None else None
