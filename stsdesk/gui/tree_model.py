@@ -144,11 +144,6 @@ class ProfileTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(self._nodes[node_id].row, column, node_id)
 
-    @property
-    def row_flags(self) -> list[Qt.ItemFlag]:
-        """The item flags of each node id's row (replaced by each reset): what ``flags()`` answers."""
-        return self._flags
-
     def account_text(self, name: str) -> str:
         """The Account cell of ``name`` ("" when unknown or no such profile)."""
         node = self.store.node(name)
