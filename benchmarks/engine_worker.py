@@ -9,9 +9,10 @@ Expects HOME, STSDESK_CONFIG_DIR and PYTHON_KEYRING_BACKEND (the SecretService b
   the next bare call;
 - the peer: a reused boto3 client calling assume_role on the same emulator.
 
-Then two floors of a durable store, each alternating with the bare boto3 call again: ``keyring.set_password``
-of a secret of the same size (what SessionCache's write costs through keyring), and the Secret Service daemon's
-own cost for it (``daemon_floor``).
+Then floors of a durable store, each alternating with the bare boto3 call again: ``keyring.set_password``
+of a secret of the same size (what SessionCache's write cost through keyring before SecretStore kept its
+connection open), and the Secret Service daemon's own cost for it: CreateItem(replace) (``daemon_floor``) and
+SetSecret on an existing item (``daemon_update_floor``), each on a connection kept open.
 
 Prints one JSON object on stdout (see ``measure``) or {"error": "..."}.
 """
@@ -60,6 +61,31 @@ def daemon_floor(payload: str) -> Any:
     return write
 
 
+def daemon_update_floor(payload: str) -> Any:
+    """The Secret Service's floor for rewriting an existing item's secret: SetSecret alone on an item, over one
+    connection and one session kept open (what SecretStore does when it rewrites an item that carries keyring's
+    label and attributes; gnome-keyring saves the keyring file for it as for CreateItem)."""
+    import secretstorage
+    from jeepney import DBusAddress, new_method_call
+    from secretstorage.util import format_secret, open_session
+
+    connection = secretstorage.dbus_init()
+    collection = secretstorage.get_default_collection(connection)
+    attributes = {"service": "stsdesk-bench-floor", "username": "session:daemon-update"}
+    item = collection.create_item("stsdesk bench floor", attributes, payload.encode(), replace=True)
+    session = open_session(connection)
+    address = DBusAddress(item.item_path, "org.freedesktop.secrets", "org.freedesktop.Secret.Item")
+    secret = payload.encode()
+
+    def write() -> None:
+        message = new_method_call(address, "SetSecret", "(oayays)", (format_secret(session, secret, "text/plain"),))
+        reply = connection.send_and_get_reply(message, timeout=10)
+        if reply.header.message_type.name != "method_return":
+            raise RuntimeError(f"SetSecret failed: {reply.body!r}"[:200])
+
+    return write
+
+
 def measure() -> dict[str, Any]:
     import keyring
 
@@ -101,9 +127,11 @@ def measure() -> dict[str, Any]:
                 keyring.set_password("stsdesk-bench-floor", "session:floor", payload)
 
             daemon = daemon_floor(payload)
+            daemon_update = daemon_update_floor(payload)
             ours, peer = alternate(engine, boto, n, warmup=rounds(10, 1))
             keyring_only, peer_again = alternate(floor, boto, rounds(ROUNDS // 3, 2), warmup=2)
             daemon_only, _ = alternate(daemon, boto, rounds(ROUNDS // 3, 2), warmup=2)
+            update_only, _ = alternate(daemon_update, boto, rounds(ROUNDS // 3, 2), warmup=2)
             # What stays in the keyring: the session's secret, read back the way another process would.
             session = cache.peek("profile:readonly")
             durable = session is not None and not session.memory_only
@@ -120,6 +148,7 @@ def measure() -> dict[str, Any]:
         "keyring_set": statistics.median(keyring_only),
         "keyring_set_boto3": statistics.median(peer_again),
         "daemon_write": statistics.median(daemon_only),
+        "daemon_update": statistics.median(update_only),
         "ours_p90": sorted(ours)[int(0.9 * (len(ours) - 1))],
         "peer_p90": sorted(peer)[int(0.9 * (len(peer) - 1))],
     }
