@@ -123,21 +123,50 @@ def fetch_demo_oidc_token(endpoint: str, subject: str = "repo:example/app:ref:re
         return str(resp.read().decode().strip())
 
 
-def write_demo_files(directory: Path, endpoint: str) -> tuple[Path, Path]:
-    """Write the demo's AWS config (and an empty credentials file) under ``directory``; returns both paths."""
+def reserve_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (bound, then released), so that the demo's config can name the
+    emulator's endpoint, and the window show its profiles, before the emulator is even imported. Another
+    program may take the port before the emulator binds it: ``start_demo`` then binds another one and writes
+    the config again. Raises OSError when no loopback socket can be bound."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def loopback_endpoint(port: int) -> str:
+    """The endpoint URL of an emulator on 127.0.0.1:``port`` (as EmulatorServer.endpoint spells it)."""
+    return f"http://127.0.0.1:{port}"
+
+
+def write_demo_files(directory: Path, endpoint: str, token: bool = True) -> tuple[Path, Path]:
+    """Write the demo's AWS config (and an empty credentials file) under ``directory``; returns both paths.
+    With ``token`` the CI role's web-identity token is fetched from the emulator at ``endpoint`` (which must
+    be running) and written too; without, only the files the profile list needs (the emulator need not run).
+    Raises OSError when a file cannot be written."""
     # 0700 / 0600 whatever the umask and whatever an older run left
     from stsdesk.core.paths import ensure_private_directory, open_private_file, write_private_file
 
     aws = directory / "aws"
     ensure_private_directory(aws, what="the demo", tighten=True)
     token_file = aws / "ci-web-identity-token"
-    try:
-        token = fetch_demo_oidc_token(endpoint)
-    except OSError:
-        token = ""  # the profile then fails with a readable error; the rest of the demo works
-    write_private_file(token_file, token.encode())
+    if token:
+        try:
+            value = fetch_demo_oidc_token(endpoint)
+        except OSError:
+            value = ""  # the profile then fails with a readable error; the rest of the demo works
+        write_private_file(token_file, value.encode())
     config = aws / "config"
     credentials = aws / "credentials"
     write_private_file(config, demo_config_text(endpoint, token_file).encode())
     os.close(open_private_file(credentials))
     return config, credentials
+
+
+def use_demo_files(config: Path, credentials: Path, endpoint: str) -> None:
+    """Point this process's AWS config variables at the demo's files and every Identity Center and STS call at
+    the emulator at ``endpoint`` (:func:`demo_environment`)."""
+    os.environ["AWS_CONFIG_FILE"] = str(config)
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
+    os.environ.update(demo_environment(endpoint))  # profiles added by sso sync reach the emulator too

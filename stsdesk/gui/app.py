@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from stsdesk.gui.power_features import PowerFeatures
     from stsdesk.gui.serving import ServingController
     from stsdesk.gui.sso_controller import SsoController
+    from stsdesk.gui.startup import ConfigSnapshot
     from stsdesk.gui.tray import TrayController
     from stsdesk.gui.tray_adapter import ControllerTrayApp
 
@@ -76,9 +77,10 @@ def app_icon() -> QIcon:
 
 
 def build_window(
-    config_dir: Path, demo_hint: MfaHint | None = None, aliases: dict[str, str] | None = None
+    config_dir: Path, demo_hint: MfaHint | None = None, aliases: dict[str, str] | None = None, power: bool = True
 ) -> GuiApp:
-    """Build the window, model, controller and countdown (nothing heavy: no botocore, no profiles)."""
+    """Build the window, model, controller and countdown (nothing heavy: no botocore, no profiles); with
+    ``power``, the power features too (else the caller installs them: ``install_power``)."""
     from stsdesk.gui.controller import Controller
 
     settings = open_settings(config_dir)
@@ -98,30 +100,40 @@ def build_window(
     countdown.soonest_changed.connect(window.expiry_label.setText)
     countdown.ticked.connect(controller.announce_expiries)  # State and time left agree at expiry
     gui = GuiApp(window, controller, model, countdown, config_dir)
-    from stsdesk.gui.power_features import install
-
-    gui.power = install(gui)
+    if power:
+        install_power(gui)
     return gui
 
 
-def load_engine(gui: GuiApp, secrets: SecretStore | None = None) -> None:
-    """Read the AWS config and build the broker (imports botocore; call after the first paint)."""
+def install_power(gui: GuiApp) -> None:
+    """Add the power features (By account view, account colours, region picker, MFA extras) to the window;
+    the app does it once the profiles are on screen (their imports cost ~12 ms before the first paint)."""
+    from stsdesk.gui.power_features import install
+
+    gui.power = install(gui)
+
+
+def load_engine(gui: GuiApp, secrets: SecretStore | None = None, snapshot: ConfigSnapshot | None = None) -> None:
+    """Read the AWS config (or reuse ``snapshot``'s tree if the files are unchanged) and build the broker
+    (imports botocore; call after the first paint)."""
     from stsdesk.core.broker import Broker
     from stsdesk.core.cache import SessionCache
     from stsdesk.core.errors import ConfigError
     from stsdesk.core.paths import keyring_namespace
-    from stsdesk.core.profiles import ProfileTree, aws_config_paths, build_tree, load_profiles
+    from stsdesk.core.profiles import aws_config_paths, build_tree, load_profiles
     from stsdesk.core.secrets import SecretStore, service_name
     from stsdesk.core.sts import StsClient
 
     if secrets is None:
         secrets = SecretStore(service_name(keyring_namespace(gui.config_dir)))
-    try:
-        tree: ProfileTree = load_profiles()
-    except ConfigError as exc:
-        config, credentials = aws_config_paths()
-        tree = build_tree({}, config, credentials)
-        gui.window.show_message(f"Cannot read the AWS config: {exc}", 0)
+    tree = snapshot.current() if snapshot is not None else None
+    if tree is None:
+        try:
+            tree = load_profiles()
+        except ConfigError as exc:
+            config, credentials = aws_config_paths()
+            tree = build_tree({}, config, credentials)
+            gui.window.show_message(f"Cannot read the AWS config: {exc}", 0)
     sts = StsClient()
     gui.closers.append(sts.close)
     # The same cache directory as the CLI's, so `stsdesk list` and credential-process see the GUI's sessions.
@@ -226,7 +238,7 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
         session = hint_box.get("demo")
         return session.mfa_hint(serial) if session is not None else None
 
-    gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, {})
+    gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, {}, False)  # power features: after the paint
     gui.controller.reporter.install(loop)
     painted: asyncio.Future[None] = loop.create_future()
     def first_paint() -> None:
@@ -262,19 +274,35 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
     collector = GuiThreadCollector(app)  # from here on boto3 runs on executor threads: collect on this one only
     collector.start()
     try:
-        secrets = None
+        from stsdesk.gui.startup import show_config_profiles, tree_painted
+
+        port = 0
         if args.demo:
-            from stsdesk.demo import DEMO_ACCOUNT_ALIASES
-            from stsdesk.gui.demo_session import start_demo
+            from stsdesk.demo import DEMO_ACCOUNT_ALIASES, loopback_endpoint, reserve_loopback_port, use_demo_files
+            from stsdesk.demo import write_demo_files as write_demo_config
 
             gui.controller.aliases = dict(DEMO_ACCOUNT_ALIASES)  # read when the tree is first shown
+            # Its profiles are shown before the emulator is imported: the config names a port reserved now.
+            port = reserve_loopback_port()
+            endpoint = loopback_endpoint(port)
+            use_demo_files(*write_demo_config(work_dir, endpoint, token=False), endpoint)
+        # The profiles from the config files first (what the user came for); the engine and the rest after.
+        snapshot = show_config_profiles(gui)
+        await tree_painted(gui)
+        if gui.power is None:
+            install_power(gui)
+        secrets = None
+        if args.demo:
+            from stsdesk.gui.demo_session import start_demo
+
             gui.window.show_message("Starting the demo STS emulator…", 0)
-            demo = await loop.run_in_executor(None, start_demo, work_dir)
+            demo = await loop.run_in_executor(None, start_demo, work_dir, None, port)
             hint_box["demo"] = demo
             gui.demo = demo
             secrets = demo.secrets
             gui.window.setWindowTitle(f"stsdesk — demo ({demo.world.endpoint})")
-        load_engine(gui, secrets)
+        load_engine(gui, secrets, snapshot)
+        await tree_painted(gui)  # the sessions and errors on screen before the collector, tray and bridge
         collector.freeze()  # botocore's models, the profile tree: long-lived, no need to scan them again
         gui.countdown.start()
         if start_tray(gui, finish):

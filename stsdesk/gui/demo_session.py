@@ -6,13 +6,12 @@ secrets are kept in memory only, so a demo never leaves anything in the user's k
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from stsdesk.core.secrets import SecretStore, user_key
-from stsdesk.demo import ALICE_KEY_ID, ALICE_MFA, DemoWorld, demo_environment, demo_scenario_path, write_demo_files
+from stsdesk.demo import ALICE_KEY_ID, ALICE_MFA, DemoWorld, demo_scenario_path, use_demo_files, write_demo_files
 
 ALICE_ARN = "arn:aws:iam::111111111111:user/alice"
 
@@ -67,8 +66,9 @@ class DemoSession:
             stop()
 
 
-def start_demo(directory: Path, scenario_path: Path | None = None) -> DemoSession:
-    """Start the emulator on loopback, write the demo AWS config under ``directory`` and point
+def start_demo(directory: Path, scenario_path: Path | None = None, port: int = 0) -> DemoSession:
+    """Start the emulator on loopback (on ``port``, from demo.reserve_loopback_port, else on any free port if
+    that one was taken meanwhile; 0: any free port), write the demo AWS config under ``directory`` and point
     AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at it. Blocking (binds a socket, one local HTTP call).
 
     Raises ScenarioError for a broken scenario and OSError when the server cannot start or files cannot be
@@ -82,12 +82,16 @@ def start_demo(directory: Path, scenario_path: Path | None = None) -> DemoSessio
     alice = scenario.user_by_arn(ALICE_ARN)
     if alice is None or not alice.access_keys or alice.mfa is None:
         raise OSError(f"the demo scenario has no user alice with a key and an MFA device ({scenario.source})")
-    server = build_server(EmulatorState(scenario, directory / "emulator-state"), "127.0.0.1", 0)
+    state = EmulatorState(scenario, directory / "emulator-state")
+    try:
+        server = build_server(state, "127.0.0.1", port)
+    except OSError:
+        if not port:
+            raise
+        server = build_server(state, "127.0.0.1", 0)  # the reserved port was taken since: any free one
     server.start()
     config, credentials = write_demo_files(directory, server.endpoint)
-    os.environ["AWS_CONFIG_FILE"] = str(config)
-    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
-    os.environ.update(demo_environment(server.endpoint))  # profiles added by sso sync reach the emulator too
+    use_demo_files(config, credentials, server.endpoint)
     secrets = MemorySecretStore()
     secrets.set(user_key("alice", ALICE_KEY_ID), alice.access_keys[0].secret)
     world = DemoWorld(server.endpoint, config, credentials, directory, alice.mfa.seed, alice.access_keys[0].secret)

@@ -59,3 +59,64 @@ def test_hidden_account_view_is_expanded_when_shown(built: tuple[GuiApp, DemoSes
     gui.controller.reload()  # a reset while hidden regroups; shown again, every account row is expanded
     power.set_by_account(True)
     assert all(view.isExpanded(proxy.index(g, 0)) for g in range(proxy.rowCount()))
+
+
+def _rows(gui: GuiApp) -> list[tuple[str, list[str]]]:
+    """Top-level rows and their children's names, as the model holds them."""
+    model = gui.model
+    out = []
+    for r in range(model.rowCount()):
+        top = model.index(r, 0)
+        out.append((str(top.data()), [str(model.index(c, 0, top).data()) for c in range(model.rowCount(top))]))
+    return out
+
+
+def test_config_profiles_shown_before_the_engine_as_the_engine_shows_them(
+    built: tuple[GuiApp, DemoSession, list[str]]
+) -> None:
+    from stsdesk.gui.startup import show_config_profiles
+
+    gui, demo, _ = built
+    assert gui.model.rowCount() == 0
+    snapshot = show_config_profiles(gui)
+    assert snapshot is not None and gui.controller.broker is None
+    early = _rows(gui)
+    assert "alice" in dict(early) and "dev" in dict(early)["alice"]
+    assert gui.window.tree.isExpanded(gui.controller.proxy.mapFromSource(gui.model.index_of("alice")))
+    load_engine(gui, demo.secrets, snapshot)
+    assert gui.controller.broker is not None
+    assert gui.controller.broker.tree.profiles.keys() >= snapshot.tree.profiles.keys()
+    assert _rows(gui) == early  # the same rows, grouped alike (the demo's sign-in session row included)
+
+
+def test_load_engine_reuses_the_early_tree_only_while_the_files_are_unchanged(
+    built: tuple[GuiApp, DemoSession, list[str]]
+) -> None:
+    from stsdesk.gui.startup import show_config_profiles
+
+    gui, demo, _ = built
+    snapshot = show_config_profiles(gui)
+    assert snapshot is not None and snapshot.current() is snapshot.tree
+    config = snapshot.tree.config_file
+    config.write_text(config.read_text() + "\n[profile added-later]\nregion = us-east-1\n")
+    assert snapshot.current() is None
+    load_engine(gui, demo.secrets, snapshot)
+    assert "added-later" in gui.model.profile_names()  # read again, not the stale early tree
+
+
+def test_sign_in_sessions_are_the_services(built: tuple[GuiApp, DemoSession, list[str]], tmp_path: Path) -> None:
+    from stsdesk.core.profiles import load_profiles
+    from stsdesk.core.sso.service import SsoService
+    from stsdesk.gui.startup import sign_in_sessions
+
+    _gui, demo, _ = built
+    config = tmp_path / "legacy-config"
+    config.write_text(demo.world.config_file.read_text() + (
+        "\n[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = eu-west-1\n"
+        "sso_account_id = 222222222222\nsso_role_name = Dev\n"
+        "[sso-session broken]\nsso_region = us-east-1\n"))
+    tree = load_profiles(config, tmp_path / "none")
+    service = SsoService(tmp_path / "cfg", demo.secrets, token_dir=tmp_path / "tokens")
+    ours = [(s.name, s.start_url, s.region, s.cache_name) for s in sign_in_sessions(tree)]
+    theirs = [(s.name, s.start_url, s.region, s.cache_name) for s in service.sessions(tree)]
+    assert ours == theirs and len(ours) == 2
