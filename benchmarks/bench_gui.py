@@ -134,8 +134,12 @@ def _launch_row(tmp: Path) -> Row:
         f"peer: the same {len(json.loads(rows_file.read_text()))} top-level rows (and children, expanded alike) "
         "from a static list; stsdesk's steps (median, from process start): "
         f"window built {ms(step('build_window_end'))}, "
-        f"first paint {ms(step('first_paint'))}, demo emulator started {ms(step('start_demo_start'))} to "
-        f"{ms(step('start_demo_end'))}, load_engine {ms(step('load_engine_start'))} to {ms(step('load_engine_end'))}"
+        f"first paint {ms(step('first_paint'))}, profiles from the config files "
+        f"{ms(step('show_config_profiles_start'))} to {ms(step('show_config_profiles_end'))}, rows painted "
+        f"{ms(o)} (the stamp); after it: power features "
+        f"{ms(step('install_power_start'))} to {ms(step('install_power_end'))}, demo emulator started "
+        f"{ms(step('start_demo_start'))} to {ms(step('start_demo_end'))}, load_engine {ms(step('load_engine_start'))} "
+        f"to {ms(step('load_engine_end'))}"
     )
     passed = ratio <= LAUNCH_TARGET
     if not passed:

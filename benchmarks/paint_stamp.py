@@ -40,8 +40,9 @@ class RowsPainted(QObject):
         return False
 
 
-def print_and_exit(rows: int, extra: dict[str, Any] | None = None) -> None:
-    painted_at = time.time()
+def print_and_exit(rows: int, extra: dict[str, Any] | None = None, painted_at: float | None = None) -> None:
+    """Print the stamp (now, or ``painted_at`` taken earlier) with ``extra`` and leave the process at once."""
+    painted_at = time.time() if painted_at is None else painted_at
     sys.stdout.write(json.dumps({"painted_at": painted_at, "rows": rows, **(extra or {})}) + "\n")
     sys.stdout.flush()
     os._exit(0)
