@@ -82,6 +82,8 @@ class KeptSecretService:
         self._off_until = 0.0
         # Items of this connection known to carry keyring's label and attributes (their paths die with it).
         self._items: set[str] = set()
+        # (service, username) -> the item a search found first, last time (a hint, checked on every use).
+        self._found: dict[tuple[str, str], str] = {}
         self.reconnects = 0  # fresh connections opened after the first (tests read it)
 
     # -- public API ---------------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class KeptSecretService:
 
     def _drop(self) -> None:
         connection, self._connection, self._session = self._connection, None, None
-        self._items = set()
+        self._items, self._found = set(), {}
         if connection is not None:
             with contextlib.suppress(OSError):
                 connection.close()
@@ -168,8 +170,22 @@ class KeptSecretService:
         so a message may depend on the effect of the one before it. Raises ``_Locked`` for an IsLocked error,
         jeepney's DBusErrorResponse for any other, TimeoutError after ``CALL_TIMEOUT``.
         """
-        from jeepney.low_level import HeaderFields  # type: ignore[import-untyped]
+        return [self._body(reply) for reply in self._replies(*messages)]
+
+    @staticmethod
+    def _body(reply: Any) -> Any:
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg  # type: ignore[import-untyped]
+
+        try:
+            return unwrap_msg(reply)
+        except DBusErrorResponse as exc:
+            if exc.name == _LOCKED:
+                raise _Locked from None
+            raise
+
+    def _replies(self, *messages: Any) -> list[Any]:
+        """The reply messages (errors included) to ``messages``, sent back to back; see ``_exchange``."""
+        from jeepney.low_level import HeaderFields  # type: ignore[import-untyped]
 
         connection = self._connection
         serials = []
@@ -185,12 +201,7 @@ class KeptSecretService:
             if reply_to in serials:
                 replies[reply_to] = incoming
             # anything else (a signal nobody subscribed to) is dropped, as send_and_get_reply would
-        try:
-            return [unwrap_msg(replies[serial]) for serial in serials]
-        except DBusErrorResponse as exc:
-            if exc.name == _LOCKED:
-                raise _Locked from None
-            raise
+        return [replies[serial] for serial in serials]
 
     # -- keyring's storage -------------------------------------------------------------------------------
 
@@ -218,11 +229,21 @@ class KeptSecretService:
     def _read(self, service: str, username: str) -> str | None:
         from jeepney import DBusAddress, Properties
 
+        search = self._search(service, username)
+        known = self._found.get((service, username))
+        if known is not None:  # read or written before: its secret rides along with the search (one round trip)
+            found, secret = self._replies(search, self._get_secret(known))
+            (paths,) = self._body(found)
+            if paths[:1] == [known] and secret.header.message_type.name == "method_return":
+                return self._decoded(self._body(secret)[0])
+            del self._found[(service, username)]  # gone, locked or shadowed: the long way below
         locked = Properties(DBusAddress(self._collection(), _BUS_NAME, _IFACE + "Collection")).get("Locked")
         # Locked is asked alongside (same round trip): needed only when nothing is found.
-        (paths,), ((_signature, is_locked),) = self._exchange(self._search(service, username), locked)
+        (paths,), ((_signature, is_locked),) = self._exchange(search, locked)
         if paths:
-            return self._secret_of(paths)
+            value = self._secret_of(paths)
+            self._found[(service, username)] = paths[0]
+            return value
         if is_locked is not False:
             raise _Locked  # keyring unlocks before it searches: a locked collection may hide the item
         return None
@@ -235,6 +256,8 @@ class KeptSecretService:
         label = f"Password for '{username}' on '{service}'"  # keyring's label, byte for byte
         secret = format_secret(self._session, value.encode("utf-8"), "text/plain")  # keyring's str, encoded as it is
         ((paths,),) = self._exchange(self._search(service, username))
+        if paths:
+            self._found[(service, username)] = paths[0]
         if paths and self._keyrings_item(paths[0], label, attributes):
             # The item keyring's CreateItem(replace) would update: only its secret changes. SetSecret is about
             # half the daemon's cost of CreateItem(replace) (gnome-keyring: ~2.3 vs ~4.3 ms, both saved to disk).
@@ -248,7 +271,7 @@ class KeptSecretService:
             except DBusErrorResponse:
                 self._items.discard(paths[0])  # deleted meanwhile (or the daemon restarted): create it afresh
             else:
-                return found[:1] == [paths[0]] and self._decoded(stored) == value
+                return found[:1] == [paths[0]] and self._decoded(stored) == value  # _found[...] holds paths[0]
         properties = {
             _IFACE + "Item.Label": ("s", label),
             _IFACE + "Item.Attributes": ("a{ss}", attributes),
@@ -262,6 +285,7 @@ class KeptSecretService:
             raise _Locked
         if found and found[0] == item:
             self._items.add(str(item))  # made here, with keyring's label and attributes
+            self._found[(service, username)] = str(item)
         return self._verified(found, value)
 
     def _verified(self, found: list[str], value: str) -> bool:

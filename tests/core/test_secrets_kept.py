@@ -219,6 +219,26 @@ def test_an_item_deleted_behind_the_stores_back_is_created_again(
         store.close()
 
 
+def test_repeated_reads_see_what_other_writers_did(real_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store remembers which item a search found (its secret is fetched alongside the next search) and must
+    # still answer what keyring would answer after another process replaced, deleted or re-created the item.
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:reread")
+    store = SecretStore(service)
+    try:
+        real_backend.set_password(service, key, "first")
+        assert store.get(key) == "first" and store.get(key) == "first"
+        real_backend.set_password(service, key, "second")  # another process's write (keyring's)
+        assert store.get(key) == "second"
+        real_backend.delete_password(service, key)
+        assert store.get(key) is None
+        real_backend.set_password(service, key, "third")  # a new item
+        assert store.get(key) == "third"
+        assert store._kept is not None and store._kept.reconnects == 0
+    finally:
+        store.delete(key)
+        store.close()
+
+
 # keyring's backend leaves its D-Bus connection open when the collection does not exist (InitError): its socket,
 # not ours, is what the collector finds.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
