@@ -47,7 +47,13 @@ class ProfileTreeView(QTreeView):
         """Fit the columns to the view: Name gets what the others leave, at least NAME_MIN; Kind, then
         Account are hidden while even that does not fit, and shown again when it does."""
         header = self.header()
-        room = self.viewport().width()
+        # The viewport's width without asking for the viewport: PySide6's first wrapper of that widget loads
+        # every QWidget class (~10 ms before the first paint); so does QStyle for the transient scroll bars some
+        # styles draw over the rows (there the Name column is then a scroll bar's width short of the edge).
+        room = self.maximumViewportSize().width()
+        bar = self.verticalScrollBar()
+        if bar.isVisibleTo(self):
+            room -= bar.width()
         if room < 50 or header.count() <= TIME_LEFT:
             return
         width = {col: header.sectionSize(col) if not header.isSectionHidden(col) else self.COLUMN_WIDTHS[col]

@@ -120,3 +120,32 @@ def test_sign_in_sessions_are_the_services(built: tuple[GuiApp, DemoSession, lis
     ours = [(s.name, s.start_url, s.region, s.cache_name) for s in sign_in_sessions(tree)]
     theirs = [(s.name, s.start_url, s.region, s.cache_name) for s in service.sessions(tree)]
     assert ours == theirs and len(ours) == 2
+
+
+@pytest.mark.parametrize("width", [1100, 700, 420])
+def test_columns_fill_the_viewport_with_and_without_a_scroll_bar(
+    built: tuple[GuiApp, DemoSession, list[str]], tmp_path: Path, width: int
+) -> None:
+    # adapt_columns works the viewport's width out without the viewport widget; the columns must still fill it.
+    from PySide6.QtWidgets import QApplication
+
+    from stsdesk.core.profiles import load_profiles
+
+    gui, _, _ = built
+    view = gui.window.tree
+    gui.window.resize(width, 640)
+    QApplication.processEvents()
+    for rows in (3, 300):  # no vertical scroll bar, then one
+        config = tmp_path / f"config-{rows}"
+        config.write_text("".join(f"[profile p{i}]\nregion = us-east-1\n" for i in range(rows)))
+        tree = load_profiles(config, tmp_path / "none")
+        gui.model.set_profiles(tree.roots(), tree.children)
+        view.executeDelayedItemsLayout()  # the rows' layout (and so the scroll bar's range) now
+        QApplication.processEvents()
+        view.adapt_columns()
+        header = view.header()
+        shown = sum(header.sectionSize(c) for c in range(header.count()) if not header.isSectionHidden(c))
+        assert view.verticalScrollBar().isVisible() is (rows == 300)
+        room = view.viewport().width()
+        assert shown == max(room, view.NAME_MIN + sum(
+            header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)))
