@@ -55,8 +55,12 @@ class ProfileFilterProxy(QAbstractItemModel):
         previous, self._text = self._text, text
         # Typing on: every row that matches the longer text matched the shorter one (each old word is a word,
         # or the start of a word, of the new text), so only those are looked at.
-        narrowing = bool(previous) and text.lower().startswith(previous.lower())
+        lower, old = text.lower(), previous.lower()
+        narrowing = bool(previous) and lower.startswith(old)
         matches = self._match(text, self._matches if narrowing else None)
+        if (matches is not None and self._matches is not None and len(matches) == len(self._matches)
+                and (narrowing or old.startswith(lower))):
+            return  # one set holds the other (a longer text matches less) and they are as large: the same rows
         shown = self._with_ancestors(matches)
         if shown == self._shown:  # the same rows (a shorter or longer text that still shows them): no layout
             self._matches = matches
