@@ -10,10 +10,17 @@ those the answer needs:
 
 - write: ``CreateItem`` (replace) in the collection keyring would pick (its ``preferred_collection``, else the
   default alias), with keyring's label and attributes (its ``_query(service, username, application=appid)``,
-  so its scheme is honoured), then a verifying read on the same connection;
+  so its scheme is honoured), then a verifying read on the same connection. When the item a search finds
+  first already carries exactly that label and those attributes, ``SetSecret`` on it instead: the state
+  CreateItem(replace) would leave, at about half the daemon's cost (gnome-keyring saves its file for both);
 - read: ``SearchItems`` with keyring's query (no ``application``: keyring does not search with it either), the
   first item's ``GetSecret``; when nothing is found, the collection's ``Locked`` state decides whether that
   means "absent" or "keyring must unlock first".
+
+Requests that do not depend on each other's answers go out back to back and their replies are collected
+together (one round trip): the search with the Locked query, the write with the verifying search. An item
+found before is a hint for the next read (its secret is fetched alongside the search and used only if the
+search still finds that item first).
 
 Items written either way are the same items: keyring's ``get_password`` and ``stsdesk.core.fast_secret`` (the
 credential-process reader) find them. Anything this path is not sure of returns ``None`` ("not handled") and

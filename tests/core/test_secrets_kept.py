@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY-kept"
 class Spy:
     """Counts the calls keyring's own SecretService backend gets (the slow path) and can forbid them."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, forbid: bool) -> None:
+    def __init__(self, forbid: bool) -> None:
         from keyring.backends import SecretService
 
         self.calls: list[str] = []
+        self._patch = monkeypatch = pytest.MonkeyPatch()  # its own: undone by stop() without the test's others
         for name in ("get_password", "set_password"):
             original = getattr(SecretService.Keyring, name)
 
@@ -45,6 +46,24 @@ class Spy:
                 return _original(backend, *args)
 
             monkeypatch.setattr(SecretService.Keyring, name, wrapper)
+
+    def stop(self) -> None:
+        """keyring's own methods back."""
+        self._patch.undo()
+
+
+@pytest.fixture
+def spies() -> Iterator[Callable[[bool], Spy]]:
+    """Make Spies (``spies(forbid)``); every one is stopped when the test ends, whatever happened."""
+    made: list[Spy] = []
+
+    def make(forbid: bool) -> Spy:
+        made.append(Spy(forbid))
+        return made[-1]
+
+    yield make
+    for spy in made:
+        spy.stop()
 
 
 @pytest.fixture
@@ -79,14 +98,16 @@ def test_other_backends_never_get_a_kept_connection(memory_keyring: MemoryKeyrin
     assert not secret_service.is_keyring_secret_service(memory_keyring)
 
 
-def test_no_bus_falls_back_to_keyring_with_its_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_no_bus_falls_back_to_keyring_with_its_one_line_error(
+    spies: Callable[[bool], Spy], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from keyring.backends import SecretService
 
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-such-bus'}")
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
     keyring.set_keyring(SecretService.Keyring())
-    spy = Spy(monkeypatch, forbid=False)
+    spy = spies(False)
     store = SecretStore("stsdesk:nobus")
     with pytest.raises(KeyringUnavailable) as raised:
         store.set(session_key("a"), SECRET)
@@ -104,12 +125,12 @@ def test_no_bus_falls_back_to_keyring_with_its_one_line_error(monkeypatch: pytes
 
 
 def test_written_through_the_kept_connection_is_read_by_keyring_and_fast_secret(
-    real_backend: Any, monkeypatch: pytest.MonkeyPatch
+    spies: Callable[[bool], Spy], real_backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = service_name(f"kept-{uuid.uuid4().hex[:8]}")
     key = session_key("profile:kept")
     value = json.dumps({"secret_access_key": "wJalr/ü+=", "session_token": "tok" * 300})
-    spy = Spy(monkeypatch, forbid=True)
+    spy = spies(True)
     store = SecretStore(service)
     try:
         store.set(key, value)
@@ -117,7 +138,7 @@ def test_written_through_the_kept_connection_is_read_by_keyring_and_fast_secret(
         assert store.persistent and not store.in_memory(key)
         assert store.get(key) == value + "2" and store.get(session_key("absent")) is None
         assert store._kept is not None and store._kept.reconnects == 0
-        monkeypatch.undo()  # keyring's own methods back: the readers other processes use
+        spy.stop()  # keyring's own methods back: the readers other processes use
         assert spy.calls == []
         assert keyring.get_password(service, key) == value + "2"
         assert read_secret(service, key) == value + "2"  # the credential-process child's reader
@@ -162,16 +183,18 @@ def _paths(service: str) -> list[str]:
         connection.close()
 
 
-def test_keyrings_own_item_is_updated_in_place(real_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyrings_own_item_is_updated_in_place(
+    spies: Callable[[bool], Spy], real_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:inplace")
     real_backend.set_password(service, key, "old")
     before = _paths(service)
-    spy = Spy(monkeypatch, forbid=True)
+    spy = spies(True)
     store = SecretStore(service)
     try:
         store.set(key, SECRET)
         store.set(key, SECRET + "-again")
-        monkeypatch.undo()
+        spy.stop()
         assert spy.calls == [] and store.persistent
         assert _paths(service) == before  # the same single item, its secret replaced
         assert store._kept is not None and before[0] in store._kept._items  # recognised as keyring's: SetSecret
@@ -202,16 +225,16 @@ def test_an_item_with_another_label_is_replaced_as_keyring_would(real_backend: A
 
 
 def test_an_item_deleted_behind_the_stores_back_is_created_again(
-    real_backend: Any, monkeypatch: pytest.MonkeyPatch
+    spies: Callable[[bool], Spy], real_backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:gone")
     store = SecretStore(service)
     try:
         store.set(key, SECRET)
         real_backend.delete_password(service, key)  # another process forgot it
-        spy = Spy(monkeypatch, forbid=True)
+        spy = spies(True)
         store.set(key, SECRET + "-new")
-        monkeypatch.undo()
+        spy.stop()
         assert spy.calls == [] and keyring.get_password(service, key) == SECRET + "-new"
         assert store._kept is not None and store._kept.reconnects == 0
     finally:
@@ -242,9 +265,11 @@ def test_repeated_reads_see_what_other_writers_did(real_backend: Any, monkeypatc
 # keyring's backend leaves its D-Bus connection open when the collection does not exist (InitError): its socket,
 # not ours, is what the collector finds.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_missing_preferred_collection_falls_back_to_keyring(real_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_preferred_collection_falls_back_to_keyring(
+    spies: Callable[[bool], Spy], real_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_backend.preferred_collection = "/org/freedesktop/secrets/collection/stsdesk_no_such_collection"
-    spy = Spy(monkeypatch, forbid=False)
+    spy = spies(False)
     store = SecretStore(service_name(f"kept-{uuid.uuid4().hex[:8]}"))
     with pytest.raises(KeyringUnavailable) as raised:
         store.set(session_key("a"), SECRET)
