@@ -43,6 +43,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -66,6 +67,18 @@ class _NotHandled(Exception):
     """An answer this path does not vouch for (a prompt to run, an unexpected reply): keyring decides."""
 
 
+_LIVE: weakref.WeakSet[KeptSecretService] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for kept in list(_LIVE):
+        kept._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def is_keyring_secret_service(backend: object) -> bool:
     """True when ``backend`` is exactly keyring's SecretService backend (not a subclass, which may store
     differently), whose storage ``KeptSecretService`` reproduces."""
@@ -83,6 +96,7 @@ class KeptSecretService:
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self._lock = threading.Lock()
+        _LIVE.add(self)
         self._connection: Any = None
         self._session: Any = None
         self._pid = 0
@@ -156,6 +170,13 @@ class KeptSecretService:
             connection.close()
             raise
         self._connection = connection
+
+    def _forked(self) -> None:
+        """In a child made by fork(): a lock another thread may have held, and the parent's socket (closing our
+        copy of its descriptor leaves the parent's connection as it is) are this process's no more."""
+        self._lock = threading.Lock()
+        self._drop()
+        self._pid = os.getpid()
 
     def _drop(self) -> None:
         connection, self._connection, self._session = self._connection, None, None

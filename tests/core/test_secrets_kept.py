@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -306,6 +307,38 @@ def test_threads_share_one_connection(real_backend: Any) -> None:
     finally:
         for n in range(4):
             store.delete(session_key(f"t{n}"))
+        store.close()
+
+
+def test_a_forked_child_opens_its_own_connection(real_backend: Any) -> None:
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:fork")
+    store = SecretStore(service)
+    store.set(key, SECRET)
+    assert store._kept is not None
+    parents_socket = store._kept._connection.sock.fileno()
+    read_end, write_end = os.pipe()
+    store._kept._lock.acquire()  # as if the session cache's writer were mid-write when the process forks
+    pid = os.fork()
+    if pid == 0:  # the child: must neither wait for the parent's lock nor talk on the parent's socket
+        try:
+            signal.alarm(20)
+            store.set(session_key("profile:child"), SECRET + "-child")
+            answer = json.dumps({"read": store.get(key), "reconnects": store._kept.reconnects})
+            os.write(write_end, answer.encode())
+        finally:
+            os._exit(0)
+    store._kept._lock.release()
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            answer = json.loads(pipe.read() or b"{}")
+        os.waitpid(pid, 0)
+        assert answer == {"read": SECRET, "reconnects": 1}
+        assert store.get(session_key("profile:child")) == SECRET + "-child"  # on the parent's own connection
+        assert store._kept._connection.sock.fileno() == parents_socket and store._kept.reconnects == 0
+    finally:
+        store.delete(key)
+        store.delete(session_key("profile:child"))
         store.close()
 
 
