@@ -57,6 +57,9 @@ class ProfileFilterProxy(QAbstractItemModel):
         # or the start of a word, of the new text), so only those are looked at.
         lower, old = text.lower(), previous.lower()
         narrowing = bool(previous) and lower.startswith(old)
+        if (self._matches is not None and len(self._matches) == len(self._nodes) - 1 and lower
+                and old.startswith(lower)):
+            return  # a shorter text matches every row the longer one did: all of them still
         matches = self._match(text, self._matches if narrowing else None)
         if (matches is not None and self._matches is not None and len(matches) == len(self._matches)
                 and (narrowing or old.startswith(lower))):
