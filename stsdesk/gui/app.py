@@ -68,12 +68,17 @@ class GuiApp:
     power: PowerFeatures | None = None  # by-account view, account colours, region picker, MFA extras
 
 
+_APP_ICON: list[QIcon] = []  # the one app icon, once made (main and build_window both set it)
+
+
 def app_icon() -> QIcon:
     """The application icon from resources/app/stsdesk-<size>.png (empty when the files are missing)."""
-    icon = QIcon()
-    for png in sorted((resources_dir() / "app").glob("stsdesk-*.png")):
-        icon.addFile(str(png))
-    return icon
+    if not _APP_ICON:
+        icon = QIcon()
+        for png in sorted((resources_dir() / "app").glob("stsdesk-*.png")):
+            icon.addFile(str(png))
+        _APP_ICON.append(icon)
+    return QIcon(_APP_ICON[0])
 
 
 def build_window(

@@ -4,7 +4,6 @@ toolbar and in the tree's context menu, messages in the status bar. The controll
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -330,7 +329,9 @@ class MainWindow(QMainWindow):
     def show_empty_details(self, no_profiles: bool) -> None:
         """The pane with no profile selected: a hint, or the welcome when there are no profiles at all."""
         self.right_stack.setCurrentWidget(self.welcome if no_profiles else self._details_page)
-        self.details.setHtml("<p>" + html.escape(self.tr("Select a profile.")) + "</p>")
+        from html import escape  # here: html.entities costs ~1.5 ms before the first paint
+
+        self.details.setHtml("<p>" + escape(self.tr("Select a profile.")) + "</p>")
 
     def show_message(self, text: str, timeout_ms: int = 8000) -> None:
         """A non-modal message in the status bar."""
