@@ -2,9 +2,10 @@
 (stsdesk.cli.main), stopped right after the tree has painted the demo's profiles (benchmarks.paint_stamp).
 
 ``python -m benchmarks.gui_launch_worker ROWS_OUT --config-dir DIR --demo``: everything after ROWS_OUT goes to
-stsdesk's command line. The only hook: the window factory is wrapped to watch the tree's viewport. After the
-stamp (outside the figure) the rows shown are written to ROWS_OUT, for the peer to paint the same rows, and the
-process runs on until load_engine has returned (the steps' times, for the note), then prints the stamp and exits.
+stsdesk's command line (``--first-paint`` instead of ROWS_OUT: the stamp of the window's first paint instead).
+The only hook: the window factory is wrapped to watch the tree's viewport. After the stamp (outside the figure)
+the rows shown are written to ROWS_OUT, for the peer to paint the same rows, and the process runs on until
+load_engine has returned (the steps' times, for the note), then prints the stamp and exits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,29 @@ def _rows(view: Any, model: Any, parent: Any) -> list[dict[str, Any]]:
     return out
 
 
+def first_paint(argv: list[str]) -> int:
+    """``--first-paint`` (with stsdesk's --exit-after-first-paint in ``argv``): stamp the moment the app's coroutine
+    returns after the window's first paint, as benchmarks.peer_qt_window --stamp stamps the moment its event loop
+    returns after its own; then print it and leave at once (teardown is not part of the figure)."""
+    from benchmarks.paint_stamp import print_and_exit
+    from stsdesk.gui import app as app_module
+
+    original_run = app_module.run
+
+    async def run_with_factory(run_args: Any) -> int:
+        status = await original_run(run_args)
+        print_and_exit(status)
+        return status
+
+    setattr(app_module, "run", run_with_factory)  # noqa: B010 - main() looks run up at call time
+    from stsdesk.cli import main as cli_main
+
+    return cli_main(argv)
+
+
 def main() -> int:
+    if sys.argv[1] == "--first-paint":
+        return first_paint(sys.argv[2:])
     rows_out, argv = Path(sys.argv[1]), sys.argv[2:]
     import time
 

@@ -1,12 +1,15 @@
 """The startup peer: a bare PySide6 QMainWindow with a QTreeView that exits right after its first paint.
 
 First paint is detected as stsdesk's MainWindow detects it (its own paintEvent, or the first UpdateRequest /
-Expose when children cover it), so both processes stop at the same moment.
+Expose when children cover it), so both processes stop at the same moment. With ``--stamp`` it prints the paint
+stamp (benchmarks.paint_stamp) when its event loop has returned after that paint and leaves at once, as
+``benchmarks.gui_launch_worker --first-paint`` does for stsdesk when its coroutine has returned.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPaintEvent, QStandardItem, QStandardItemModel
@@ -43,11 +46,22 @@ class Window(QMainWindow):
         return handled
 
 
+STAMP: Callable[[int], None] | None = None
+
+
 def main() -> int:
+    global STAMP
+    if "--stamp" in sys.argv:
+        from benchmarks.paint_stamp import print_and_exit  # before the clock's end, as the stsdesk worker does
+
+        STAMP = print_and_exit
     app = QApplication(sys.argv[:1])
     window = Window()
     window.show()
-    return app.exec()
+    status = app.exec()
+    if STAMP is not None:
+        STAMP(status)
+    return status
 
 
 if __name__ == "__main__":
