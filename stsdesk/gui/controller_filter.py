@@ -15,8 +15,12 @@ class FilterNavigation(ControllerCore):
         """Filter the tree on ``text`` (see ProfileFilterProxy); the selection moves to the first match when
         what was selected is filtered out or is only an ancestor of a match."""
         tree = self.window.tree
-        had_current = tree.currentIndex().isValid()
+        current = tree.currentIndex()
         self.proxy.set_filter_text(text)
+        if current.isValid() and not tree.currentIndex().isValid():
+            # Filtered out: to the row beside it, as Qt moves the current row off removed rows (kept below when
+            # it is a match; the rule below applies when not).
+            tree.setCurrentIndex(self.proxy.nearest_shown(current))
         if text.strip():
             # Parents hidden by an earlier keystroke come back collapsed: expand those, not all 5,000 rows.
             self._expand_parents()
@@ -25,7 +29,7 @@ class FilterNavigation(ControllerCore):
                 tree.setCurrentIndex(first)
                 if first.isValid():
                     tree.scrollTo(first)
-                elif had_current:
+                elif current.isValid():
                     # The current row was filtered out in a layout change, which Qt's selection model does not
                     # announce (a removed row would be): tell currentChanged's listeners that nothing is current.
                     tree.selectionModel().currentChanged.emit(QModelIndex(), QModelIndex())

@@ -134,6 +134,22 @@ class ProfileFilterProxy(QAbstractItemModel):
             return False
         return self._matches is None or index.internalId() in self._matches
 
+    def nearest_shown(self, hidden: _Index) -> QModelIndex:
+        """For ``hidden``, an index of this proxy taken before a filter change hid its row: the shown sibling
+        nearest above it, else below it (where Qt's selection model moves the current row off removed rows);
+        invalid when its parent is hidden too or none of its siblings is shown."""
+        node_id = hidden.internalId() if hidden.isValid() and hidden.model() is self else 0
+        if not 0 < node_id < len(self._rows) or self._rows[node_id] >= 0:
+            return QModelIndex()
+        node, rows = self._nodes[node_id], self._rows
+        if node.parent and rows[node.parent] < 0:
+            return QModelIndex()
+        siblings = self._nodes[node.parent].children
+        for sibling in [*reversed(siblings[:node.row]), *siblings[node.row + 1:]]:
+            if rows[sibling] >= 0:
+                return self.createIndex(rows[sibling], hidden.column(), sibling)
+        return QModelIndex()
+
     def first_match(self, under: QModelIndex | None = None) -> QModelIndex:
         """The first matching row in the tree's order (under ``under`` when given), or an invalid index."""
         if self._source is None or (under is not None and under.isValid() and under.model() is not self):

@@ -1,7 +1,7 @@
 """The tree's filter proxy (issue 17: filtering without a Python call per hidden row): each keystroke shows
 exactly what a fresh filter on the same text shows, announces one layout change (none when the same rows stay
 shown), keeps the expansion and selection of rows that stay, forwards state changes of shown rows only; and in
-the window, a selection filtered out with nothing left to match is announced like a removed row."""
+the window, a selection filtered out goes where it went when rows were removed, and is announced."""
 
 from __future__ import annotations
 
@@ -163,6 +163,8 @@ def test_a_reload_filters_the_new_rows(qapp: object) -> None:
 
 
 def test_selection_filtered_out_with_no_match_is_announced(gui: GuiApp) -> None:
+    """currentChanged tells its listeners (details, actions, the region picker, serving) that nothing is
+    current: a layout change that hides the current row does not, on its own."""
     assert gui.controller.select("prod-admin")
     assert gui.window.assume_action.isEnabled()
     told: list[bool] = []
@@ -177,3 +179,21 @@ def test_selection_filtered_out_with_no_match_is_announced(gui: GuiApp) -> None:
     gui.window.filter_edit.setText("prod-ad")
     assert gui.controller.current_profile() == "prod-admin"  # the first match again
     assert "prod-admin" in gui.window.details.toPlainText()
+
+
+def test_a_selection_filtered_out_moves_to_the_row_beside_it(gui: GuiApp) -> None:
+    """As Qt's selection model moves the current row off removed rows: the nearest shown sibling above (kept
+    when it matches), else below; the first match when its parent went too."""
+    assert gui.controller.select("prod-admin")  # alice > dev-readonly, dev, prod-admin, alice-federated
+    gui.window.filter_edit.setText("r")
+    assert gui.controller.current_profile() == "prod-admin"
+    gui.window.filter_edit.setText("re")  # prod-admin goes; dev-readonly, above it, matches
+    assert gui.controller.current_profile() == "dev-readonly"
+    assert gui.window.tree.selectionModel().isSelected(gui.window.tree.currentIndex())
+    assert "dev-readonly" in gui.window.details.toPlainText()
+    gui.window.filter_edit.clear()
+    assert gui.controller.select("dev-readonly")
+    gui.window.filter_edit.setText("prod-a")  # dev-readonly goes; prod-admin, below it, matches
+    assert gui.controller.current_profile() == "prod-admin"
+    gui.window.filter_edit.setText("saml")  # prod-admin and its parent go: the first match
+    assert gui.controller.current_profile() == "dev-saml"
