@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from stsdesk.core.awsini import raw_config_parse
 from stsdesk.core.errors import ConfigError, ProfileCycleError, ProfileNotFound
 from stsdesk.core.model import Profile, ProfileKind
 from stsdesk.core.sso.config import profile_sso, sso_session_sections
@@ -104,40 +105,6 @@ def describe_parse_error(path: Path, exc: BaseException) -> str:
     if isinstance(exc, ValueError):  # botocore's nested "s3 =" block with a bad inner line
         return f"{where}: an indented sub-setting is not 'key = value'"
     return f"{where}: cannot be read as an INI file ({type(exc).__name__})"
-
-
-def raw_config_parse(path: str) -> dict[str, dict[str, Any]]:
-    """``botocore.configloader.raw_config_parse(path)`` (parse_subsections on), the same steps with the same
-    standard-library parser, without importing botocore (~30-60 ms before the first rows are shown).
-
-    Raises FileNotFoundError for a path that is not a regular file, configparser.Error / UnicodeDecodeError
-    for a file configparser refuses, ValueError for a nested block line that is not 'key = value'.
-    tests/core/test_profiles_parse.py checks it against botocore's own function.
-    """
-    path = os.path.expanduser(os.path.expandvars(path))
-    if not os.path.isfile(path):
-        raise FileNotFoundError(path)
-    parser = configparser.RawConfigParser()
-    parser.read([path])
-    config: dict[str, dict[str, Any]] = {}
-    for section in parser.sections():
-        values: dict[str, Any] = {}
-        config[section] = values
-        for option in parser.options(section):
-            value = parser.get(section, option)
-            values[option] = _parse_nested(value) if value.startswith("\n") else value
-    return config
-
-
-def _parse_nested(value: str) -> dict[str, str]:
-    # botocore.configloader._parse_nested: an indented "s3 =" block, one level deep.
-    parsed: dict[str, str] = {}
-    for line in value.splitlines():
-        line = line.strip()
-        if line:
-            key, inner = line.split("=", 1)  # ValueError without '=', as botocore
-            parsed[key.strip()] = inner.strip()
-    return parsed
 
 
 def _read_ini(path: Path) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ sections, values and nested blocks, and a refusal exactly where botocore refuses
 from __future__ import annotations
 
 import configparser
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import botocore.configloader
 import botocore.exceptions
 import pytest
 
-from stsdesk.core.profiles import raw_config_parse
+from stsdesk.core.awsini import raw_config_parse
 
 CASES = {
     "plain": "[default]\nregion = us-east-1\n[profile a]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = default\n",
@@ -90,3 +91,52 @@ def test_load_profiles_does_not_import_botocore(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# Pieces of lines that exercise configparser's rules: headers (well-formed, odd, DEFAULT, repeated), options with
+# either delimiter and odd spacing, comments, blank and whitespace-only lines, indentation (continuations, nested
+# blocks), unicode whitespace, lines that are not options.
+_HEADERS = ["[default]", "[profile a]", "[profile b]", "[DEFAULT]", "[a] trailing ] x", "[]", "[]]", "[ sp ]",
+            "[profile \u00e9]", "[sso-session s]"]
+_OPTIONS = ["region = us-east-1", "Region=eu", "role_arn:arn:aws:iam::1:role/R", "k = v = w", "k: a=b", " = v",
+            ": v", "s3 =", "x=", "A B = c", "key\t=\tvalue\t", "name = # not a comment", "k ; v = 1"]
+_OTHER = ["", "   ", "\t", "# comment", "; comment", "  # indented comment", "just words", "\u00a0x = y",
+          "k\u3000= v", "[unclosed", "=", "\x0c"]
+_INDENTS = ["", "", "", " ", "  ", "\t", "    "]
+
+
+def _random_config(rng: Any) -> str:
+    lines = [rng.choice(_HEADERS)] if rng.random() < 0.9 else []
+    for _ in range(rng.randrange(0, 14)):
+        kind = rng.random()
+        pool = _HEADERS if kind < 0.15 else _OPTIONS if kind < 0.7 else _OTHER
+        lines.append(rng.choice(_INDENTS) + rng.choice(pool))
+    ending = rng.choice(["\n", "\r\n", "\r", ""])
+    return ending.join(lines) + rng.choice(["", "\n"])
+
+
+def _outcome(parse: Any, path: str) -> Any:
+    try:
+        return ("ok", json.dumps(parse(path)))  # keys in order, as the tree keeps file order
+    except botocore.exceptions.ConfigParseError as exc:
+        error = exc.kwargs["error"]
+    except (configparser.Error, ValueError) as exc:
+        error = exc
+    return ("error", type(error).__name__, str(error))
+
+
+def test_thousands_of_generated_files_read_as_botocore_reads_them(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(17)
+    path = tmp_path / "config"
+    outcomes: set[str] = set()
+    for _ in range(2000):
+        path.write_bytes(_random_config(rng).encode())
+        theirs = _outcome(botocore.configloader.raw_config_parse, str(path))
+        ours = _outcome(raw_config_parse, str(path))
+        assert ours == theirs, path.read_bytes()
+        outcomes.add(theirs[0] if theirs[0] == "ok" else theirs[1])
+    # every kind of result came up, so the comparison covered each of them
+    assert outcomes >= {"ok", "ParsingError", "DuplicateSectionError", "DuplicateOptionError",
+                        "MissingSectionHeaderError", "ValueError"}
