@@ -122,6 +122,12 @@ class KeptSecretService:
         """
         return self._run(lambda: self._write(service, username, value)) is True
 
+    def delete(self, service: str, username: str) -> bool | None:
+        """Delete the item keyring's ``delete_password`` would delete (the first one found). True: deleted;
+        False: there was none (keyring would raise PasswordDeleteError); None: keyring must do it (locked, a
+        prompt to run, any doubt)."""
+        return self._run(lambda: self._remove(service, username))
+
     def close(self) -> None:
         """Close the connection (a later call opens a new one)."""
         with self._lock:
@@ -275,6 +281,22 @@ class KeptSecretService:
         if is_locked is not False:
             raise _Locked  # keyring unlocks before it searches: a locked collection may hide the item
         return None
+
+    def _remove(self, service: str, username: str) -> bool:
+        from jeepney import DBusAddress, Properties
+
+        locked = Properties(DBusAddress(self._collection(), _BUS_NAME, _IFACE + "Collection")).get("Locked")
+        (paths,), ((_signature, is_locked),) = self._exchange(self._search(service, username), locked)
+        self._found.pop((service, username), None)
+        if not paths:
+            if is_locked is not False:
+                raise _Locked  # keyring unlocks before it searches (see _read)
+            return False
+        ((prompt,),) = self._exchange(self._message(paths[0], _IFACE + "Item", "Delete", "", ()))
+        self._items.discard(paths[0])
+        if len(prompt) > 1:  # the daemon wants a prompt run first: keyring runs prompts
+            raise _Locked
+        return True
 
     def _write(self, service: str, username: str, value: str) -> bool:
         from secretstorage.util import format_secret

@@ -238,6 +238,9 @@ class SecretStore:
         backend = self._backend()
         if backend is None:
             return  # fail/null backends hold nothing to delete
+        kept = self._kept_for(backend)
+        if kept is not None and kept.delete(self.service, key) is not None:
+            return  # deleted, or there was nothing to delete, on the kept-open connection
         from keyring.errors import PasswordDeleteError
 
         try:

@@ -37,7 +37,7 @@ class Spy:
 
         self.calls: list[str] = []
         self._patch = monkeypatch = pytest.MonkeyPatch()  # its own: undone by stop() without the test's others
-        for name in ("get_password", "set_password"):
+        for name in ("get_password", "set_password", "delete_password"):
             original = getattr(SecretService.Keyring, name)
 
             def wrapper(backend: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
@@ -240,6 +240,24 @@ def test_an_item_deleted_behind_the_stores_back_is_created_again(
         assert store._kept is not None and store._kept.reconnects == 0
     finally:
         store.delete(key)
+        store.close()
+
+
+def test_delete_on_the_kept_connection(spies: Callable[[bool], Spy], real_backend: Any) -> None:
+    service, key = service_name(f"kept-{uuid.uuid4().hex[:8]}"), session_key("profile:delete")
+    real_backend.set_password(service, key, SECRET)  # written by keyring (another process, say)
+    store = SecretStore(service)
+    try:
+        spy = spies(True)
+        store.delete(key)
+        store.delete(key)  # nothing left: fine, as with keyring's PasswordDeleteError
+        store.delete(session_key("never-stored"))
+        assert store.get(key) is None
+        spy.stop()
+        assert spy.calls == []
+        assert real_backend.get_password(service, key) is None and read_secret(service, key) is None
+        assert _items(service) == []
+    finally:
         store.close()
 
 
