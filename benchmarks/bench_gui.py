@@ -195,9 +195,11 @@ def _load_row(loads: list[dict[str, float]], parses: list[dict[str, float]], in_
     ok = ratio <= LOAD_TARGET
     note = (
         f"fresh processes, alternating, median of {len(loads)} each; stsdesk: app.load_engine up to the tree's first "
-        f"paint (imports the engine); of which load_profiles (botocore's raw parser + the profile tree) {ms(read)}; "
-        f"inside the full app run {ms(in_app)}; peer: botocore.configloader.load_config (what Session.full_config "
-        f"calls) + raw_config_parse of the credentials file, botocore imported before its clock starts"
+        f"paint (imports the engine); of which load_profiles (core.awsini's parse, as botocore's raw_config_parse, "
+        f"+ the profile tree) {ms(read)}; inside the full app run, load_engine {ms(in_app)} (there the config files "
+        f"were read before it, when the window showed the profiles: it reuses that tree while they are unchanged); "
+        f"peer: botocore.configloader.load_config (what Session.full_config calls) + raw_config_parse of the "
+        f"credentials file, botocore imported before its clock starts"
     )
     if not ok:
         note = f"over by {ratio / LOAD_TARGET:.2f}x (+{ms(load - parse)}); " + note
