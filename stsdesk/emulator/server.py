@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import ipaddress
 import json
 import logging
@@ -27,7 +28,7 @@ from http import HTTPStatus
 from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stsdesk.emulator import xmlout
 from stsdesk.emulator.errors import EmulatorError
@@ -44,6 +45,7 @@ from stsdesk.emulator.wire import (
     Response,
     error_response,
     first_values,
+    parse_buffered_head,
     read_simple_headers,
 )
 
@@ -386,10 +388,39 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return self.handle_expect_100()
         return True
 
+    def _take_buffered_head(self) -> bool:
+        """Parse the next request's head straight from the read buffer when all of it is there and plain
+        (``wire.parse_buffered_head``): one pattern over the block instead of a readline and a match per
+        line. Waits for the first bytes of the next request as readline would (same timeout, same EOF).
+        False, consuming nothing, when the head is not taken here; then it is read the ordinary way."""
+        rfile = cast(io.BufferedReader, self.rfile)  # makefile("rb") with the default buffering
+        head = parse_buffered_head(rfile.peek())
+        if head is None:
+            return False
+        rfile.read(head.length)
+        # What parse_request sets for such a request (see BaseHTTPRequestHandler.parse_request).
+        method, target = head.method, head.target
+        self.requestline = f"{method} {target} HTTP/1.1"
+        self.raw_requestline = self.requestline.encode("ascii") + b"\r\n"
+        self.request_version = "HTTP/1.1"
+        self.command = method
+        self.path = "/" + target.lstrip("/") if target.startswith("//") else target
+        self._header_pairs = headers = head.headers
+        self._header_first = first = first_values(headers)
+        self.close_connection = first.get("connection", "").lower() == "close"
+        return True
+
     def handle_one_request(self) -> None:
         """The stdlib's handle_one_request, except that every method goes to ``_serve`` (method checks
-        belong to the routes) without the stdlib's ``do_<METHOD>`` lookup."""
+        belong to the routes) without the stdlib's ``do_<METHOD>`` lookup, and a plain request head that has
+        arrived whole is parsed from the buffer (``_take_buffered_head``)."""
         try:
+            if self._take_buffered_head():
+                expect = self._header_first.get("expect")
+                if expect is not None and expect.lower() == "100-continue" and not self.handle_expect_100():
+                    return
+                self._serve()
+                return
             self.raw_requestline = self.rfile.readline(65537)
             if len(self.raw_requestline) > 65536:
                 self.requestline = ""
@@ -471,22 +502,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(response, head=self.command == "HEAD")
 
     def _send(self, response: Response, head: bool) -> None:
-        """Status line, headers and body in one write (wfile is unbuffered: one sendall)."""
-        phrase = _PHRASES.get(response.status, "")
+        """Status line, headers and body in one ``sendall`` (TCP_NODELAY is set: it leaves at once)."""
         close = self.close_connection or response.close
-        lines = [
-            f"HTTP/1.1 {response.status} {phrase}",
-            f"Date: {_http_date(self.server.app.state.clock.wall_epoch())}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-        ]
-        lines += [f"{name}: {value}" for name, value in response.headers]
+        body = response.body
+        lines = (
+            f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}\r\n"
+            f"Date: {_http_date(self.server.app.state.clock.wall_epoch())}\r\n"
+            f"Content-Type: {response.content_type}\r\nContent-Length: {len(body)}\r\n"
+        )
+        for name, value in response.headers:
+            lines += f"{name}: {value}\r\n"
         if close:
-            lines.append("Connection: close")
+            lines += "Connection: close\r\n"
             self.close_connection = True
-        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        head_bytes = (lines + "\r\n").encode("latin-1", "replace")
         try:
-            self.wfile.write(head_bytes if head else head_bytes + response.body)
+            self.connection.sendall(head_bytes if head else head_bytes + body)
         except OSError:
             self.close_connection = True
 

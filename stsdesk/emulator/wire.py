@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import unquote
 
 from stsdesk.emulator import xmlout
@@ -139,6 +139,49 @@ def xml_response(body: bytes, request_id: str, status: int = 200) -> Response:
 _SIMPLE_HEADER = re.compile(rb"([!-9;-~]+):[ ]*((?:[!-~][ -~]*)?)\r?\n")
 _MAX_LINE = 65536  # http.client._MAXLINE
 _MAX_HEADERS = 100  # http.client._MAXHEADERS
+
+
+# A whole request head (request line and header block) the buffered fast path takes: ``METHOD TARGET HTTP/1.1``
+# with single spaces and printable ASCII, then header lines as _SIMPLE_HEADER takes them but ending in CRLF
+# only, then the blank line. Linear: names exclude ":", values exclude CR and start at a non-space.
+_SIMPLE_HEAD = re.compile(rb"([!-~]+) ([!-~]+) HTTP/1\.1\r\n((?:[!-9;-~]+:[ ]*(?:[!-~][ -~]*)?\r\n)*)\r\n")
+_HEADER_PAIR = re.compile(r"([!-9;-~]+):[ ]*((?:[!-~][ -~]*)?)\r\n")
+
+
+class RequestHead(NamedTuple):
+    """A request line and header block parsed by ``parse_buffered_head``."""
+
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    length: int  # bytes of the head, the blank line included
+
+
+def parse_buffered_head(data: bytes) -> RequestHead | None:
+    """The request head at the start of ``data`` (bytes already received), when the whole head is there and
+    every line is plain: ``METHOD TARGET HTTP/1.1`` and ``Name: value`` lines ending in CRLF, at most 99 of
+    them (the stdlib's limit of 100 counts the blank line), no line longer than the stdlib's 65536.
+
+    The headers are the (name, value) pairs ``http.client.parse_headers`` gives for such a block, the method
+    and target what ``BaseHTTPRequestHandler.parse_request`` takes from such a line. None means "not taken
+    here" (incomplete, unusual or malformed): the caller reads the request the ordinary way, which judges it
+    exactly as before. Never raises.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end + 4 > _MAX_LINE:
+        return None
+    found = _SIMPLE_HEAD.fullmatch(data, 0, end + 4)
+    if found is None:
+        return None
+    block = found[3]
+    if block.count(b"\n") >= _MAX_HEADERS:
+        return None
+    return RequestHead(
+        found[1].decode("ascii"),
+        found[2].decode("ascii"),
+        _HEADER_PAIR.findall(block.decode("ascii")),
+        end + 4,
+    )
 
 
 class LineReader(Protocol):

@@ -12,10 +12,12 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.scenario import random_access_key, random_key_id
-from stsdesk.emulator.wire import ReplayReader, Request, read_simple_headers
+from stsdesk.emulator.wire import ReplayReader, Request, parse_buffered_head, read_simple_headers
 from stsdesk.emulator.xmlout import iso8601, new_request_id
 from stsdesk.emulator.xmlout import text as xml_text
 
@@ -84,6 +86,57 @@ def test_an_overlong_line_falls_back_so_the_stdlib_rejects_it() -> None:
     assert headers is None
     with pytest.raises(http.client.LineTooLong):
         http.client.parse_headers(ReplayReader(consumed, stream))
+
+
+def _head_the_ordinary_way(data: bytes) -> tuple[str, str, list[tuple[str, str]], int]:
+    """Method, target, headers and head length as the server's line-by-line path reads them."""
+    stream = io.BytesIO(data)
+    words = stream.readline(65537).decode("iso-8859-1").rstrip("\r\n").split()
+    headers = list(http.client.parse_headers(stream).items())
+    return words[0], words[1], headers, stream.tell()
+
+
+@pytest.mark.parametrize("block", [b for b in SIMPLE_BLOCKS if b"\r\n\n" not in b and b"b\nE" not in b])
+def test_a_whole_plain_head_is_parsed_from_the_buffer_as_the_stdlib_parses_it(block: bytes) -> None:
+    data = b"POST /p?q=1 HTTP/1.1\r\n" + block + b"BODY"
+    head = parse_buffered_head(data)
+    assert head is not None
+    assert (head.method, head.target, head.headers, head.length) == _head_the_ordinary_way(data)
+    assert data[head.length :] == b"BODY"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        *(b"GET / HTTP/1.1\r\n" + block for block in FALLBACK_BLOCKS),
+        b"GET / HTTP/1.1\r\nHost: a\r\n",  # not all there yet
+        b"GET / HTTP/1.1\r\nHost: a\n\r\n",  # bare LF
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET  / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1 x\r\n\r\n",
+        b"G\x00T / HTTP/1.1\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(100)) + b"\r\n",
+        b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n\r\n",
+        b"",
+    ],
+)
+def test_heads_the_buffer_path_declines_are_left_to_the_ordinary_path(data: bytes) -> None:
+    assert parse_buffered_head(data) is None
+
+
+def test_ninety_nine_headers_are_taken_from_the_buffer() -> None:
+    data = b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(99)) + b"\r\n"
+    head = parse_buffered_head(data)
+    assert head is not None and len(head.headers) == 99
+
+
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=12), st.binary(max_size=20)), max_size=8))
+def test_any_head_the_buffer_path_takes_reads_the_same_the_ordinary_way(pairs: list[tuple[bytes, bytes]]) -> None:
+    data = b"PUT /x HTTP/1.1\r\n" + b"".join(n + b":" + v + b"\r\n" for n, v in pairs) + b"\r\nrest"
+    head = parse_buffered_head(data)
+    if head is not None:
+        assert (head.method, head.target, head.headers, head.length) == _head_the_ordinary_way(data)
 
 
 def test_request_ids_are_random_version_4_uuids() -> None:
