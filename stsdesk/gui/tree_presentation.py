@@ -28,9 +28,9 @@ URGENCY_COLOURS = {
     Urgency.EXPIRED: QBrush(QColor("#888888")),
 }
 ERROR_BRUSH = QBrush(QColor("#c62828"))
-# Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out.
-# ItemNeverHasChildren on leaves lets the view skip hasChildren(), and with it the filter proxy's per-row
-# child mapping: the largest share of laying out 5,000 rows.
+# Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out a view
+# of the model itself (the By-account view reads them; ItemNeverHasChildren on leaves lets a view skip
+# hasChildren()). The main tree's filter proxy answers Qt's default flags instead (see filter_proxy.py).
 PARENT_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 LEAF_FLAGS = PARENT_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 NO_FLAGS = Qt.ItemFlag.NoItemFlags
