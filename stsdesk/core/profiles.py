@@ -7,8 +7,6 @@ writing is :mod:`stsdesk.core.configfile`'s job.
 
 from __future__ import annotations
 
-import configparser
-import difflib
 import gc
 import os
 import shlex
@@ -90,6 +88,8 @@ def _undecodable_line(path: Path) -> int | None:
 def describe_parse_error(path: Path, exc: BaseException) -> str:
     """One line naming the file and line of an INI parse error (configparser's, as botocore and
     configupdater raise them). The offending line's text is left out: it may hold a secret."""
+    import configparser
+
     where = display_path(path)
     if isinstance(exc, configparser.MissingSectionHeaderError):
         return f"{where} line {exc.lineno}: a setting comes before the first [section] header"
@@ -121,8 +121,14 @@ def _read_ini(path: Path) -> dict[str, dict[str, Any]]:
         return raw_config_parse(str(path))
     except FileNotFoundError:
         return {}
-    except (configparser.Error, UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(describe_parse_error(path, exc)) from None
+    except Exception as exc:
+        import configparser  # only for a broken file: its import costs ~1.5 ms before the profiles are shown
+
+        if isinstance(exc, configparser.Error):
+            raise ConfigError(describe_parse_error(path, exc)) from None
+        raise
 
 
 def profile_name_of_section(section: str) -> str | None:
@@ -338,6 +344,8 @@ class ProfileTree:
         where = display_path(self.config_file)
         if self._has_credentials:
             where += f" or {display_path(self.credentials_file)}"
+        import difflib  # only for a name that is not there
+
         close = difflib.get_close_matches(name, list(self.profiles), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ProfileNotFound(f"no profile '{name}' in {where}{hint}")
