@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from stsdesk.core.model import Profile, ProfileKind
 from stsdesk.core.profiles import ProfileTree
 from stsdesk.core.sso.config import SsoSession
-from stsdesk.core.sso.discovery import SsoAccount
-from stsdesk.core.sso.sync import plan
 from stsdesk.gui.profile_store import ACCOUNT_TEXT_KEY, GENERATED_KEY, GROUP_KEY, GROUP_PREFIX, LABEL_KEY
+
+if TYPE_CHECKING:  # sso.discovery and sso.sync (~3 ms) only once accounts are discovered: not for the first rows
+    from stsdesk.core.sso.discovery import SsoAccount
 
 TOOLTIP_KEY = "stsdesk_tooltip"
 
@@ -105,6 +107,8 @@ def build_rows(
                 p.name: {"sso_session": key, "sso_account_id": p.sso_account_id, "sso_role_name": p.sso_role_name}
                 for p in configured
             }}
+            from stsdesk.core.sso.sync import plan
+
             planned = plan(key, region, found, existing)
             for entry in planned.missing:
                 profile = _generated(entry.name, session, entry.account_id, entry.role_name, region)
