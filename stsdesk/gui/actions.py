@@ -13,6 +13,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
 from stsdesk.core.errors import StsdeskError
+from stsdesk.gui import gc_guard
 from stsdesk.gui.async_slot import async_slot
 from stsdesk.gui.controller_filter import FilterNavigation
 from stsdesk.gui.errors import user_message
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from stsdesk.gui.decode_dialog import DecodeDialog
 
 T = TypeVar("T")
+REQUEST_HOLD_S = 2.0  # a request started: no full garbage collection for this long, then only at a quiet moment
+ANSWER_HOLD_S = 0.5  # an answer came: the same, for this long
 
 
 class ProfileActions(FilterNavigation):
@@ -37,6 +40,7 @@ class ProfileActions(FilterNavigation):
 
         self.model.set_busy(name, True)
         self.window.show_message(self.tr("{what}: {name}…").format(what=what, name=name), 0)
+        gc_guard.hold(REQUEST_HOLD_S)  # a full collection due now would stall the answers: after them
         try:
             result = await call()
         except asyncio.CancelledError:
@@ -52,6 +56,7 @@ class ProfileActions(FilterNavigation):
                 what=what, name=name, message=message), 15000)
             return None
         finally:
+            gc_guard.hold(ANSWER_HOLD_S)  # the loop paints the answers before a held collection runs
             self.model.set_busy(name, False)
             self.prompter.settle()
             if name == self.current_profile():

@@ -186,6 +186,9 @@ class ControllerCore(QObject):
         self._sticky = None
         self.broker.reload(tree)
         self.show_tree()
+        from stsdesk.gui.gc_guard import freeze_when_quiet
+
+        freeze_when_quiet()  # the new tree lives as long as the old did: no full collection should rescan it
 
     def _profiles_with_state(self) -> list[str]:
         """The profiles whose row may need a session or an error: those with a cached session of their own
