@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from stsdesk.gui.account_groups import AccountGroup, group_by_account, matching_groups
 from stsdesk.gui.account_labels import AccountLabels, tint
-from stsdesk.gui.tree_model import ACCOUNT, COLUMNS, KIND, NAME, PROFILE_NAME_ROLE, STATE, TIME_LEFT, ProfileTreeModel
+from stsdesk.gui.tree_model import ACCOUNT, COLUMNS, KIND, NAME, PROFILE_NAME_ROLE, STATE, ProfileTreeModel
 
 _Index = QModelIndex | QPersistentModelIndex
 _INDEX = QModelIndex()
@@ -49,8 +49,8 @@ class AccountTreeModel(QAbstractItemModel):
         self._member_of: dict[int, int] = {}  # store node id -> position in _members
         self._first_member: list[int] = []  # per group: position of its first row in _members
         self._swatches: dict[str, QIcon] = {}
-        # Whether a view shows this model now (the window sets it to its view's isVisible): while not, the
-        # countdown's time-left ticks are not forwarded (hidden, at 500 sessions they were 500 emits a second).
+        # Whether a view shows this model now (the window sets it to its view's isVisible): while not, changes
+        # of cells are not forwarded (hidden, the countdown's 500 sessions were 500 emits a second).
         self.shown: Callable[[], bool] = lambda: True
         self._rebuild()
         source.modelReset.connect(self.regroup)
@@ -93,8 +93,11 @@ class AccountTreeModel(QAbstractItemModel):
                 self.regroup()
                 return
         left, right = top_left.column(), bottom_right.column()
-        if left == right == TIME_LEFT and not self.shown():
-            return  # a countdown tick while no view shows this model: a view repaints every cell when shown
+        if not self.shown():
+            # No view shows this model: a view paints every cell afresh when shown (and the proxy does not filter
+            # on changes), so neither the countdown's ticks (500 sessions: a run a second) nor a burst's busy
+            # marks and sessions (3 rows per answer) are forwarded.
+            return
         children = self.source.store.nodes[top_left.parent().internalId()].children
         runs: list[list[int]] = []  # [group, first row, last row, first position] per run of adjacent rows
         touched: dict[int, None] = {}  # groups whose State cell may change (ordered, no repeats)
