@@ -303,12 +303,19 @@ class ProfileStore:
 
     def tick(self, now: float, format_left: Callable[[float], str]) -> dict[int, list[int]]:
         """Work out the time-left text of rows with a session at ``now``; returns {parent node id: rows whose
-        text changed}, rows sorted."""
+        text changed}, rows sorted. ``format_left`` must depend on the whole seconds only above zero (as
+        format_time_left): sessions made together share a second, so it runs once per distinct second."""
         nodes = self.nodes
         changed: dict[int, list[int]] = {}
+        texts: dict[int, str] = {}  # whole seconds left -> text, this tick
         for node_id in self.with_session:
             node = nodes[node_id]
-            text = time_left_text(node, (node.expiry or 0.0) - now, format_left)
+            left = (node.expiry or 0.0) - now
+            if left > 0 and node.group is None:
+                whole = int(left)
+                text = texts.get(whole) or texts.setdefault(whole, format_left(left))
+            else:
+                text = time_left_text(node, left, format_left)
             if text != node.shown_left:
                 node.shown_left = text
                 changed.setdefault(node.parent, []).append(node.row)
