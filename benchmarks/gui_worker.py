@@ -19,6 +19,7 @@ scenario with 50 ms of injected latency. A task started beside the app measures,
 - countdown cost: with 500 live sessions, CPU time of this process over IDLE_SECONDS, and over the same
   seconds of a bare Qt app with one 1 Hz timer (benchmarks.peer_qt_idle).
 
+``--only idle`` (or ``keystrokes``, ``bursts``, comma-separated) measures just those parts, for a quick look.
 Prints one JSON object on stdout. Secrets go to keyring's in-memory fallback (never the user's keyring).
 """
 
@@ -50,6 +51,8 @@ IDLE_SECONDS = 20.0
 AFTER_BURST_SECONDS = 2.5  # watched after each burst too
 BURST_ROUNDS = 5  # per phase: with a full collection due, then with the heap unfrozen
 TYPED = "acct0421-role7"
+PARTS = ("keystrokes", "bursts", "idle")
+ONLY: set[str] = set(PARTS)  # --only PART[,PART]: measure just those (for a quick look; bench_gui runs them all)
 IDENTITY_ACCOUNT = "111111111111"
 
 
@@ -380,14 +383,22 @@ async def measure(gui: Any, load_times: list[float], result: dict[str, Any], end
     result["load_in_app"] = load_times[0]
     await asyncio.sleep(0.2)
     result["rss_after_start"] = psutil.Process().memory_info().rss
-    await keystrokes(gui, result)
-    await bursts(gui, endpoint, result)
-    names = [profile_name(a, r) for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)]
-    await asyncio.gather(*(gui.controller.assume(n) for n in names[CONCURRENT:SESSIONS]))
-    await idle(gui, result)
+    if "keystrokes" in ONLY:
+        await keystrokes(gui, result)
+    if "bursts" in ONLY:
+        await bursts(gui, endpoint, result)
+    if "idle" in ONLY:
+        names = [profile_name(a, r) for a in range(ASSUMABLE_ACCOUNTS) for r in range(ROLES)]
+        first = CONCURRENT if "bursts" in ONLY else 0  # the bursts assumed the first CONCURRENT already
+        await asyncio.gather(*(gui.controller.assume(n) for n in names[first:SESSIONS]))
+        await idle(gui, result)
 
 
 def main() -> int:
+    global ONLY
+    parser = argparse.ArgumentParser(description="The GUI at scale (see the module docstring); prints one JSON object.")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {PARTS} (default: all)")
+    ONLY = set(parser.parse_args().only.split(",")) & set(PARTS)
     import keyring
     from keyring.backends import fail
 
