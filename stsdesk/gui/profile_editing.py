@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QDialog
 
 from stsdesk.core.errors import StsdeskError
 from stsdesk.gui.async_slot import async_slot
@@ -71,6 +71,8 @@ class ProfileEditing(ControllerCore):
         name = self.current_profile()
         if not name or self.broker is None:
             return
+        from PySide6.QtWidgets import QMessageBox  # here: its type costs ~2-5 ms before the first paint
+
         box = QMessageBox(QMessageBox.Icon.Question, "Remove profile",
                           f"Remove profile '{name}' from {self.broker.tree.config_file}?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.window)
@@ -121,6 +123,8 @@ class ProfileEditing(ControllerCore):
 
     @async_slot()
     async def on_sso_help(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(QMessageBox.Icon.Information, self.tr("Sign in to IAM Identity Center"),
                           self.sso_help_text(), QMessageBox.StandardButton.Ok, self.window)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

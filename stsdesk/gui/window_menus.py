@@ -6,15 +6,16 @@ Every action of the window is in a menu, with its shortcut shown; other parts ad
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox  # made at first use: its type costs ~2-5 ms before the first paint
+
     from stsdesk.gui.main_window import MainWindow
 
 
@@ -90,6 +91,10 @@ def menu_actions(menus: Iterable[QMenu]) -> list[QAction]:
 
 def show_shortcuts(window: MainWindow) -> QMessageBox:
     """A non-modal list of the keyboard shortcuts of the menu bar's actions (and Enter)."""
+    import html
+
+    from PySide6.QtWidgets import QMessageBox
+
     native = QKeySequence.SequenceFormat.NativeText
     rows = [f"<tr><td>{html.escape(act.text().replace('&', ''))}</td><td><b>"
             f"{html.escape(act.shortcut().toString(native))}</b></td></tr>"
@@ -107,6 +112,8 @@ def show_shortcuts(window: MainWindow) -> QMessageBox:
 
 def show_about(window: MainWindow) -> QMessageBox:
     """A non-modal About box."""
+    from PySide6.QtWidgets import QMessageBox
+
     from stsdesk import __version__
 
     box = QMessageBox(QMessageBox.Icon.Information, _tr("About stsdesk"),
