@@ -203,6 +203,8 @@ class ProfileFilterProxy(QAbstractItemModel):
     def _source_data_changed(self, top: _Index, bottom: _Index, roles: Sequence[int] = ()) -> None:
         """Forward a change of the source's adjacent siblings ``top``..``bottom`` for the rows shown of them."""
         first_id, rows = top.internalId(), self._rows
+        if not first_id or not 0 < bottom.internalId() < len(rows):
+            return  # not a row of the tree the proxy knows (the source only names its own rows)
         if self._shown is not None:
             siblings = self._nodes[self._nodes[first_id].parent].children[top.row():bottom.row() + 1]
             shown = [node_id for node_id in siblings if rows[node_id] >= 0]
