@@ -149,3 +149,56 @@ def test_columns_fill_the_viewport_with_and_without_a_scroll_bar(
         room = view.viewport().width()
         assert shown == max(room, view.NAME_MIN + sum(
             header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)))
+
+
+def test_demo_rows_are_painted_before_the_emulator_engine_and_power_features(
+    tmp_path: Path, qtbot: Any, loop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from gui_helpers import run
+    from PySide6.QtCore import QEvent, QObject
+
+    from stsdesk.gui import app as app_module
+    from stsdesk.gui import demo_session
+
+    for var in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
+                "AWS_ENDPOINT_URL_SSO_OIDC"):
+        monkeypatch.setenv(var, "")  # run() points them at the demo's files: put back after the test
+    made: list[GuiApp] = []
+    painted_rows: list[int] = []
+    seen: dict[str, Any] = {}
+
+    class Paints(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted_rows.append(made[0].model.rowCount())
+            return False
+
+    watch = Paints()
+
+    def factory(*args: Any) -> GuiApp:
+        gui = build_window(*args)
+        made.append(gui)
+        qtbot.addWidget(gui.window)
+        gui.window.tree.viewport().installEventFilter(watch)
+        return gui
+
+    real_start = demo_session.start_demo
+
+    def start_demo(directory: Path, scenario: Path | None = None, port: int = 0) -> DemoSession:
+        gui = made[0]
+        seen.update(rows=gui.model.rowCount(), painted=max(painted_rows, default=0),
+                    broker=gui.controller.broker, power=gui.power is not None, port=port)
+        return real_start(directory, scenario, port)
+
+    monkeypatch.setattr(demo_session, "start_demo", start_demo)
+    args = argparse.Namespace(demo=True, exit_after_first_paint=False, self_test=True,
+                              config_dir=str(tmp_path / "cfg"))
+    assert run(loop, app_module.run(args, gui_factory=factory)) == 0  # --self-test: assumed through the emulator
+    gui = made[0]
+    assert seen["rows"] > 0 and seen["painted"] > 0  # the demo's profiles were on screen before the emulator
+    assert seen["broker"] is None and seen["power"]  # and before the engine; the power features right after them
+    assert gui.demo is not None and gui.demo.world.endpoint.endswith(f":{seen['port']}")  # the reserved port
+    gui.window.tree.viewport().removeEventFilter(watch)
+    gui.window.close()
