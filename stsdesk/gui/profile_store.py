@@ -130,6 +130,7 @@ class ProfileStore:
         self.aliases: dict[str, str] = {}
         self.with_session: set[int] = set()  # node ids whose expiry is set (ticks look only at these)
         self.favourites: frozenset[str] = frozenset()  # profiles marked with a star in the Name cell
+        self._sessions: list[tuple[str, float]] | None = None  # sessions(), until a load or an expiry changes
 
     # -- loading ---------------------------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class ProfileStore:
         self.nodes = nodes
         self.by_name = {node.profile.name: i for i, node in enumerate(nodes) if i}
         self.with_session = with_session
+        self._sessions = None
 
     # -- derived text ----------------------------------------------------------------------------------
 
@@ -225,9 +227,12 @@ class ProfileStore:
 
     def sessions(self) -> list[tuple[str, float]]:
         """(profile, expiry Unix time) of every row with a session, soonest first: what a tray would list."""
-        nodes = self.nodes
-        found = [(nodes[i].profile.name, nodes[i].expiry or 0.0) for i in self.with_session if nodes[i].group is None]
-        return sorted(found, key=lambda item: item[1])
+        if self._sessions is None:  # the countdown, its expiry check and the tray each ask every second
+            nodes = self.nodes
+            found = [(nodes[i].profile.name, nodes[i].expiry or 0.0) for i in self.with_session
+                     if nodes[i].group is None]
+            self._sessions = sorted(found, key=lambda item: item[1])
+        return list(self._sessions)
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -278,6 +283,7 @@ class ProfileStore:
     def _changed(self, name: str) -> int:
         node_id = self.by_name[name]
         node = self.nodes[node_id]
+        self._sessions = None
         if node.expiry is None:
             self.with_session.discard(node_id)
         else:
