@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, unquote_plus
 
 from stsdesk.emulator.errors import EmulatorError
@@ -33,6 +34,7 @@ _AMZ_DATE = re.compile(
     r"(\d\d\d\d)(1[0-2]|0[1-9])(3[0-1]|[1-2]\d|0[1-9]| [1-9])T(2[0-3]|[0-1]\d)([0-5]\d)(6[0-1]|[0-5]\d)Z",
     re.IGNORECASE,
 )
+_AMZ_DATE_UPPER = re.compile(_AMZ_DATE.pattern)
 _QUERY_AUTH_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -116,7 +118,7 @@ def verify_request(
 
     _check_skew(parts.amz_date, now)
     signed_names = parts.signed_headers.split(";")
-    if "host" not in (name.lower() for name in signed_names):
+    if "host" not in parts.signed_headers.lower().split(";"):
         raise EmulatorError(
             "SignatureDoesNotMatch", "'Host' must be a 'SignedHeader' in the AWS Authorization."
         )
@@ -156,8 +158,12 @@ def verify_request(
             hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
         )
     )
-    signing_key = _signing_key(secret, scope_date, region, service)
-    expected = hmac.digest(signing_key, string_to_sign.encode("utf-8"), "sha256").hex()  # one-shot C path
+    inner, outer = _signing_pads(secret, scope_date, region, service)
+    inner = inner.copy()
+    inner.update(string_to_sign.encode("utf-8"))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    expected = outer.hexdigest()  # HMAC-SHA256(signing key, string to sign), RFC 2104
     # The provided signature may hold any character; encode leniently so a junk one fails the comparison
     # instead of raising.
     if not hmac.compare_digest(expected.encode("ascii"), parts.signature.encode("utf-8", "replace")):
@@ -168,7 +174,11 @@ def verify_request(
 def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, value in headers:
-        result.setdefault(name.lower(), []).append(value)
+        key = name.lower()
+        if key in result:
+            result[key].append(value)
+        else:
+            result[key] = [value]
     return result
 
 
@@ -201,9 +211,9 @@ def _header_auth(
 ) -> _AuthParts:
     algorithm, _, rest = authorization.strip().partition(" ")
     params: dict[str, str] = {}
-    for part in _AUTH_PART_SEPARATOR.split(rest):
-        if not part:
-            continue
+    # Runs of commas and whitespace separate the parts (what _AUTH_PART_SEPARATOR matches; str.split() and
+    # the pattern's \s agree on what whitespace is), without a regex scan of the whole header.
+    for part in rest.replace(",", " ").split():
         name, equals, value = part.partition("=")
         if not equals:
             raise EmulatorError(
@@ -286,12 +296,16 @@ def _bad_date(text: str) -> EmulatorError:
 def _parse_amz_date(text: str) -> datetime:
     # The basic format is exactly 16 characters. _AMZ_DATE accepts exactly what strptime(_AMZ_DATE_FORMAT)
     # accepts at that length (its field patterns, case-insensitive T/Z), at a fraction of strptime's cost.
-    found = _AMZ_DATE.fullmatch(text) if len(text) == 16 else None
+    if len(text) != 16:
+        raise _bad_date(text)
+    # The usual spelling (digits, upper-case T and Z) first: a case-sensitive match is cheaper.
+    found = _AMZ_DATE_UPPER.fullmatch(text) or _AMZ_DATE.fullmatch(text)
     if found is None:
         raise _bad_date(text)
     try:
-        year, month, day, hour, minute, second = (int(part) for part in found.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        return datetime(
+            int(found[1]), int(found[2]), int(found[3]), int(found[4]), int(found[5]), int(found[6]), tzinfo=UTC
+        )
     except ValueError:  # 30 February, second 60
         raise _bad_date(text) from None
 
@@ -386,7 +400,9 @@ def _canonical_headers(signed_names: Sequence[str], header_map: dict[str, list[s
     for name in signed_names:
         lowered = name.lower()
         # Trim each value and collapse inner whitespace; repeated headers are joined with commas.
-        value = ",".join(" ".join(raw.split()) for raw in header_map.get(lowered, ()))
+        values = header_map.get(lowered, [])
+        one = len(values) == 1
+        value = " ".join(values[0].split()) if one else ",".join(" ".join(raw.split()) for raw in values)
         lines.append(f"{lowered}:{value}\n")
     return "".join(lines)
 
@@ -397,6 +413,19 @@ def _payload_hash(header_map: dict[str, list[str]], body: bytes) -> str:
         return UNSIGNED_PAYLOAD
     # A declared hex digest is not trusted: the body's own hash is what the signature must cover.
     return hashlib.sha256(body).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _signing_pads(secret: str, date: str, region: str, service: str) -> tuple[Any, Any]:
+    """SHA-256 states that have absorbed the signing key XOR ipad and XOR opad: an HMAC with that key is then
+    two copies and two updates (``hmac.digest`` sets up OpenSSL's HMAC afresh each time, twice the work)."""
+    key = _signing_key(secret, date, region, service).ljust(_SHA256_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
+_SHA256_BLOCK = 64
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 @lru_cache(maxsize=256)
