@@ -31,6 +31,8 @@ ANSWER_HOLD_S = 0.5  # an answer came: the same, for this long
 class ProfileActions(FilterNavigation):
     """The actions on profiles (see the module docstring)."""
 
+    requests_in_flight = 0  # broker calls started by _run and not finished yet
+
     async def _run(self, name: str, what: str, call: Callable[[], Awaitable[T]],
                    outcome: Callable[[T], str | None] | None = None) -> T | None:
         """Run ``call`` with the row marked busy; failures go to the row, details and status bar. A cancelled
@@ -38,9 +40,10 @@ class ProfileActions(FilterNavigation):
         plain "done")."""
         from stsdesk.core.errors import MfaCancelled
 
-        self.model.set_busy(name, True)
+        self.rows.set_busy(name, True)
         self.window.show_message(self.tr("{what}: {name}…").format(what=what, name=name), 0)
         gc_guard.hold(REQUEST_HOLD_S)  # a full collection due now would stall the answers: after them
+        self.requests_in_flight += 1
         try:
             result = await call()
         except asyncio.CancelledError:
@@ -51,13 +54,14 @@ class ProfileActions(FilterNavigation):
         except Exception as exc:
             message = self.reporter.report(exc, f"{what} {name}") if not isinstance(exc, StsdeskError) \
                 else user_message(exc)
-            self.model.set_error(name, message)
+            self.rows.set_error(name, message)
             self.window.show_message(self.tr("{what} {name} failed: {message}").format(
                 what=what, name=name, message=message), 15000)
             return None
         finally:
             gc_guard.hold(ANSWER_HOLD_S)  # the loop paints the answers before a held collection runs
-            self.model.set_busy(name, False)
+            self.requests_in_flight -= 1
+            self.rows.set_busy(name, False)
             self.prompter.settle()
             if name == self.current_profile():
                 self.update_details()

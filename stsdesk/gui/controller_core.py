@@ -26,6 +26,7 @@ from stsdesk.gui.errors import ErrorReporter, in_gui_words
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import MainWindow
 from stsdesk.gui.mfa_dialog import CANCELLED_MESSAGE, MfaPrompter
+from stsdesk.gui.row_batch import RowBatch
 from stsdesk.gui.settings import Preferences, save_preferences
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, ProfileTreeModel
 from stsdesk.gui.window_state import restore_window_state, save_window_state, set_default_column_widths
@@ -66,6 +67,7 @@ class ControllerCore(QObject):
         super().__init__(window)
         self.window = window
         self.model = model
+        self.rows = RowBatch(model, self)  # busy marks, sessions and errors: announced once per loop turn
         self.proxy = proxy
         self.settings = settings
         self.prefs = prefs
@@ -222,14 +224,14 @@ class ControllerCore(QObject):
         if self.broker is None:
             return
         meta = self.broker.session_state(name)
-        self.model.set_session(name, meta.expiration if meta is not None else None)
+        self.rows.set_session(name, meta.expiration if meta is not None else None)
         # An IAM user's account (and so its alias) is only known from its session's ARN.
         self.model.set_identity(name, meta.identity_arn if meta is not None else None)
         error = self.broker.last_error(name)
         if error == CANCELLED_MESSAGE:  # the person cancelled the MFA prompt: not an error
             error = None
         error = self._unless_resolved(name, error, meta)
-        self.model.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
+        self.rows.set_error(name, in_gui_words(error, self.broker.last_remedy(name)) if error else None)
         if announce:
             self._changed.add(name)
             if not self._announce_timer.isActive():
