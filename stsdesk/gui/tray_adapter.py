@@ -34,6 +34,7 @@ RECENT_LIMIT = 5
 FAVOURITES_KEY = "tray/favourites"
 RECENT_KEY = "tray/recent"
 RECENT_SAVE_MS = 1000  # the recent list is written at most this often
+RECENT_MAX_DEFER_S = 30.0  # and held back while requests are answered at most this long
 
 
 class ControllerTrayApp(QObject):
@@ -56,10 +57,11 @@ class ControllerTrayApp(QObject):
         self._pairs: list[tuple[str, float]] = []  # the model's sessions _watched was last built from
         self._any_mfa = False  # one of them has an MFA session whose validity is read from the cache each tick
         self._recent_saved_at = float("-inf")
+        self._recent_waiting_since = 0.0  # when the pending write of the recent list was first put off
         self._recent_timer = QTimer(self)
         self._recent_timer.setSingleShot(True)
         self._recent_timer.setInterval(RECENT_SAVE_MS)
-        self._recent_timer.timeout.connect(self._save_recent)
+        self._recent_timer.timeout.connect(self._recent_due)
         controller.assumed.connect(self._remember)
         controller.preferences_changed.connect(self.apply_preferences)
         controller.menu_extenders.append(self.extend_menu)
@@ -206,14 +208,25 @@ class ControllerTrayApp(QObject):
 
     def _remember(self, profile: str) -> None:
         self.recent = [profile, *(p for p in self.recent if p != profile)][:RECENT_LIMIT]
-        # Each QSettings write is a file replace (with fsync) on the event loop: write at once, but at most
-        # once per RECENT_SAVE_MS; assumes in between (200 finishing together) share one later write.
+        # Each QSettings write is a file replace (with fsync, ~17 ms) on the event loop: write at once, but at
+        # most once per RECENT_SAVE_MS, and not while other requests are still being answered (200 finishing
+        # together share one write after the last).
         if self._recent_timer.isActive():
             return
-        if time.monotonic() - self._recent_saved_at >= RECENT_SAVE_MS / 1000:
+        if time.monotonic() - self._recent_saved_at >= RECENT_SAVE_MS / 1000 and not self._busy():
             self._save_recent()
         else:
+            self._recent_waiting_since = time.monotonic()
             self._recent_timer.start()
+
+    def _busy(self) -> bool:
+        return self.controller.requests_in_flight > 0
+
+    def _recent_due(self) -> None:
+        if self._busy() and time.monotonic() - self._recent_waiting_since < RECENT_MAX_DEFER_S:
+            self._recent_timer.start()  # still answering: after them
+            return
+        self._save_recent()
 
     def _save_recent(self) -> None:
         self._recent_timer.stop()

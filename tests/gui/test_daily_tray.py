@@ -66,3 +66,28 @@ def test_open_tray_menu_keeps_ticking(wired: GuiApp, loop: asyncio.AbstractEvent
     tray.tick()
     after = _session_titles(tray.menu)
     assert after != before and after[0].startswith("dev-readonly (")
+
+
+def test_recent_list_is_written_after_a_burst_not_during_it(wired: GuiApp, qtbot: object) -> None:
+    # Each write of the settings file is a file replace with fsync on the event loop: not while other requests
+    # are still being answered; once they are, the list is written (and nothing is lost).
+    from stsdesk.gui.settings import load_names
+    from stsdesk.gui.tray_adapter import RECENT_KEY
+
+    gui = wired
+    writes: list[list[str]] = []
+    real_sync = gui.tray_app.settings.sync
+
+    def sync() -> None:
+        writes.append(load_names(gui.tray_app.settings, RECENT_KEY))
+        real_sync()
+
+    gui.tray_app.settings.sync = sync  # type: ignore[method-assign]
+    gui.controller.requests_in_flight = 3  # a burst: others are still being answered
+    gui.controller.assumed.emit("dev")
+    gui.controller.assumed.emit("dev-saml")
+    assert gui.tray_app.recent[:2] == ["dev-saml", "dev"]
+    qtbot.wait(1300)  # type: ignore[attr-defined]  # past RECENT_SAVE_MS: still answering, still not written
+    assert ["dev-saml", "dev"] not in [w[:2] for w in writes]
+    gui.controller.requests_in_flight = 0
+    qtbot.waitUntil(lambda: any(w[:2] == ["dev-saml", "dev"] for w in writes), timeout=5000)  # type: ignore[attr-defined]
