@@ -284,9 +284,10 @@ def _scale_rows(result: dict[str, Any], loads: list[dict[str, float]], parses: l
     rows.append(_burst_row(
         result, "due", "200 concurrent assumes (50 ms latency): longest event-loop stall, full collection due",
         "before each burst the app's collector is where an app open for hours is just before a full collection "
-        "(last one > 30 s ago, generation 2 past its threshold): one is due as the burst starts (gc_guard runs it at "
-        "its first quiet check, so it may land in the window or just after: both are counted below); the heap "
-        "load_engine froze stays frozen"))
+        "(last one > 30 s ago, generation 2 past its threshold): one is due as the burst starts; the app holds it "
+        "while requests are being answered (gc_guard.hold, called as each request starts and answers) and runs it "
+        "at the first quiet check after them, as it would for a user: in the window or just after, both counted "
+        "below; the heap load_engine froze stays frozen"))
     rows.append(_burst_row(
         result, "unfrozen", "200 concurrent assumes: longest event-loop stall, worst case (heap unfrozen)",
         "as above after gc.unfreeze(): the full collection scans the whole heap (5,000 profiles, botocore's "
