@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication
@@ -30,7 +29,8 @@ def details_html(
     row (see ``region_text``); ``session`` the cached
     session's metadata (never a secret); ``caller_arn`` what Who am I said; ``error`` the row's last error.
     No time left here: it would be frozen at the last rebuild (the countdown line above the pane counts)."""
-    esc = html.escape
+    from html import escape as esc  # here: html.entities costs ~1.5 ms before the window's first paint
+
     rows: list[tuple[str, str]] = [("Kind", kind_label(profile))]
     if account:
         rows.append(("Account", account))
