@@ -109,6 +109,11 @@ class Pattern:
         if mode != "exact" and all(isinstance(s, str) for s in self._segments):
             self._glob = self._compile(list(self._segments))
 
+    @property
+    def uses_context(self) -> bool:
+        """Whether matching depends on the request context (the pattern holds a ``${var}`` to substitute)."""
+        return any(isinstance(s, _Var) for s in self._segments)
+
     def _resolved(self, ctx: Context) -> list[_Segment]:
         # Variable values become literal segments; pattern text stays as it is.
         return [_Literal(_variable_value(s, ctx)) if isinstance(s, _Var) else s for s in self._segments]

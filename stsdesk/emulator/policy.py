@@ -89,12 +89,28 @@ class Statement:
         return matched
 
 
+_Outcome = tuple[tuple["MatchedStatement", ...], tuple["MatchedStatement", ...], frozenset[str]]
+
+
 @dataclass(frozen=True)
 class Policy:
     """A parsed policy. ``source`` is the document as JSON text."""
 
     statements: tuple[Statement, ...]
     source: str
+    # No conditions and no policy variables: how the policy applies depends on the action, the resource and
+    # the caller only, so _outcome remembers it (in _memo) instead of matching every statement again.
+    context_free: bool = field(init=False, compare=False, repr=False)
+    _memo: dict[tuple[str, str, Principal | None], _Outcome] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        free = all(
+            not stmt.conditions and not any(p.uses_context for p in stmt._actions + stmt._resources)
+            for stmt in self.statements
+        )
+        object.__setattr__(self, "context_free", free)
 
     def to_json(self) -> str:
         """Canonical compact JSON of the document (element order kept), for PackedPolicySize and sealing."""
@@ -347,24 +363,57 @@ def _applies(
     return None
 
 
+_MEMO_ENTRIES = 1024  # per policy; a policy asked about more (action, resource, caller) triples starts afresh
+
+
+def _outcome(
+    policy: Policy, action: str, resource: str, context: Mapping[str, ContextValue], caller: Principal | None,
+    lowered: dict[str, ContextValue] | None,
+) -> _Outcome:
+    """The matching deny statements, allow statements and principal-match kinds of one policy, in statement
+    order; remembered for a context-free policy. ``lowered`` is ``context`` with lower-cased keys, if known."""
+    key = (action, resource, caller)
+    if policy.context_free:
+        known = policy._memo.get(key)
+        if known is not None:
+            return known
+    ctx = lowered if lowered is not None else {k.lower(): v for k, v in context.items()}
+    allows: list[MatchedStatement] = []
+    denies: list[MatchedStatement] = []
+    hows: set[str] = set()
+    for stmt in policy.statements:
+        how = _applies(stmt, action, resource, ctx, caller)
+        if how is None:
+            continue
+        if stmt.effect == "Deny":
+            denies.append(stmt.matched())
+        else:
+            allows.append(stmt.matched())
+            hows.add(how)
+    outcome = (tuple(denies), tuple(allows), frozenset(hows))
+    if policy.context_free:
+        memo = policy._memo
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = outcome
+    return outcome
+
+
 def _evaluate(
     policies: Sequence[Policy], action: str, resource: str, context: Mapping[str, ContextValue],
     caller: Principal | None,
 ) -> tuple[Decision, set[str]]:
-    ctx = {key.lower(): value for key, value in context.items()}
     allows: list[MatchedStatement] = []
     denies: list[MatchedStatement] = []
     hows: set[str] = set()
+    lowered = None
+    if not all(policy.context_free for policy in policies):
+        lowered = {key.lower(): value for key, value in context.items()}
     for policy in policies:
-        for stmt in policy.statements:
-            how = _applies(stmt, action, resource, ctx, caller)
-            if how is None:
-                continue
-            if stmt.effect == "Deny":
-                denies.append(stmt.matched())
-            else:
-                allows.append(stmt.matched())
-                hows.add(how)
+        policy_denies, policy_allows, policy_hows = _outcome(policy, action, resource, context, caller, lowered)
+        denies += policy_denies
+        allows += policy_allows
+        hows |= policy_hows
     if denies:
         return Decision(allowed=False, explicit_deny=True, matched=tuple(denies)), set()
     if allows:

@@ -819,3 +819,42 @@ def test_session_policy_narrows_role_permissions() -> None:
     assert effective("s3:GetObject", "arn:aws:s3:::shared/a")
     assert not effective("s3:PutObject", "arn:aws:s3:::shared/a")
     assert not effective("s3:GetObject", "arn:aws:s3:::private/a")
+
+
+# ------------------------------------------------------------------------------- remembered outcomes
+
+
+def test_only_policies_without_conditions_or_variables_are_context_free() -> None:
+    assert parse_policy(doc(allow("s3:Get*", "arn:aws:s3:::b/*"), deny("ec2:*"))).context_free
+    assert not parse_policy(doc(allow(Condition={"Bool": {"aws:SecureTransport": "true"}}))).context_free
+    assert not parse_policy(doc(allow("s3:*", "arn:aws:s3:::b/${aws:username}/*"))).context_free
+
+
+def test_a_remembered_outcome_is_the_outcome_of_a_fresh_evaluation() -> None:
+    text = doc(allow("s3:Get*", "arn:aws:s3:::b/*"), deny("s3:GetObject", "arn:aws:s3:::b/secret*"))
+    remembered = parse_policy(text)
+    keys = [f"arn:aws:s3:::b/{name}{i}" for i in range(1100) for name in ("public", "secret")]  # past the cap
+    for resource in keys + keys[:50]:
+        for action in ("s3:GetObject", "s3:GetObjectAcl", "s3:PutObject"):
+            expected = evaluate([parse_policy(text)], action, resource, {})
+            assert evaluate([remembered], action, resource, {}) == expected
+
+
+def test_trust_verdicts_are_remembered_per_caller() -> None:
+    trust = parse_policy(doc({"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"},
+                             {"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": "sts:AssumeRole"}))
+    bob = user("arn:aws:iam::111111111111:user/bob")
+    for _ in range(2):
+        assert evaluate_trust(trust, user(), "sts:AssumeRole", ROLE, {})[0] is TrustVerdict.ALLOWED_DIRECT
+        assert evaluate_trust(trust, bob, "sts:AssumeRole", ROLE, {})[0] is TrustVerdict.ALLOWED_VIA_ACCOUNT
+        assert evaluate_trust(trust, session(), "sts:AssumeRole", ROLE, {})[0] is TrustVerdict.NOT_ALLOWED
+
+
+def test_policies_that_read_the_context_are_evaluated_afresh_each_time() -> None:
+    policy = parse_policy(doc(allow("s3:*", "arn:aws:s3:::b/${aws:username}/*")))
+    resource = "arn:aws:s3:::b/alice/key"
+    assert evaluate([policy], "s3:GetObject", resource, {"aws:username": "alice"}).allowed
+    assert not evaluate([policy], "s3:GetObject", resource, {"aws:username": "bob"}).allowed
+    mfa = parse_policy(doc(allow(Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})))
+    assert evaluate([mfa], "ec2:RunInstances", "*", {"aws:MultiFactorAuthPresent": "true"}).allowed
+    assert not evaluate([mfa], "ec2:RunInstances", "*", {"aws:MultiFactorAuthPresent": "false"}).allowed
