@@ -7,9 +7,10 @@ directory (the demo's isolated config dir), so a demo never touches the user's o
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from stsdesk.resources import resources_dir as resources_dir  # re-exported for its older importers
 
 DEMO_REGION = "us-east-1"
 ALICE_KEY_ID = "AKIADEMOALICE0000001"
@@ -19,14 +20,6 @@ DEMO_ACCOUNT_ALIASES = {"111111111111": "identity", "222222222222": "dev", "3333
 DEMO_SSO_SESSION = "demo"
 DEMO_SSO_START_URL = "https://d-9067e0e0e0.awsapps.com/start"
 DEMO_SSO_SCOPES = "sso:account:access"
-
-
-def resources_dir() -> Path:
-    """The resources/ folder, from a source checkout or inside a PyInstaller bundle."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        return Path(frozen) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
 
 
 def demo_scenario_path() -> Path:

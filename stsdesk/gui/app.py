@@ -23,7 +23,6 @@ import qasync
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
-from stsdesk.demo import resources_dir
 from stsdesk.gui.countdown import Countdown
 from stsdesk.gui.errors import ErrorReporter, setup_logging, user_message
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
@@ -31,6 +30,7 @@ from stsdesk.gui.main_window import IconCache, MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
 from stsdesk.gui.settings import load_preferences, open_settings
 from stsdesk.gui.tree_model import ProfileTreeModel
+from stsdesk.resources import resources_dir  # not stsdesk.demo: its demo world is not needed yet
 
 if TYPE_CHECKING:
     from stsdesk.core.secrets import SecretStore
