@@ -167,8 +167,11 @@ class EmulatorServer:
             return error_response(
                 EmulatorError("NotFound", f"No such resource: {path[:200]}"), request.request_id
             )
-        self._note_scope(request)
-        service = self._service_for(request)
+        auth = request.header("authorization")
+        scope = _FULL_SCOPE.search(auth) if auth else None  # (date, region, service) of a header signature
+        if scope is not None:
+            self._note_scope(request, scope)
+        service = self._service_for(request, scope[3] if scope is not None else _scope_service(request, auth))
         renderer = service.render_error if service is not None else error_response
         if request.method not in ("GET", "POST"):
             exc = EmulatorError("MethodNotAllowed", f"The method {request.method} is not allowed here")
@@ -180,9 +183,9 @@ class EmulatorServer:
             return service.handler(request)
         return handle_sts(self.state, request)
 
-    def _service_for(self, request: Request) -> _Service | None:
-        """The registered service for a request to ``/``: by SigV4 scope, else by Action; None means STS."""
-        scope = _scope_service(request)
+    def _service_for(self, request: Request, scope: str | None) -> _Service | None:
+        """The registered service for a request to ``/``: by SigV4 scope (the service named in it, if any),
+        else by Action; None means STS."""
         if scope is not None:
             return self._services.get(scope)
         try:
@@ -209,10 +212,7 @@ class EmulatorServer:
             return renderer(failure, request.request_id)
         return None
 
-    def _note_scope(self, request: Request) -> None:
-        found = _FULL_SCOPE.search(request.header("authorization") or "")
-        if found is None:
-            return
+    def _note_scope(self, request: Request, found: re.Match[str]) -> None:
         try:
             action = request.form().get("Action", "")[:64]
         except EmulatorError:
@@ -248,9 +248,8 @@ class EmulatorServer:
         return Response(200, json.dumps(body).encode(), content_type="application/json")
 
 
-def _scope_service(request: Request) -> str | None:
-    """The service named in the SigV4 credential scope (header or query form), if any."""
-    auth = request.header("authorization")
+def _scope_service(request: Request, auth: str | None) -> str | None:
+    """The service named in the SigV4 credential scope (header ``auth`` or the query form), if any."""
     if auth:
         found = _CREDENTIAL_SCOPE.search(auth)
         return found.group(1) if found else None
