@@ -24,6 +24,7 @@ from stsdesk.gui.countdown import ExpiryWatch
 from stsdesk.gui.details import details_html, region_text
 from stsdesk.gui.errors import ErrorReporter, in_gui_words
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
+from stsdesk.gui.gc_guard import freeze_when_quiet
 from stsdesk.gui.main_window import MainWindow
 from stsdesk.gui.mfa_dialog import CANCELLED_MESSAGE, MfaPrompter
 from stsdesk.gui.row_batch import RowBatch
@@ -188,8 +189,6 @@ class ControllerCore(QObject):
         self._sticky = None
         self.broker.reload(tree)
         self.show_tree()
-        from stsdesk.gui.gc_guard import freeze_when_quiet
-
         freeze_when_quiet()  # the new tree lives as long as the old did: no full collection should rescan it
 
     def _profiles_with_state(self) -> list[str]:
