@@ -8,21 +8,29 @@ durable, this process's lookups are answered from here; other processes see it o
 Why a thread of our own and not an asyncio executor: the cache is used from the GUI's event loop, from
 ``asyncio.run`` in the CLI and from plain threads alike, and pending writes must survive the loop that made
 them (the CLI's loop is gone before the process flushes at exit).
+
+The writer is started by the first operation and then sleeps on a condition between batches (no CPU while
+idle). It is not restarted per burst: ``Thread.start()`` waits until the new thread runs, and while a burst's
+boto3 threads hold the GIL that took several switch intervals on the caller's (the GUI loop's) thread. The
+thread holds only a weak reference to its ``PendingWrites``, so a cache that is dropped lets it end.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stsdesk.core.cache_entry import CachedSession
 from stsdesk.core.model import Credentials
 
-# A writer thread with nothing to do exits after this long; the next store starts another (~0.1 ms).
-IDLE_EXIT_SECONDS = 5.0
+# An idle writer looks this often whether its cache still exists: the cache being dropped wakes it at once;
+# this only covers the rare drop during the instant before it sleeps.
+IDLE_CHECK_SECONDS = 60.0
 # The writer waits this long after the first pending operation, so that a burst (the GUI refreshing many
 # profiles, a script assuming in a loop) costs one index rewrite and one writer wake-up; flush() cuts it short.
 COALESCE_SECONDS = 0.005
@@ -80,6 +88,8 @@ class PendingWrites:
         self._last_ok = True
         self._urgent = False  # a flush() is waiting: write without the coalescing delay
         self._thread: threading.Thread | None = None
+        _LIVE.add(self)
+        weakref.finalize(self, _wake, self._lock, self._work).atexit = False  # dropped: its idle writer ends
 
     # -- producers ------------------------------------------------------------------------------------
 
@@ -99,14 +109,30 @@ class PendingWrites:
         self._seq += 1
         was_idle = self._pending_seq <= self._done
         self._pending_seq = self._seq
-        thread = self._thread
-        if thread is None or not thread.is_alive():  # not alive: started in a parent before fork()
-            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread = thread
-            atexit.register(self._flush_at_exit)
-            thread.start()
+        _UNWRITTEN.add(self)  # kept alive until written, even if its cache is dropped meanwhile
+        if self._thread is None:
+            self._start_writer()
         elif was_idle:
             self._work.notify()  # otherwise the writer is awake already, or will look again after its write
+
+    def _start_writer(self) -> None:  # with self._lock held; once per process (and once after a fork)
+        thread = threading.Thread(
+            target=_writer, args=(weakref.ref(self), self._lock, self._work), name=self._name, daemon=True
+        )
+        self._thread = thread
+        thread.start()  # the writer waits for self._lock, so it cannot run before we return
+
+    def _forked(self) -> None:
+        """In a child made by fork(): the parent's writer is not here and its lock may have been held. What was
+        in flight there is pending here, so a flush() in the child does not wait for a write that never comes."""
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._written = threading.Condition(self._lock)
+        self._thread = None
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None and not self._pending.clear_all:
+            self._pending = Batch(inflight.clear_all, {**inflight.ops, **self._pending.ops})
+        weakref.finalize(self, _wake, self._lock, self._work).atexit = False  # the next put or flush starts one
 
     # -- readers --------------------------------------------------------------------------------------
 
@@ -147,6 +173,8 @@ class PendingWrites:
             target = self._seq
             if self._done < target:
                 self._urgent = True
+                if self._thread is None:  # only in a fork()ed child that inherited pending operations
+                    self._start_writer()
                 self._work.notify()
             while self._done < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -157,27 +185,76 @@ class PendingWrites:
 
     # -- the writer thread ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while self._pending.empty():
-                    if not self._work.wait(IDLE_EXIT_SECONDS) and self._pending.empty():
-                        if self._thread is threading.current_thread():
-                            self._thread = None
-                            atexit.unregister(self._flush_at_exit)
-                        return
-                if not self._urgent:
-                    self._work.wait(COALESCE_SECONDS)  # returns early when a flush() asks
-                batch, seq = self._pending, self._pending_seq
-                self._pending, self._inflight, self._urgent = Batch(), batch, False
-            try:
-                ok = self._write(batch)
-            except Exception:  # write() promises not to raise; a bug there must not kill the writer
-                ok = False
-            with self._lock:
-                self._inflight = None
-                self._done, self._last_ok = seq, ok
-                self._written.notify_all()
+    def _next_batch(self) -> tuple[Batch, int] | None:
+        """(batch, its last operation) to write, after the coalescing delay; None when nothing is pending.
+        Called by the writer with self._lock held."""
+        if self._pending.empty():
+            return None
+        if not self._urgent:
+            self._work.wait(COALESCE_SECONDS)  # returns early when a flush() asks
+        batch, seq = self._pending, self._pending_seq
+        self._pending, self._inflight, self._urgent = Batch(), batch, False
+        return batch, seq
 
-    def _flush_at_exit(self) -> None:
-        self.flush(EXIT_FLUSH_SECONDS)
+    def _write_one(self, batch: Batch, seq: int) -> None:
+        """Hand ``batch`` to write() (no lock held) and tell flush() waiters."""
+        try:
+            ok = self._write(batch)
+        except Exception:  # write() promises not to raise; a bug there must not kill the writer
+            ok = False
+        with self._lock:
+            self._inflight = None
+            self._done, self._last_ok = seq, ok
+            if seq >= self._seq:
+                _UNWRITTEN.discard(self)
+            self._written.notify_all()
+
+
+_LIVE: weakref.WeakSet[PendingWrites] = weakref.WeakSet()  # for atexit and fork()
+_UNWRITTEN: set[PendingWrites] = set()  # those with operations not yet written: never dropped before that
+
+
+def _writer(ref: weakref.ref[PendingWrites], lock: threading.Lock, work: threading.Condition) -> None:
+    """The writer thread of the ``PendingWrites`` behind ``ref``: sleeps on ``work`` while nothing is pending,
+    ends when that object is gone (it cannot be while operations are pending: see ``_UNWRITTEN``)."""
+    while True:
+        with lock:
+            while True:
+                pending = ref()
+                if pending is None:
+                    return
+                job = pending._next_batch()
+                if job is not None:
+                    break
+                del pending  # only the weak reference while asleep, so the cache can be dropped
+                work.wait(IDLE_CHECK_SECONDS)
+        pending._write_one(*job)
+        del pending, job
+
+
+def _wake(lock: threading.Lock, work: threading.Condition) -> None:
+    """A ``PendingWrites`` was dropped: wake its idle writer so that it ends. Never blocks: this may run in the
+    writer itself, holding ``lock`` (a collection there); that writer then ends at its next look, at once or
+    after IDLE_CHECK_SECONDS."""
+    if lock.acquire(blocking=False):
+        try:
+            work.notify()
+        finally:
+            lock.release()
+
+
+def _flush_all_at_exit() -> None:
+    """At interpreter exit: make what every cache queued durable (at most EXIT_FLUSH_SECONDS each)."""
+    for pending in list(_LIVE):
+        if not pending.idle():
+            pending.flush(EXIT_FLUSH_SECONDS)
+
+
+def _after_fork_in_child() -> None:
+    for pending in list(_LIVE):
+        pending._forked()
+
+
+atexit.register(_flush_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
