@@ -14,11 +14,16 @@ from stsdesk.core.bridge import BridgeError, BridgeServer, bridge_directory
 from stsdesk.core.mfa_sources import TERMINAL
 from stsdesk.core.model import Credentials
 from stsdesk.core.sso.errors import NotSignedIn, SignInExpired
+from stsdesk.gui import gc_guard
 
 if TYPE_CHECKING:
     from stsdesk.core.broker import Broker
 
 log = logging.getLogger(__name__)
+
+# A terminal request started: no full garbage collection for this long, then only at a quiet moment (as a GUI
+# assume's actions.REQUEST_HOLD_S), so a burst of terminal requests is not stalled by a due full collection.
+REQUEST_HOLD_S = 2.0
 
 
 class BridgeHost:
@@ -79,6 +84,7 @@ class BridgeHost:
         """Credentials for a terminal: the broker's (cache, else STS, with the GUI's MFA prompt), with the
         region the CLI would use filled in so ``assume`` can print AWS_REGION.
         Raises what the broker raises."""
+        gc_guard.hold(REQUEST_HOLD_S)
         if self._on_request is not None:
             self._on_request(profile)
         try:

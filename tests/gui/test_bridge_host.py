@@ -242,3 +242,33 @@ def test_default_directory_follows_the_config_dir(tmp_path: Path, world: DemoWor
     b = BridgeHost(broker, tmp_path / "two")
     assert a.directory != b.directory
     assert a.status == "terminal bridge not started"
+
+
+def test_terminal_requests_hold_a_due_full_collection(
+    loop: asyncio.AbstractEventLoop, short_dir: Path, world: DemoWorld, brokers: list[Broker]
+) -> None:
+    # Like a GUI assume, each terminal request tells the running collector to keep a due full collection back
+    # until after the burst (gc_guard.hold), so many terminals asking at once are not stalled by one.
+    from stsdesk.gui import gc_guard
+
+    broker = real_broker(world, brokers)
+    collector = gc_guard.GuiThreadCollector()
+    holds: list[float] = []
+    bridge = host(broker, short_dir, on_request=lambda profile: holds.append(collector._hold_until))
+
+    async def main() -> Credentials | None:
+        assert await bridge.start()
+        try:
+            return await terminal(short_dir, "eu-readonly", 900)
+        finally:
+            await bridge.close()
+
+    collector.start()
+    try:
+        assert collector._hold_until == 0.0
+        creds = loop.run_until_complete(main())
+    finally:
+        collector.stop()
+    assert creds is not None
+    assert len(holds) == 1 and holds[0] > 0.0  # held as the request started, before the broker was asked
+    assert collector._hold_until >= holds[0] > 0.0
