@@ -404,8 +404,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.request_version = "HTTP/1.1"
         self.command = method
         self.path = "/" + target.lstrip("/") if target.startswith("//") else target
-        self._header_pairs = headers = head.headers
-        self._header_first = first = first_values(headers)
+        self._header_pairs = head.headers
+        self._header_first = first = head.first
         self.close_connection = first.get("connection", "").lower() == "close"
         return True
 

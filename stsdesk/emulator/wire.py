@@ -151,6 +151,7 @@ class RequestHead(NamedTuple):
     method: str
     target: str
     headers: list[tuple[str, str]]
+    first: dict[str, str]  # lower-cased name -> first value (``first_values(headers)``)
     length: int  # bytes of the head, the blank line included
 
 
@@ -168,20 +169,25 @@ def parse_buffered_head(data: bytes) -> RequestHead | None:
     end = data.find(b"\r\n\r\n")
     if end < 0 or end + 4 > _MAX_LINE:
         return None
-    lines = data[:end].split(b"\r\n")
-    # Every byte printable ASCII or a space: no tab, bare CR or LF, control or non-ASCII byte anywhere.
-    if len(lines) > _MAX_HEADERS or b"".join(lines).translate(None, _PLAIN_BYTES):
+    head = data[:end]
+    # At most 100 lines; every other byte printable ASCII or a space: no tab, bare CR or LF, control or
+    # non-ASCII byte anywhere.
+    if head.count(b"\r\n") >= _MAX_HEADERS or head.replace(b"\r\n", b"").translate(None, _PLAIN_BYTES):
         return None
-    words = lines[0].split(b" ")
-    if len(words) != 3 or words[2] != b"HTTP/1.1" or not words[0] or not words[1]:
+    lines = head.decode("ascii").split("\r\n")
+    words = lines[0].split(" ")
+    if len(words) != 3 or words[2] != "HTTP/1.1" or not words[0] or not words[1]:
         return None
     headers: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or b" " in name:
+        name, colon, value = line.partition(":")
+        if not colon or not name or " " in name:
             return None
-        headers.append((name.decode("ascii"), value.lstrip(b" ").decode("ascii")))
-    return RequestHead(words[0].decode("ascii"), words[1].decode("ascii"), headers, end + 4)
+        value = value.lstrip(" ")
+        headers.append((name, value))
+        first.setdefault(name.lower(), value)
+    return RequestHead(words[0], words[1], headers, first, end + 4)
 
 
 class LineReader(Protocol):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.scenario import random_access_key, random_key_id
-from stsdesk.emulator.wire import ReplayReader, Request, parse_buffered_head, read_simple_headers
+from stsdesk.emulator.wire import ReplayReader, Request, first_values, parse_buffered_head, read_simple_headers
 from stsdesk.emulator.xmlout import iso8601, new_request_id
 from stsdesk.emulator.xmlout import text as xml_text
 
@@ -102,6 +102,7 @@ def test_a_whole_plain_head_is_parsed_from_the_buffer_as_the_stdlib_parses_it(bl
     head = parse_buffered_head(data)
     assert head is not None
     assert (head.method, head.target, head.headers, head.length) == _head_the_ordinary_way(data)
+    assert head.first == first_values(head.headers)
     assert data[head.length :] == b"BODY"
 
 
@@ -137,6 +138,7 @@ def test_any_head_the_buffer_path_takes_reads_the_same_the_ordinary_way(pairs: l
     head = parse_buffered_head(data)
     if head is not None:
         assert (head.method, head.target, head.headers, head.length) == _head_the_ordinary_way(data)
+        assert head.first == first_values(head.headers)
 
 
 def test_request_ids_are_random_version_4_uuids() -> None:
