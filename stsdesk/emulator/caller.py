@@ -1,8 +1,9 @@
 """Who is behind a signed request: an IAM user, an account root, or a temporary session.
 
-A ``Caller`` is rebuilt on every request, from the scenario for long-term (``AKIA``) keys and from the
-sealed session token for temporary (``ASIA``) keys. It supplies the global condition keys (``aws:*``) and
-evaluates the caller's identity policies, intersected with a session policy when one was passed.
+A ``Caller`` is immutable: built from the scenario for long-term (``AKIA``) keys (once per key, the state
+keeps it) and from the sealed session token for temporary (``ASIA``) keys (on every request). It supplies
+the global condition keys (``aws:*``) and evaluates the caller's identity policies, intersected with a
+session policy when one was passed.
 """
 
 from __future__ import annotations

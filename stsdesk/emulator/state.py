@@ -112,6 +112,8 @@ class EmulatorState:
         self._lock = threading.Lock()
         self._request_count = 0
         self._issued_accounts: dict[str, str] = {}  # ASIA id -> account, for GetAccessKeyInfo
+        # Long-term key id -> (the scenario it was built from, its Caller): immutable, built once per key.
+        self._key_callers: dict[str, tuple[Scenario, Caller]] = {}
 
     def next_request_number(self) -> int:
         """A 1-based counter of STS/EC2 requests, for the every-Nth-request faults."""
@@ -185,10 +187,18 @@ class EmulatorState:
         akid = signed.access_key_id
         if akid.startswith("ASIA"):
             return caller_for_session(self.scenario, self._live_session(akid, signed.security_token))
-        found = self.scenario.key(akid)
+        scenario = self.scenario
+        known = self._key_callers.get(akid)
+        if known is not None and known[0] is scenario:  # a long-term key's caller depends on the scenario only
+            return known[1]
+        found = scenario.key(akid)
         if found is None:
             raise _invalid_token()
-        return caller_for_key(self.scenario, found[0], akid)
+        caller = caller_for_key(scenario, found[0], akid)
+        if len(self._key_callers) >= _CACHE_SIZE:
+            self._key_callers.clear()
+        self._key_callers[akid] = (scenario, caller)
+        return caller
 
     def issue_session(
         self,
