@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from stsdesk.core.model import Profile
     from stsdesk.core.profiles import ProfileTree
-    from stsdesk.core.sso.config import SsoSession
     from stsdesk.gui.app import GuiApp
 
 
@@ -46,30 +45,6 @@ class ConfigSnapshot:
         return self.tree if tuple(_file_stamp(path) for path in paths) == self.stamps else None
 
 
-def sign_in_sessions(tree: ProfileTree) -> list[SsoSession]:
-    """The sign-in sessions SsoService.sessions finds in ``tree`` ([sso-session] sections in file order, then
-    the legacy start URLs of SSO profiles), without importing the Identity Center client (~20 ms): the rows
-    shown before the engine name them as the engine will. Endpoints are left out (the rows do not show them)."""
-    import contextlib
-
-    from stsdesk.core.model import ProfileKind
-    from stsdesk.core.sso.config import SsoSession, session_from_section
-    from stsdesk.core.sso.errors import SsoConfigError
-
-    found: list[SsoSession] = []
-    for name, values in tree.sso_sessions.items():
-        with contextlib.suppress(SsoConfigError):
-            found.append(session_from_section(name, values))
-    seen = {(s.start_url, s.region) for s in found if s.legacy}
-    for profile in tree.profiles.values():
-        if profile.kind is ProfileKind.SSO and profile.error is None and not profile.sso_session:
-            key = (str(profile.sso_start_url), str(profile.sso_region))
-            if key not in seen:
-                seen.add(key)
-                found.append(SsoSession(None, *key))
-    return found
-
-
 def show_config_profiles(gui: GuiApp) -> ConfigSnapshot | None:
     """Show the profiles of the AWS config files in the tree before the engine is loaded (no botocore, no
     keyring, no emulator: the config files only), grouped and expanded as the engine's tree will be; their
@@ -77,6 +52,7 @@ def show_config_profiles(gui: GuiApp) -> ConfigSnapshot | None:
     files cannot be read (load_engine then says why)."""
     from stsdesk.core.errors import StsdeskError
     from stsdesk.core.profiles import aws_config_paths, load_profiles
+    from stsdesk.core.sso.config import config_sessions
     from stsdesk.gui.sso_tree import build_rows
 
     paths = aws_config_paths()
@@ -85,7 +61,7 @@ def show_config_profiles(gui: GuiApp) -> ConfigSnapshot | None:
         tree = load_profiles(*paths)
     except StsdeskError:
         return None
-    rows = build_rows(tree, sign_in_sessions(tree), {})
+    rows = build_rows(tree, config_sessions(tree), {})
     roots: list[Profile] = rows.roots
     gui.model.set_profiles(roots, rows.children, gui.controller.aliases)
     view, proxy = gui.window.tree, gui.controller.proxy

@@ -106,8 +106,8 @@ def test_load_engine_reuses_the_early_tree_only_while_the_files_are_unchanged(
 
 def test_sign_in_sessions_are_the_services(built: tuple[GuiApp, DemoSession, list[str]], tmp_path: Path) -> None:
     from stsdesk.core.profiles import load_profiles
+    from stsdesk.core.sso.config import config_sessions
     from stsdesk.core.sso.service import SsoService
-    from stsdesk.gui.startup import sign_in_sessions
 
     _gui, demo, _ = built
     config = tmp_path / "legacy-config"
@@ -117,9 +117,12 @@ def test_sign_in_sessions_are_the_services(built: tuple[GuiApp, DemoSession, lis
         "[sso-session broken]\nsso_region = us-east-1\n"))
     tree = load_profiles(config, tmp_path / "none")
     service = SsoService(tmp_path / "cfg", demo.secrets, token_dir=tmp_path / "tokens")
-    ours = [(s.name, s.start_url, s.region, s.cache_name) for s in sign_in_sessions(tree)]
+    ours = [(s.name, s.start_url, s.region, s.cache_name) for s in config_sessions(tree)]
     theirs = [(s.name, s.start_url, s.region, s.cache_name) for s in service.sessions(tree)]
     assert ours == theirs and len(ours) == 2
+    names = [name for name, *_ in ours]
+    assert "broken" not in names and names[0] is not None  # the demo's [sso-session], then the legacy profile's
+    assert ours[1][:3] == (None, "https://legacy.awsapps.com/start", "eu-west-1")
 
 
 @pytest.mark.parametrize("width", [1100, 700, 420])

@@ -7,14 +7,19 @@ uses it while loading.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stsdesk.core.model import ProfileKind
 from stsdesk.core.sso.errors import SsoConfigError
+
+if TYPE_CHECKING:
+    from stsdesk.core.profiles import ProfileTree
 
 DEFAULT_SCOPE = "sso:account:access"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -186,3 +191,21 @@ def is_sso_profile(values: Mapping[str, Any]) -> bool:
     """Whether botocore would use its SSO provider for these profile values (sso_role_name or
     sso_account_id present)."""
     return "sso_role_name" in values or "sso_account_id" in values
+
+
+def config_sessions(tree: ProfileTree) -> list[SsoSession]:
+    """Every sign-in session the config files name: ``[sso-session]`` sections in file order, then the legacy
+    start URLs that SSO profiles use (one each). Broken sections are left out (``session_from_section`` raises
+    SsoConfigError for them, which says why when that session is asked for). Endpoints are not filled in."""
+    found: list[SsoSession] = []
+    for name, values in tree.sso_sessions.items():
+        with contextlib.suppress(SsoConfigError):
+            found.append(session_from_section(name, values))
+    seen = {(s.start_url, s.region) for s in found if s.legacy}
+    for profile in tree.profiles.values():
+        if profile.kind is ProfileKind.SSO and profile.error is None and not profile.sso_session:
+            key = (str(profile.sso_start_url), str(profile.sso_region))
+            if key not in seen:
+                seen.add(key)
+                found.append(SsoSession(None, *key))
+    return found

@@ -7,7 +7,6 @@ Blocking methods are marked; async callers run them in an executor.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stsdesk.core.errors import ConfigError
 from stsdesk.core.model import CredentialKind, Credentials, Profile, ProfileKind
 from stsdesk.core.sso.client import SsoClients, SsoEndpoints, error_code, is_unauthorized, translate
-from stsdesk.core.sso.config import SsoSession, profile_sso, session_from_section
+from stsdesk.core.sso.config import SsoSession, config_sessions, profile_sso, session_from_section
 from stsdesk.core.sso.discovery import SsoAccount, discover
 from stsdesk.core.sso.errors import RoleNotAssigned, SignInExpired, SsoConfigError
 from stsdesk.core.sso.settings import token_storage
@@ -91,18 +90,7 @@ class SsoService:
     def sessions(self, tree: ProfileTree) -> list[SsoSession]:
         """Every sign-in session: ``[sso-session]`` sections in file order, then legacy start URLs that SSO
         profiles use. Broken sections are left out (``session()`` explains them)."""
-        found: list[SsoSession] = []
-        for name, values in tree.sso_sessions.items():
-            with contextlib.suppress(SsoConfigError):
-                found.append(session_from_section(name, values))
-        seen = {(s.start_url, s.region) for s in found if s.legacy}
-        for profile in tree.profiles.values():
-            if profile.kind is ProfileKind.SSO and profile.error is None and not profile.sso_session:
-                key = (str(profile.sso_start_url), str(profile.sso_region))
-                if key not in seen:
-                    seen.add(key)
-                    found.append(SsoSession(None, *key))
-        return [self._with_endpoint(tree, session) for session in found]
+        return [self._with_endpoint(tree, session) for session in config_sessions(tree)]
 
     def _with_endpoint(self, tree: ProfileTree, session: SsoSession) -> SsoSession:
         """``session`` with the endpoint_url of a profile signing in with it, as botocore would use for
