@@ -10,6 +10,8 @@ from typing import Any
 
 from stsdesk.gui.app import GuiApp, build_window, load_engine
 from stsdesk.gui.demo_session import DemoSession, start_demo
+from stsdesk.gui.power_features import PowerFeatures
+from stsdesk.gui.tree_model import NAME, PROFILE_NAME_ROLE
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -62,3 +64,15 @@ def dispose(gui: GuiApp, demo: DemoSession) -> None:
     gui.window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
+
+
+def account_groups_shown(power: PowerFeatures) -> dict[str, list[str]]:
+    """The "By account" view's shown account rows -> their shown profile names (through its filter proxy, as
+    the view sees them)."""
+    proxy = power.account_proxy
+    shown: dict[str, list[str]] = {}
+    for g in range(proxy.rowCount()):
+        group = proxy.index(g, NAME)
+        shown[str(group.data())] = [str(proxy.index(r, NAME, group).data(PROFILE_NAME_ROLE))
+                                    for r in range(proxy.rowCount(group))]
+    return shown

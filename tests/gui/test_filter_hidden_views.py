@@ -7,10 +7,10 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from gui_helpers import account_groups_shown as _shown
 
 from stsdesk.gui.app import GuiApp
-from stsdesk.gui.power_features import PowerFeatures
-from stsdesk.gui.tree_model import NAME, PROFILE_NAME_ROLE
+from stsdesk.gui.tree_model import PROFILE_NAME_ROLE
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
 
@@ -19,16 +19,6 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support r
 def collect_qt_garbage_here() -> Iterator[None]:
     yield
     gc.collect()
-
-
-def _shown(power: PowerFeatures) -> dict[str, list[str]]:
-    proxy = power.account_proxy
-    shown: dict[str, list[str]] = {}
-    for g in range(proxy.rowCount()):
-        group = proxy.index(g, NAME)
-        shown[str(group.data())] = [str(proxy.index(r, NAME, group).data(PROFILE_NAME_ROLE))
-                                    for r in range(proxy.rowCount(group))]
-    return shown
 
 
 def test_hidden_account_view_is_filtered_when_shown(gui: GuiApp) -> None:

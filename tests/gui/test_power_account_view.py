@@ -8,6 +8,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from gui_helpers import account_groups_shown as _groups
 from gui_helpers import run, until
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
@@ -32,17 +33,6 @@ def collect_qt_garbage_here() -> Iterator[None]:
 def _power(gui: GuiApp) -> PowerFeatures:
     assert gui.power is not None
     return gui.power
-
-
-def _groups(power: PowerFeatures) -> dict[str, list[str]]:
-    """Shown account rows -> their shown profile names (through the filter proxy, as the view sees them)."""
-    proxy = power.account_proxy
-    shown: dict[str, list[str]] = {}
-    for g in range(proxy.rowCount()):
-        group = proxy.index(g, NAME)
-        shown[str(group.data())] = [str(proxy.index(r, NAME, group).data(PROFILE_NAME_ROLE))
-                                    for r in range(proxy.rowCount(group))]
-    return shown
 
 
 def test_rows_of_every_kind_grouped_by_account(gui: GuiApp) -> None:
