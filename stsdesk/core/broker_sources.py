@@ -263,38 +263,20 @@ def process_credentials(profile: Profile, timeout: float = 600.0) -> Credentials
     itself, or prints something other than Version 1 JSON with AccessKeyId and SecretAccessKey.
     """
     import json
-    import shlex
-    import subprocess
     from datetime import datetime
 
+    from stsdesk.core.commands import run_command_line
+
     name = profile.name
-    try:
-        argv = shlex.split(profile.credential_process or "")
-    except ValueError as exc:
-        raise ConfigError(f"profile '{name}': credential_process cannot be split into a command ({exc})") from None
-    if not argv:
-        raise ConfigError(f"profile '{name}' has an empty credential_process")
     raw_depth = os.environ.get(PROCESS_DEPTH_ENV, "")
     depth = int(raw_depth) if raw_depth.isdigit() else 0
     if depth >= _PROCESS_DEPTH_MAX:
         raise ConfigError(f"profile '{name}': credential_process runs stsdesk for it again and again (a loop)")
     env = {**os.environ, PROCESS_DEPTH_ENV: str(depth + 1)}
+    out = run_command_line(profile.credential_process or "", "credential_process", ConfigError, timeout=timeout,
+                           env=env, close_stdin=False, prefix=f"profile '{name}': ")
     try:
-        done = subprocess.run(argv, capture_output=True, env=env, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ConfigError(f"profile '{name}': credential_process command not found: {argv[0]}") from None
-    except PermissionError:
-        raise ConfigError(f"profile '{name}': credential_process command not executable: {argv[0]}") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"profile '{name}': credential_process did not finish in {timeout:.0f} s") from None
-    except OSError as exc:
-        raise ConfigError(f"profile '{name}': cannot run credential_process ({exc.strerror})") from None
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        said = f": {lines[-1].strip()[:300]}" if lines else ""
-        raise ConfigError(f"profile '{name}': credential_process failed (exit {done.returncode}){said}")
-    try:
-        parsed = json.loads(done.stdout.decode("utf-8"))
+        parsed = json.loads(out.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         parsed = None
     if not isinstance(parsed, dict):

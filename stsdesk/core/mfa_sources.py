@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import logging
 import re
-import shlex
 import shutil
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stsdesk.core.commands import run_command_line
 from stsdesk.core.errors import StsdeskError
 
 if TYPE_CHECKING:
@@ -79,11 +79,6 @@ def _check_code(text: str, what: str) -> str:
     return code
 
 
-def _last_line(data: bytes) -> str:
-    lines = data.decode("utf-8", "replace").strip().splitlines()
-    return lines[-1].strip()[:200] if lines else ""
-
-
 def run_mfa_process(
     command: str, *, timeout: float = PROCESS_TIMEOUT, env: Mapping[str, str] | None = None
 ) -> str:
@@ -92,29 +87,8 @@ def run_mfa_process(
     Raises MfaSourceError (one line) when the line cannot be split, the command is missing or not executable,
     it runs longer than ``timeout`` seconds (it is killed), exits non-zero (its last stderr line is quoted), or
     prints anything but a 6-digit code as its last line."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise MfaSourceError(f"mfa_process cannot be split into a command ({exc})") from None
-    if not argv:
-        raise MfaSourceError("mfa_process is empty")
-    try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
-            env=None if env is None else dict(env),
-        )
-    except FileNotFoundError:
-        raise MfaSourceError(f"mfa_process command not found: {argv[0]}") from None
-    except PermissionError:
-        raise MfaSourceError(f"mfa_process command not executable: {argv[0]}") from None
-    except subprocess.TimeoutExpired:
-        raise MfaSourceError(f"mfa_process gave no code within {timeout:g} s (stopped it)") from None
-    except OSError as exc:
-        raise MfaSourceError(f"cannot run mfa_process ({exc.strerror or exc})") from None
-    if done.returncode != 0:
-        said = _last_line(done.stderr)
-        raise MfaSourceError(f"mfa_process failed (exit {done.returncode}){': ' + said if said else ''}")
-    return _check_code(done.stdout.decode("utf-8", "replace"), "mfa_process")
+    out = run_command_line(command, "mfa_process", MfaSourceError, timeout=timeout, env=env)
+    return _check_code(out.decode("utf-8", "replace"), "mfa_process")
 
 
 # -- YubiKey (ykman) ---------------------------------------------------------------------------------------

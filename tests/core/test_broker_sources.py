@@ -148,7 +148,7 @@ def test_credential_process_long_term_keys_and_naive_expiration() -> None:
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("", "has an empty credential_process"),
+        ("", "credential_process is empty"),
         ("'unterminated", "cannot be split into a command"),
         ("/no/such/stsdesk-helper --x", "command not found: /no/such/stsdesk-helper"),
         (command("import sys; print('first'); print('token expired, sign in again', file=sys.stderr); sys.exit(3)"),
@@ -179,7 +179,7 @@ def test_credential_process_not_executable(tmp_path: Path) -> None:
 
 
 def test_credential_process_that_hangs_is_stopped() -> None:
-    with pytest.raises(ConfigError, match="did not finish in 1 s"):
+    with pytest.raises(ConfigError, match=r"did not finish within 1 s \(stopped it\)"):
         process_credentials(process(command("import time; time.sleep(60)")), timeout=1)
 
 

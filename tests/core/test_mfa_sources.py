@@ -88,7 +88,7 @@ def test_mfa_process_missing_unsplittable_and_timeout(tmp_path: Path) -> None:
     with pytest.raises(MfaSourceError, match="cannot be split"):
         run_mfa_process("otp 'unclosed")
     slow = _script(tmp_path, "slow", "time.sleep(30); print(424242)")
-    with pytest.raises(MfaSourceError, match=r"gave no code within 0.5 s \(stopped it\)"):
+    with pytest.raises(MfaSourceError, match=r"mfa_process did not finish within 0.5 s \(stopped it\)"):
         run_mfa_process(str(slow), timeout=0.5)
 
 
