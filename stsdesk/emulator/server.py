@@ -409,6 +409,86 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = first.get("connection", "").lower() == "close"
         return True
 
+    def handle(self) -> None:
+        """Serve one connection. Plain requests (``wire.parse_buffered_head`` takes the head) are read straight
+        off the socket into one buffer and answered from it: no buffered file, no line reads, no stdlib
+        request machinery between requests. The first request that is anything else (a head that is not
+        plain, arrives with odd bytes in its first fragment, is cut off by the peer, exceeds the line limit, or
+        asks for ``100-continue``) hands the connection, with every byte already received, to the stdlib path
+        (``handle_one_request``), which judges it exactly as before and serves the rest of the connection."""
+        conn = self.connection
+        recv = conn.recv
+        data = b""
+        while True:
+            head = parse_buffered_head(data) if data else None
+            while head is None:
+                if data and not _may_become_plain_head(data):
+                    self._handle_by_stdlib(data)
+                    return
+                try:
+                    chunk = recv(_RECV_BYTES)
+                except TimeoutError as exc:
+                    self.log_error("Request timed out: %r", exc)
+                    return
+                if not chunk:
+                    if data:  # the stdlib's word on a head cut short
+                        self._handle_by_stdlib(data)
+                    return
+                data = data + chunk if data else chunk
+                head = parse_buffered_head(data)
+            first = head.first
+            expect = first.get("expect")
+            if expect is not None and expect.lower() == "100-continue":
+                self._handle_by_stdlib(data)
+                return
+            target = head.target
+            self.command = head.method
+            self.path = "/" + target.lstrip("/") if target.startswith("//") else target
+            self._header_pairs = head.headers
+            self._header_first = first
+            self.close_connection = first.get("connection", "").lower() == "close"
+            data = data[head.length :]
+            request_id = xmlout.new_request_id()
+            length = _body_length(first, request_id)
+            body: bytes | Response
+            if isinstance(length, Response):
+                self.close_connection = True
+                body = length
+            elif len(data) >= length:
+                body, data = data[:length], data[length:]
+            else:
+                parts = [data]
+                have = len(data)
+                body = b""
+                while have < length:
+                    try:
+                        chunk = recv(max(_RECV_BYTES, length - have))
+                    except TimeoutError:
+                        self.close_connection = True
+                        body = _error(request_id, "RequestTimeout", "Timed out reading the request body")
+                        break
+                    if not chunk:
+                        self.close_connection = True
+                        body = _error(request_id, "MalformedRequest", "Incomplete request body")
+                        break
+                    parts.append(chunk)
+                    have += len(chunk)
+                if not isinstance(body, Response):
+                    data = b"".join(parts)
+                    body, data = data[:length], data[length:]
+            self._answer(body, request_id)
+            if self.close_connection:
+                return
+
+    def _handle_by_stdlib(self, received: bytes) -> None:
+        """Serve the rest of the connection the stdlib way, ``received`` (bytes read but not yet served) first."""
+        self.rfile.close()  # the unused makefile() reader: an open one would keep the socket from closing
+        self.rfile = io.BufferedReader(_Prefixed(received, self.connection))
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.handle_one_request()
+
     def handle_one_request(self) -> None:
         """The stdlib's handle_one_request, except that every method goes to ``_serve`` (method checks
         belong to the routes) without the stdlib's ``do_<METHOD>`` lookup, and a plain request head that has
@@ -438,31 +518,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _read_body(self, request_id: str) -> bytes | Response:
-        first = self._header_first
-        if first.get("transfer-encoding", "").lower() not in ("", "identity"):
+        length = _body_length(self._header_first, request_id)
+        if isinstance(length, Response):
             self.close_connection = True
-            exc = EmulatorError("MalformedRequest", "Transfer-Encoding is not supported; send Content-Length")
-            return error_response(exc, request_id)
-        raw_length = first.get("content-length")
-        if raw_length is None:
-            return b""
-        try:
-            length = int(raw_length.strip())
-            if length < 0:
-                raise ValueError(raw_length)
-        except ValueError:
-            self.close_connection = True
-            return error_response(EmulatorError("MalformedRequest", "Invalid Content-Length"), request_id)
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            exc = EmulatorError(
-                "RequestEntityTooLarge", f"Request body exceeds the {MAX_BODY_BYTES}-byte limit", status=413
-            )
-            return error_response(exc, request_id)
+            return length
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
             self.close_connection = True
-            return error_response(EmulatorError("MalformedRequest", "Incomplete request body"), request_id)
+            return _error(request_id, "MalformedRequest", "Incomplete request body")
         return body
 
     def _serve(self) -> None:
@@ -474,6 +537,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body = error_response(
                 EmulatorError("RequestTimeout", "Timed out reading the request body"), request_id
             )
+        self._answer(body, request_id)
+
+    def _answer(self, body: bytes | Response, request_id: str) -> None:
+        """Answer the current request (``command``, ``path`` and the header fields are set): ``body`` is its
+        body, or the error response reading it earned."""
         if isinstance(body, Response):
             self._send(body, head=self.command == "HEAD")
             return
@@ -519,6 +587,74 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.connection.sendall(head_bytes if head else head_bytes + body)
         except OSError:
             self.close_connection = True
+
+
+def _error(request_id: str, code: str, message: str, status: int = 400) -> Response:
+    return error_response(EmulatorError(code, message, status=status), request_id)
+
+
+def _body_length(first: dict[str, str], request_id: str) -> int | Response:
+    """The request body's length by its headers (lower-cased name -> first value), or the error response for
+    a body the emulator does not read (chunked, a Content-Length that is not a number, over MAX_BODY_BYTES);
+    the connection is then closed."""
+    encoding = first.get("transfer-encoding")
+    if encoding is not None and encoding.lower() not in ("", "identity"):
+        return _error(request_id, "MalformedRequest", "Transfer-Encoding is not supported; send Content-Length")
+    raw_length = first.get("content-length")
+    if raw_length is None:
+        return 0
+    try:
+        length = int(raw_length.strip())
+        if length < 0:
+            raise ValueError(raw_length)
+    except ValueError:
+        return _error(request_id, "MalformedRequest", "Invalid Content-Length")
+    if length > MAX_BODY_BYTES:
+        return _error(
+            request_id, "RequestEntityTooLarge", f"Request body exceeds the {MAX_BODY_BYTES}-byte limit", 413
+        )
+    return length
+
+
+# How much one recv asks for: a whole signed STS request, and then some (pipelined requests come along).
+_RECV_BYTES = 65536
+# What a plain head is made of between its CRLFs (wire.parse_buffered_head takes nothing else).
+_HEAD_BYTES = bytes(range(0x20, 0x7F))
+
+
+def _may_become_plain_head(data: bytes) -> bool:
+    """Whether ``data``, the start of a request that holds no whole plain head yet, may still turn into one
+    when more bytes arrive: within the line limit, no complete head (``parse_buffered_head`` declined that),
+    and nothing but printable ASCII and spaces between CRLFs (a CR may end the fragment). Anything else goes to
+    the stdlib parser, which answers bare-LF heads, control bytes and oversized lines as it always has."""
+    if len(data) > _MAX_HEAD_BYTES or b"\r\n\r\n" in data:
+        return False
+    odd = data.replace(b"\r\n", b"").translate(None, _HEAD_BYTES)
+    return not odd or (odd == b"\r" and data.endswith(b"\r"))
+
+
+_MAX_HEAD_BYTES = 65536
+
+
+class _Prefixed(io.RawIOBase):
+    """A socket's input with ``prefix`` (bytes already received from it) in front: the raw stream under the
+    stdlib path's ``rfile`` once the lean loop hands a connection over."""
+
+    def __init__(self, prefix: bytes, sock: socket.socket) -> None:
+        super().__init__()
+        self._prefix = memoryview(prefix)
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            count = min(len(buffer), len(self._prefix))
+            buffer[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        return self._sock.recv_into(buffer)
 
 
 _date_cache: tuple[int, str] = (0, "")
