@@ -22,7 +22,12 @@ _NEEDS_WORK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff&<
 
 def text(value: str) -> str:
     """``value`` as XML character data: forbidden characters become U+FFFD, ``&<>`` are escaped."""
-    if _NEEDS_WORK.search(value) is None:  # the usual case (ids, ARNs, keys, dates): one scan, no copies
+    # The usual case (ids, ARNs, keys, tokens, dates): printable ASCII without &<>, which holds nothing
+    # _NEEDS_WORK matches. isascii() reads a flag; the other scans are C loops several times cheaper per
+    # character than the pattern's character-class search (callgrind: 36K -> 4K instructions an AssumeRole).
+    if value.isascii() and value.isprintable() and "&" not in value and "<" not in value and ">" not in value:
+        return value
+    if _NEEDS_WORK.search(value) is None:
         return value
     return escape(_NOT_XML.sub("\ufffd", value))
 

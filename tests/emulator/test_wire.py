@@ -205,6 +205,15 @@ def test_xml_text_replaces_forbidden_characters_and_escapes(value: str) -> None:
     assert xml_text(value) == expected
 
 
+def test_xml_text_judges_every_ascii_and_boundary_character_inside_plain_text() -> None:
+    # The printable-ASCII shortcut and the pattern must agree for every character, wherever it sits.
+    chars = [chr(c) for c in range(0x100)] + ["\u2028", "\ud800", "\udfff", "\ufffd", "\ufffe", "\uffff", "\U0001f600"]
+    for char in chars:
+        for value in (char, f"arn:aws:iam::1:role/{char}", f"{char}tail", "x" * 300 + char):
+            expected = escape("".join("\ufffd" if _forbidden(c) else c for c in value))
+            assert xml_text(value) == expected, repr(value)
+
+
 def _forbidden(char: str) -> bool:
     code = ord(char)
     return (code < 0x20 and char not in "\t\n\r") or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
