@@ -5,18 +5,32 @@ Every error here carries a one-line message a person can act on. None of them ev
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+TYPE_CHECKING = False  # not typing's: importing typing costs ~2 ms, and the cached credential-process answer
+# imports this module (through stsdesk.cli, stsdesk.core.paths and stsdesk.core.secrets)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
+    class _RemedyFields(NamedTuple):
+        action: str
+        profile: str | None = None
+        access_key_id: str | None = None
+
+else:
+    # What typing.NamedTuple makes of the class above (it calls collections.namedtuple itself), without
+    # importing typing; collections is loaded by the interpreter's start already.
+    from collections import namedtuple
+
+    _RemedyFields = namedtuple("_RemedyFields", ("action", "profile", "access_key_id"), defaults=(None, None))
 
 
-class Remedy(NamedTuple):
+class Remedy(_RemedyFields):
     """What the user can do about an error, as data: the CLI and the GUI each say it in their own words
     (stsdesk.cli.remedies, stsdesk.gui.errors), so core's messages name no command and no dialog.
 
-    ``action`` is one of REMEDY_ACTIONS; ``profile`` and ``access_key_id`` fill in the words."""
+    ``action`` is one of REMEDY_ACTIONS; ``profile`` and ``access_key_id`` fill in the words. A named tuple
+    (action, profile=None, access_key_id=None)."""
 
-    action: str
-    profile: str | None = None
-    access_key_id: str | None = None
+    __slots__ = ()
 
     def to_json(self) -> dict[str, str | None]:
         """The remedy as a JSON object (the terminal bridge carries it from the GUI to the CLI)."""
