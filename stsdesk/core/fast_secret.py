@@ -5,9 +5,12 @@
 backend discovery reads every installed package's entry points), and secretstorage, which keyring's backend
 uses, costs another 25-40 ms (it imports ``cryptography`` at module level and always negotiates a
 Diffie-Hellman session in pure Python). Against a budget of a few tens of milliseconds per AWS CLI call that is
-too much, so this module talks to the Secret Service itself over jeepney (secretstorage's own D-Bus library,
-installed with keyring on Linux). No maintained library offers a read-only lookup without those imports; the
-lookup here is four D-Bus calls.
+too much, so this module talks to the Secret Service itself. No maintained library offers a read-only lookup
+without those imports, and even jeepney (secretstorage's own D-Bus library) costs as much to import as the rest
+of the cached answer, so the few messages go through :mod:`stsdesk.core.dbus_wire` (on ``_socket``): the
+handshake, then Hello with GetNameOwner, GetConnectionUnixUser, then the collection's Locked
+property, SearchItems and OpenSession in one write, then GetSecret: five waits for an answer in all, the
+handshake's included (eight before, one per call).
 
 The lookup matches ``keyring.backends.SecretService.Keyring.get_password`` exactly: the default collection
 (``/org/freedesktop/secrets/aliases/default``), ``SearchItems({"username": key, "service": service})`` (keyring
@@ -27,7 +30,7 @@ SecretService backend, chosen the same way keyring would choose it now (``PYTHON
 ``keyringrc.cfg``, or its own detection), with no ``KEYRING_PROPERTY_*`` overrides (a preferred collection or
 another attribute scheme).
 
-Imports only the standard library at module level; jeepney is imported by ``read_secret``.
+Imports only the standard library at module level; ``read_secret`` imports :mod:`stsdesk.core.dbus_wire`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # not typing's: ~2 ms of import on a path that must cost little more than Python's start
 if TYPE_CHECKING:
-    from typing import Any
+    from stsdesk.core.dbus_wire import Connection
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 RECORD_NAME = "keyring-backend.json"
@@ -176,64 +179,56 @@ def direct_read_allowed(directory: Path, env: Mapping[str, str] | None = None) -
 # -- the read ------------------------------------------------------------------------------------------
 
 
-def _call(connection: Any, message: Any) -> Any:
-    from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]  # jeepney ships no type hints
-
-    return unwrap_msg(connection.send_and_get_reply(message, timeout=_CALL_TIMEOUT))
+def _peer_is_us(connection: Connection) -> bool:
+    return connection.peer_uid is not None and connection.peer_uid == os.getuid()
 
 
-def _peer_uid(sock: Any) -> int | None:
-    """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED), or None when the
-    socket is not a Unix socket or the platform cannot tell."""
-    import socket
-    import struct
-
-    if getattr(sock, "family", None) != getattr(socket, "AF_UNIX", object()) or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return int(uid)
-
-
-def trusted_service_owner(connection: Any) -> str | None:
+def trusted_service_owner(connection: Connection) -> str | None:
     """The unique bus name of the Secret Service when both the bus and the service run as this user, else None.
 
     keyring trusts whoever owns ``org.freedesktop.secrets`` on whatever bus ``DBUS_SESSION_BUS_ADDRESS`` names;
-    this path does not: the bus daemon must be our uid (SO_PEERCRED on the connected socket, so a TCP bus or a
-    socket served by another user is refused), and so must the connection that owns the name
-    (``GetConnectionUnixUser``, asked of the bus). Calls then go to that unique name, so the name changing
-    hands between the check and the lookup cannot redirect them. Raises what jeepney raises on a failed call.
+    this path does not: the bus daemon must be our uid (SO_PEERCRED on the connected socket, read before
+    anything is sent, so a socket served by another user is refused), and so must the connection that owns the
+    name (``GetConnectionUnixUser``, asked of the bus). Calls then go to that unique name, so the name changing
+    hands between the check and the lookup cannot redirect them. ``connection`` is fresh from
+    :class:`stsdesk.core.dbus_wire.Connection`: this authenticates it and says Hello (with GetNameOwner in the
+    same write). Raises what a failed exchange raises (WireError, OSError, ValueError).
     """
-    from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+    from stsdesk.core import dbus_wire as wire
 
-    uid = os.getuid()
-    if _peer_uid(connection.sock) != uid:
+    if not _peer_is_us(connection):
         return None
-    (owner,) = _call(connection, message_bus.GetNameOwner(_BUS_NAME))  # no owner: an error, so no activation
-    (owner_uid,) = _call(connection, message_bus.GetConnectionUnixUser(owner))
-    return str(owner) if owner_uid == uid else None
+    connection.authenticate()
+    hello, named = connection.calls(wire.hello(), wire.bus_call("GetNameOwner", "s", _BUS_NAME))
+    hello.values("s")  # our unique name
+    (owner,) = named.values("s")  # no owner: an error reply (so no activation)
+    (owner_uid,) = connection.calls(wire.bus_call("GetConnectionUnixUser", "s", owner))[0].values("u")
+    return str(owner) if owner_uid == os.getuid() else None
 
 
-def _lookup(connection: Any, service: str, username: str, owner: str = _BUS_NAME) -> str | None:
-    from jeepney import DBusAddress, Properties, new_method_call  # type: ignore[import-untyped]
-
-    collection = DBusAddress(_DEFAULT_COLLECTION, owner, _IFACE + "Collection")
-    ((_signature, locked),) = _call(connection, Properties(collection).get("Locked"))
-    if locked is not False:
-        return None  # keyring would prompt to unlock: leave that to it
-    (paths,) = _call(
-        connection,
-        new_method_call(collection, "SearchItems", "a{ss}", ({"username": username, "service": service},)),
+def _lookup(connection: Connection, service: str, username: str, owner: str) -> str | None:
+    """keyring's ``get_password`` over ``connection``, its calls sent to ``owner``: the default collection's
+    Locked property, SearchItems in it and a plain session, in one write (none of them prompts or changes
+    anything; their answers are read in that order, so a locked collection still ends the lookup before any
+    secret is asked for), then GetSecret of the first item found."""
+    collection_iface = _IFACE + "Collection"
+    locked, found, opened = connection.calls(
+        (owner, _DEFAULT_COLLECTION, "org.freedesktop.DBus.Properties", "Get", "ss", (collection_iface, "Locked")),
+        (owner, _DEFAULT_COLLECTION, collection_iface, "SearchItems", "a{ss}",
+         ({"username": username, "service": service},)),
+        (owner, _SERVICE_PATH, _IFACE + "Service", "OpenSession", "sv", ("plain", ("s", ""))),
     )
+    ((_signature, is_locked),) = locked.values("v")
+    if is_locked is not False:
+        return None  # keyring would prompt to unlock: leave that to it
+    (paths,) = found.values("ao")
     if not paths:
         return None
-    secrets_service = DBusAddress(_SERVICE_PATH, owner, _IFACE + "Service")
-    _output, session = _call(connection, new_method_call(secrets_service, "OpenSession", "sv", ("plain", ("s", ""))))
-    item = DBusAddress(paths[0], owner, _IFACE + "Item")  # keyring returns the first item found, too
-    # A locked item answers with an IsLocked error (no prompt): handled as doubt by the caller.
-    ((_session, _parameters, value, _content_type),) = _call(
-        connection, new_method_call(item, "GetSecret", "o", (session,))
-    )
+    _output, session = opened.values("vo")
+    # keyring returns the first item found, too. A locked item answers with an IsLocked error (no prompt):
+    # handled as doubt by the caller.
+    (reply,) = connection.calls((owner, paths[0], _IFACE + "Item", "GetSecret", "o", (session,)))
+    ((_session, _parameters, value, _content_type),) = reply.values("(oayays)")
     return bytes(value).decode("utf-8")
 
 
@@ -247,20 +242,18 @@ def read_secret(service: str, username: str) -> str | None:
     """
     if not isinstance(service, str) or not isinstance(username, str):
         raise TypeError("service and username must be strings")
+    from stsdesk.core.dbus_wire import Connection, session_bus_address
+
     try:
-        from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    try:
-        connection = open_dbus_connection(bus="SESSION", auth_timeout=_CALL_TIMEOUT)
-    except Exception:  # no/unreachable bus: KeyError (no address), OSError, jeepney's AuthenticationError
+        connection = Connection(session_bus_address(os.environ["DBUS_SESSION_BUS_ADDRESS"]), _CALL_TIMEOUT)
+    except Exception:  # no/unreachable bus: KeyError (no address), ValueError (no unix address), OSError
         return None
     try:
         owner = trusted_service_owner(connection)
         if owner is None:
             return None  # someone else's bus or service: keyring decides (and may refuse or prompt)
         return _lookup(connection, service, username, owner)
-    except Exception:  # DBusErrorResponse (locked, unknown object, not supported), TimeoutError, bad replies
+    except Exception:  # WireError (locked, unknown object, not supported), TimeoutError, bad replies
         return None
     finally:
         connection.close()

@@ -114,7 +114,7 @@ RUN_SCRIPT = r"""
 import json, sys
 from stsdesk.cli import main
 status = main(sys.argv[1:])
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"keyring", "botocore", "boto3", "secretstorage"})
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"keyring", "botocore", "boto3", "secretstorage", "jeepney"})
 print(json.dumps({"status": status, "loaded": loaded}), file=sys.stderr)
 """
 
@@ -156,10 +156,10 @@ def test_cached_credential_process_reads_the_secret_service_without_keyring(tmp_
     argv = ["--config-dir", state, "credential-process", "cached"]
 
     first, out = _python(RUN_SCRIPT, env, *argv)  # no record yet: keyring reads it, and the backend is noted
-    assert first == {"status": 0, "loaded": ["keyring", "secretstorage"]}
+    assert first == {"status": 0, "loaded": ["jeepney", "keyring", "secretstorage"]}
     assert json.loads(out)["AccessKeyId"] == key_id
     second, out = _python(RUN_SCRIPT, env, *argv)
-    assert second == {"status": 0, "loaded": []}  # neither keyring nor botocore nor boto3
+    assert second == {"status": 0, "loaded": []}  # neither keyring nor botocore nor boto3 nor jeepney
     document = json.loads(out)
     assert (document["AccessKeyId"], document["SecretAccessKey"], document["SessionToken"]) == (
         key_id, "direct-secret", "direct-token"
