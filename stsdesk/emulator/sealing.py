@@ -92,7 +92,11 @@ class Sealer:
 
         Raises TypeError or ValueError if ``payload`` is not JSON-serialisable.
         """
-        body = _ENCODER.encode(payload).encode("utf-8")
+        return self.seal_json(purpose, _ENCODER.encode(payload))
+
+    def seal_json(self, purpose: str, document: str) -> str:
+        """``seal`` for a JSON object already written out, as ``encode_json`` writes it."""
+        body = document.encode("utf-8")
         plaintext = _PLAIN_FLAG + body
         if len(body) >= COMPRESS_FROM_BYTES:
             compressed = _deflate(body, _ZDICT)
@@ -131,6 +135,20 @@ class Sealer:
         if not isinstance(document, dict):
             raise SealError("token does not hold a JSON object")
         return document
+
+
+def encode_json(document: object) -> str:
+    """``document`` as ``seal`` writes it: compact separators, non-ASCII as is, no NaN. Raises TypeError or
+    ValueError for what JSON cannot hold."""
+    return _ENCODER.encode(document)
+
+
+def json_string(value: str) -> str:
+    """``encode_json(value)`` for one string: quoted as is when it holds nothing JSON escapes (printable ASCII
+    without quote or backslash, the usual ARN, id or key), else through the encoder."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return _ENCODER.encode(value)
 
 
 def _associated_data(header: bytes, purpose: str) -> bytes:

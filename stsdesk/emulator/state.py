@@ -244,7 +244,7 @@ class EmulatorState:
             transitive_tag_keys=transitive_tag_keys,
         )
         self._issued_accounts[session.access_key_id] = account
-        token = self.sealer.seal(SESSION_PURPOSE, session.to_payload())
+        token = self.sealer.seal_json(SESSION_PURPOSE, session.to_json())
         with self._lock:
             self._sessions[token] = session
             if len(self._sessions) > _CACHE_SIZE:

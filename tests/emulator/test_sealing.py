@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stsdesk.emulator.caller import Session
 from stsdesk.emulator.sealing import (
@@ -24,6 +26,7 @@ from stsdesk.emulator.sealing import (
     SealError,
     _deflate,
     _inflate,
+    encode_json,
 )
 
 SESSION = {
@@ -261,3 +264,40 @@ def test_in_memory_sealers_have_different_keys() -> None:
     token = Sealer.load_or_create(None).seal("session", SESSION)
     with pytest.raises(SealError):
         Sealer.load_or_create(None).unseal("session", token)
+
+
+_TEXT = st.text(max_size=40) | st.sampled_from(["arn:aws:iam::1:role/R", 'q"uote', "back\\slash", "\x7f", "é✓", ""])
+
+
+@given(
+    kind=st.sampled_from(["assumed-role", "session", "root", "federated-user"]),
+    arn=_TEXT,
+    user_id=_TEXT,
+    secret=_TEXT,
+    expiration=st.integers(min_value=-(2**63), max_value=2**63),
+    policy=st.none() | _TEXT,
+    mfa=st.booleans(),
+    mfa_time=st.none() | st.integers(min_value=0, max_value=2**40),
+    source_identity=st.none() | _TEXT,
+    chained=st.booleans(),
+    tags=st.lists(st.tuples(_TEXT, _TEXT), max_size=2).map(tuple),
+)
+@settings(max_examples=300, deadline=None)
+def test_session_json_is_what_the_encoder_writes_for_its_payload(
+    kind: str, arn: str, user_id: str, secret: str, expiration: int, policy: str | None, mfa: bool,
+    mfa_time: int | None, source_identity: str | None, chained: bool, tags: tuple[tuple[str, str], ...],
+) -> None:
+    session = _session(
+        kind=kind, arn=arn, user_id=user_id, secret_access_key=secret, expiration=expiration,
+        session_policy=policy, mfa_authenticated=mfa, mfa_auth_time=mfa_time, source_identity=source_identity,
+        role_chained=chained, tags=tags, transitive_tag_keys=tuple(key for key, _ in tags[:1]),
+    )
+    assert session.to_json() == encode_json(session.to_payload())
+    assert json.loads(session.to_json()) == session.to_payload()
+
+
+def test_sessions_sealed_from_their_json_open_to_the_same_session(sealer: Sealer) -> None:
+    session = _session(session_policy='{"Version":"2012-10-17"}', source_identity="me", mfa_auth_time=5)
+    token = sealer.seal_json("session", session.to_json())
+    assert Session.from_payload(sealer.unseal("session", token)) == session
+    assert _open_plaintext(token) == b"\x00" + json.dumps(session.to_payload(), separators=(",", ":")).encode()
