@@ -74,20 +74,31 @@ class WireError(Exception):
 # -- signatures and marshalling -------------------------------------------------------------------------
 
 
-def type_end(signature: str, i: int, depth: int = 0) -> int:
+# type_end's answers (each array or struct element asks again); a process reads a handful of messages.
+_ENDS: dict[tuple[str, int], int] = {}
+
+
+def type_end(signature: str, i: int) -> int:
     """The index just past the single complete type that starts at ``signature[i]``; ValueError when there
     is none."""
+    end = _ENDS.get((signature, i))
+    if end is None:
+        end = _ENDS[signature, i] = _type_end(signature, i, 0)
+    return end
+
+
+def _type_end(signature: str, i: int, depth: int) -> int:
     if depth > _MAX_DEPTH or i >= len(signature):
         raise ValueError("bad signature")
     code = signature[i]
     if code == "a":
-        return type_end(signature, i + 1, depth + 1)
+        return _type_end(signature, i + 1, depth + 1)
     if code in "({":
         close = ")" if code == "(" else "}"
         i += 1
         count = 0
         while i < len(signature) and signature[i] != close:
-            i = type_end(signature, i, depth + 1)
+            i = _type_end(signature, i, depth + 1)
             count += 1
         if i >= len(signature) or count == 0 or (code == "{" and count != 2):
             raise ValueError("bad signature")
