@@ -26,7 +26,6 @@ reports it. Imports only the standard library and stsdesk's import-light modules
 
 from __future__ import annotations
 
-import json
 import os
 from types import SimpleNamespace
 
@@ -99,9 +98,11 @@ def _record_key(profile: str, fingerprint: str, environ: Mapping[str, str], chos
 
 
 def _read_records(directory: Path) -> dict[str, Any]:
+    from stsdesk.core.json_light import loads
+
     try:
         with open(os.path.join(directory, RECORD_NAME), "rb") as handle:
-            data = json.loads(handle.read())
+            data = loads(handle.read())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != _RECORD_VERSION:
@@ -185,6 +186,8 @@ def remember_export_region(
         if records.get(profile) == wanted:
             return
         records[profile] = wanted
+        import json
+
         payload = json.dumps({"version": _RECORD_VERSION, "profiles": records}, sort_keys=True).encode()
         from stsdesk._atomic import atomic_write
 

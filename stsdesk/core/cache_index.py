@@ -3,16 +3,16 @@
 The AWS CLI starts ``stsdesk credential-process P`` before every command, so this path must cost little more
 than Python's own start. :mod:`stsdesk.core.cache` (the read-write cache) pulls in dataclasses (and with it
 inspect, ast, dis), logging, typing and the write-behind machinery: about 20 ms of imports that a cache hit
-never uses. This module answers from the same files with the standard library's json, os and datetime only (its C half);
-the index format is the one :mod:`stsdesk.core.cache` writes (its ``_entry_to_json``), and an entry this
-reader cannot vouch for is a miss, exactly as the full reader treats it.
+never uses. This module answers from the same files with os and the C halves of datetime and json
+(:mod:`stsdesk.core.json_light`) only; the index format is the one :mod:`stsdesk.core.cache` writes (its
+``_entry_to_json``), and an entry this reader cannot vouch for is a miss, exactly as the full reader treats it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from stsdesk.core.json_light import dumps_flat, loads
 from stsdesk.core.secrets import DEFAULT_SERVICE, session_key
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~2 ms, a cache hit uses nothing of it
@@ -72,7 +72,7 @@ class FastSession:
 def read_raw_index(path: Path) -> dict[str, Any]:
     """The index's ``sessions`` mapping; empty when missing, unreadable, garbage or of another version."""
     try:
-        data = json.loads(path.read_bytes())
+        data = loads(path.read_bytes())
     except (OSError, ValueError):
         return {}
     if (
@@ -102,7 +102,7 @@ def opt_str(value: Any) -> str | None:
 def secret_fields(secret: str) -> tuple[str, str, str | None] | None:
     """(access key id, secret key, token) from the keyring's JSON, or None when it is not ours / corrupt."""
     try:
-        data = json.loads(secret)
+        data = loads(secret)
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -197,7 +197,7 @@ def credential_process_document(session: FastSession) -> str:
     if session.session_token is not None:
         document["SessionToken"] = session.session_token
     document["Expiration"] = session.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return json.dumps(document)
+    return dumps_flat(document)
 
 
 __all__ = [

@@ -7,16 +7,21 @@ quoted so that it reaches the shell byte for byte; a value a format cannot carry
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from stsdesk.core.errors import StsdeskError
 
 TYPE_CHECKING = False  # typing and model (dataclasses) cost ~10 ms: `assume`'s cache hit renders without them
 if TYPE_CHECKING:
+    from datetime import UTC, datetime
+
     from stsdesk.core.model import Credentials
+else:
+    try:  # CPython's C datetime, the very classes datetime.py re-exports after defining its pure-Python ones
+        from _datetime import UTC, datetime
+    except ImportError:
+        from datetime import UTC, datetime
 
 SHELLS = ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json")
 
@@ -196,6 +201,8 @@ def render_variables(variables: list[tuple[str, str | None]], shell: str, commen
     if shell not in SHELLS:
         raise ValueError(f"unknown export format {shell!r}; choose one of {', '.join(SHELLS)}")
     if shell == "json":
+        import json  # here: a cached `assume` in a shell format renders without the json package
+
         return json.dumps({k: v for k, v in variables if v is not None}, indent=2) + "\n"
 
     lines: list[str] = []
@@ -236,6 +243,8 @@ def credential_process_json(creds: Credentials) -> str:
         document["SessionToken"] = creds.session_token
     if creds.expiration is not None:
         document["Expiration"] = format_expiration(creds.expiration)
+    import json
+
     return json.dumps(document)
 
 

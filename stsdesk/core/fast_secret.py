@@ -36,11 +36,12 @@ Imports only the standard library at module level; ``read_secret`` imports :mod:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from stsdesk.core.json_light import loads
 
 TYPE_CHECKING = False  # not typing's: ~2 ms of import on a path that must cost little more than Python's start
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ def write_backend_record(directory: Path, backend: str, env: Mapping[str, str] |
 
     Raises OSError when the directory is not writable.
     """
+    import json  # (a write, after the full path: the cached answer only reads, with json_light)
+
     how, _named = keyring_selection(env)
     payload = json.dumps({"version": _RECORD_VERSION, "backend": backend, "selected_by": how}).encode()
     path = Path(directory) / RECORD_NAME
@@ -144,7 +147,7 @@ def read_backend_record(directory: Path) -> dict[str, str] | None:
     """The record ``write_backend_record`` left in ``directory``; None when missing, corrupt or of another
     version."""
     try:
-        data = json.loads((Path(directory) / RECORD_NAME).read_bytes())
+        data = loads((Path(directory) / RECORD_NAME).read_bytes())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("version") != _RECORD_VERSION:
