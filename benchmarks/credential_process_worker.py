@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks.harness import rounds, side_by_side, top_imports
 from benchmarks.servers import PYTHON, REGION, REPO, stsdesk_emulator, write_aws_files
 
-ROUNDS = 12  # the AWS CLI pair (~0.5 s a call)
+ROUNDS = 30  # the AWS CLI pair (~0.5 s a call: ~30 s for both sides; 12 left the ratio to a few noisy calls)
 CHILD_ROUNDS = 60  # the stsdesk children vs python -c pass
 AWS = str(Path(PYTHON).with_name("aws"))
 
