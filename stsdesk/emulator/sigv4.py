@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from stsdesk.emulator.errors import EmulatorError
@@ -62,9 +62,9 @@ class SignedRequest:
     amz_date: datetime  # UTC, timezone-aware
 
 
-@dataclass(frozen=True)
-class _AuthParts:
-    """The signature pieces of a request, from either form."""
+class _AuthParts(NamedTuple):
+    """The signature pieces of a request, from either form (a NamedTuple: built once per request, and a
+    frozen dataclass pays an object.__setattr__ call per field)."""
 
     algorithm: str
     credential: str
@@ -326,24 +326,26 @@ def _check_skew(amz_date: datetime, now: datetime) -> None:
     # The signed date has whole seconds; so does the clock it is compared with.
     now = now.astimezone(UTC).replace(microsecond=0)
     earliest = now - MAX_SKEW
-    latest = now + MAX_SKEW
-    minutes = int(MAX_SKEW.total_seconds() // 60)
-
-    def fmt(moment: datetime) -> str:
-        return moment.strftime(_AMZ_DATE_FORMAT)
-
     if amz_date < earliest:
         raise EmulatorError(
             "SignatureDoesNotMatch",
-            f"Signature expired: {fmt(amz_date)} is now earlier than {fmt(earliest)} "
-            f"({fmt(now)} - {minutes} min.)",
+            f"Signature expired: {_skew_text(amz_date)} is now earlier than {_skew_text(earliest)} "
+            f"({_skew_text(now)} - {_SKEW_MINUTES} min.)",
         )
+    latest = now + MAX_SKEW
     if amz_date > latest:
         raise EmulatorError(
             "SignatureDoesNotMatch",
-            f"Signature not yet current: {fmt(amz_date)} is still later than {fmt(latest)} "
-            f"({fmt(now)} + {minutes} min.)",
+            f"Signature not yet current: {_skew_text(amz_date)} is still later than {_skew_text(latest)} "
+            f"({_skew_text(now)} + {_SKEW_MINUTES} min.)",
         )
+
+
+_SKEW_MINUTES = int(MAX_SKEW.total_seconds() // 60)
+
+
+def _skew_text(moment: datetime) -> str:
+    return moment.strftime(_AMZ_DATE_FORMAT)
 
 
 def _check_scope(
