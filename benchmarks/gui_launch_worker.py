@@ -43,9 +43,10 @@ def _rows(view: Any, model: Any, parent: Any) -> list[dict[str, Any]]:
 
 
 def first_paint(argv: list[str]) -> int:
-    """``--first-paint`` (with stsdesk's --exit-after-first-paint in ``argv``): stamp the moment the app's coroutine
-    returns after the window's first paint, as benchmarks.peer_qt_window --stamp stamps the moment its event loop
-    returns after its own; then print it and leave at once (teardown is not part of the figure)."""
+    """``--first-paint`` (with stsdesk's --exit-after-first-paint in ``argv``): stamp the moment app.run returns
+    after the window's first paint (the plain Qt event loop it shows the window from has returned), as
+    benchmarks.peer_qt_window --stamp stamps the moment its event loop returns after its own; then print it and
+    leave at once (teardown is not part of the figure)."""
     # In the order `python -m stsdesk` imports them: the CLI, then the GUI package (whose standard-library preloads
     # must come before PySide6), and only then this harness's PySide6 helper (first, it made stsdesk ~20 ms slower).
     from stsdesk.cli import main as cli_main
@@ -54,8 +55,8 @@ def first_paint(argv: list[str]) -> int:
     original_run = app_module.run
     from benchmarks.paint_stamp import print_and_exit  # after stsdesk's own imports (above)
 
-    async def run_with_factory(run_args: Any) -> int:
-        status = await original_run(run_args)
+    def run_with_factory(run_args: Any) -> int:
+        status = original_run(run_args)
         import time
 
         painted_at = time.time()  # the stamp; what follows is outside the figure
@@ -128,8 +129,8 @@ def main() -> int:
         watches.append(RowsPainted(view, painted))
         return gui
 
-    async def run_with_factory(run_args: Any) -> int:
-        return await original_run(run_args, gui_factory=factory)
+    def run_with_factory(run_args: Any) -> int:
+        return original_run(run_args, gui_factory=factory)
 
     setattr(app_module, "run", run_with_factory)  # noqa: B010 - main() looks run up at call time
     return cli_main(argv)

@@ -4,8 +4,6 @@
 # PySide6 is in, every later import passes through its import hook (shibokensupport's feature/signature
 # handling), which made these 15-28 ms slower at startup. Only those the first paint needs: others would
 # just add their own cost before it.
-import asyncio  # noqa: F401
-import concurrent.futures  # noqa: F401
 import dataclasses  # noqa: F401
 import datetime  # noqa: F401
 import logging.handlers  # noqa: F401

@@ -4,7 +4,6 @@ with the row marked busy; a failure goes to the row, the details pane and the st
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -38,6 +37,8 @@ class ProfileActions(FilterNavigation):
         """Run ``call`` with the row marked busy; failures go to the row, details and status bar. A cancelled
         MFA prompt is said as such, not as an error. ``outcome`` words the result for the status bar (None: the
         plain "done")."""
+        import asyncio  # not at module level: the first rows paint before asyncio is imported
+
         from stsdesk.core.errors import MfaCancelled
 
         self.rows.set_busy(name, True)

@@ -1,15 +1,15 @@
 """`stsdesk` with no command: the main window on the user's AWS config (or, with --demo, on the emulator).
 
-Startup order matters for the first-paint benchmark: only Qt and the window are built before the first paint;
-profiles, the broker (and through it botocore/boto3) are loaded once the window is on screen, then the tray
-(reminders, auto-refresh, quick actions) and the terminal bridge (``stsdesk assume`` / ``credential-process``
-ask this window, sharing its sessions and MFA prompt) start on the same qasync loop.
+Startup order matters for the first-paint and launch benchmarks: only Qt and the window are built before the
+first paint, then the profiles of the config files are shown and painted, all from a plain Qt event loop (no
+asyncio, no qasync: ~80 ms of imports). Then a qasync loop starts (serve): the power features, the broker (and
+through it botocore/boto3), the tray (reminders, auto-refresh, quick actions) and the terminal bridge
+(``stsdesk assume`` / ``credential-process`` ask this window, sharing its sessions and MFA prompt).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import qasync
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from stsdesk.gui.bridge_host import BridgeHost
     from stsdesk.gui.controller import Controller
     from stsdesk.gui.demo_session import DemoSession
+    from stsdesk.gui.gc_guard import GuiThreadCollector
     from stsdesk.gui.power_features import PowerFeatures
     from stsdesk.gui.serving import ServingController
     from stsdesk.gui.sso_controller import SsoController
@@ -216,12 +216,72 @@ async def stop_tray_and_bridge(gui: GuiApp) -> None:
         await gui.serving.close()
 
 
-async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_window) -> int:
-    """The app's coroutine: window first, engine after the first paint; returns the exit status."""
+@dataclass
+class Launch:
+    """What run() has built before the asyncio loop exists: the window on screen, the config files' profiles in
+    its tree (painted), and what the rest of the startup (serve) goes on with."""
+
+    args: argparse.Namespace
+    gui: GuiApp
+    work_dir: Path
+    hint_box: dict[str, DemoSession]  # the demo session, once started (the MFA hint reads it)
+    collector: GuiThreadCollector  # from serve on, boto3 runs on executor threads: collect on this one only
+    port: int = 0  # the demo emulator's reserved loopback port
+    snapshot: ConfigSnapshot | None = None
+    quit_requested: bool = False  # Quit, the last window closed or SIGTERM, maybe before serve could act on it
+    on_quit: Callable[[], None] | None = None  # serve's: ends the app
+    restore_sigterm: Callable[[], None] | None = None  # puts back the SIGTERM handler from before ours
+
+    def request_quit(self) -> None:
+        self.quit_requested = True
+        if self.on_quit is not None:
+            self.on_quit()
+
+    def close(self) -> None:
+        """The end of the cleanup on quit, after the tray and the bridge have stopped (safe to call twice)."""
+        gui = self.gui
+        gui.countdown.stop()
+        gui.controller.reporter.uninstall()
+        for close in gui.closers:
+            close()
+        if gui.demo is not None:
+            gui.demo.stop()
+        self.collector.stop()
+        if self.restore_sigterm is not None:
+            self.restore_sigterm()
+            self.restore_sigterm = None
+
+
+def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_window) -> int:
+    """The app: the window and the config files' profiles are shown and painted from a plain Qt event loop
+    (issue 17: asyncio and qasync cost ~80 ms of imports); then the rest runs as a coroutine on a qasync loop
+    (serve). Returns the exit status."""
+    launch = show_window(args, gui_factory)
+    if launch is None:  # --exit-after-first-paint
+        return 0
+    try:
+        show_profiles(launch)
+        import asyncio
+
+        import qasync
+
+        # asyncio.Runner: Python 3.11's asyncio.run has no loop_factory yet (3.12 added it).
+        runner = asyncio.Runner(loop_factory=qasync.QEventLoop)
+    except BaseException:
+        launch.gui.controller.save_state()
+        launch.close()
+        raise
+    with runner:
+        return runner.run(serve(launch))
+
+
+def show_window(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_window) -> Launch | None:
+    """Build the window and show it; return once it has painted (a plain Qt event loop, no asyncio). None with
+    --exit-after-first-paint, else what show_profiles and serve go on with."""
     from stsdesk.core.paths import config_dir as resolve_config_dir
+    from stsdesk.gui.startup import first_paint
 
     base = resolve_config_dir(args.config_dir)
-    demo = None
     if args.demo:
         if args.config_dir:
             directory = base / "demo"
@@ -236,7 +296,6 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
     else:
         work_dir = base
     setup_logging(base)
-    loop = asyncio.get_running_loop()
     hint_box: dict[str, DemoSession] = {}
 
     def hint(serial: str) -> str | None:
@@ -244,56 +303,80 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
         return session.mfa_hint(serial) if session is not None else None
 
     gui: GuiApp = gui_factory(work_dir, hint if args.demo else None, {}, False)  # power features: after the paint
-    gui.controller.reporter.install(loop)
-    painted: asyncio.Future[None] = loop.create_future()
-    def first_paint() -> None:
-        if not painted.done():
-            painted.set_result(None)
-
-    gui.window.first_painted.connect(first_paint)
-    gui.window.show()
-    await painted
+    gui.controller.reporter.install()  # sys.excepthook now; the loop's handler once serve runs
+    first_paint(gui.window)
     if args.exit_after_first_paint:
-        return 0
-    closed: asyncio.Future[None] = loop.create_future()
+        return None
+    from stsdesk.gui.gc_guard import GuiThreadCollector
+
     app = QApplication.instance()
     assert isinstance(app, QApplication)
+    launch = Launch(args, gui, work_dir, hint_box, GuiThreadCollector(app))
+    # SIGTERM (logout, systemd, kill) quits like Quit does: serve's cleanup removes the bridge socket and secret
+    # and flushes the write-behind cache, and the clipboard hook clears our secret at exit. Until serve's loop
+    # handles it, a plain handler keeps it for serve to act on as soon as it runs.
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: launch.request_quit())
+
+        def restore() -> None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTERM, previous)
+
+        launch.restore_sigterm = restore
+    # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
+    # in the tray) or Quit from the tray does.
+    app.lastWindowClosed.connect(lambda: launch.request_quit() if app.quitOnLastWindowClosed() else None)
+    gui.window.quit_action.triggered.connect(launch.request_quit)  # File > Quit (Ctrl+Q): as the tray's Quit
+    launch.collector.start()
+    return launch
+
+
+def show_profiles(launch: Launch) -> None:
+    """Show the profiles of the config files (with --demo: the demo's, written now) and let them paint (a plain
+    Qt event loop, at most 0.25 s: a window hidden in the tray never paints)."""
+    from stsdesk.gui.startup import rows_painted, show_config_profiles
+
+    gui = launch.gui
+    if launch.args.demo:
+        from stsdesk.demo import DEMO_ACCOUNT_ALIASES, loopback_endpoint, reserve_loopback_port, use_demo_files
+        from stsdesk.demo import write_demo_files as write_demo_config
+
+        gui.controller.aliases = dict(DEMO_ACCOUNT_ALIASES)  # read when the tree is first shown
+        # Its profiles are shown before the emulator is imported: the config names a port reserved now.
+        launch.port = reserve_loopback_port()
+        endpoint = loopback_endpoint(launch.port)
+        use_demo_files(*write_demo_config(launch.work_dir, endpoint, token=False), endpoint)
+    # The profiles from the config files first (what the user came for); the engine and the rest after.
+    launch.snapshot = show_config_profiles(gui)
+    rows_painted(gui)
+
+
+async def serve(launch: Launch) -> int:
+    """The rest of the startup on the qasync loop (power features, the demo emulator, the engine, the tray, the
+    bridge), then the app runs until Quit, the last window closed or SIGTERM; returns the exit status."""
+    import asyncio
+    import signal
+
+    from stsdesk.gui.startup import tree_painted
+
+    args, gui, work_dir = launch.args, launch.gui, launch.work_dir
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
 
     def finish() -> None:
         if not closed.done():
             closed.set_result(None)
 
-    # SIGTERM (logout, systemd, kill) quits like Quit does: the finally below removes the bridge socket and
-    # secret and flushes the write-behind cache, and the clipboard hook clears our secret at exit.
-    import signal
-
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no Unix signals (Windows)
-        loop.add_signal_handler(signal.SIGTERM, finish)
-
-    # Hiding the window into the tray must not end the app: only a real last close (no tray, or not kept
-    # in the tray) or Quit from the tray does.
-    app.lastWindowClosed.connect(lambda: finish() if app.quitOnLastWindowClosed() else None)
-    gui.window.quit_action.triggered.connect(finish)  # File > Quit (Ctrl+Q): as the tray's Quit
-    from stsdesk.gui.gc_guard import GuiThreadCollector
-
-    collector = GuiThreadCollector(app)  # from here on boto3 runs on executor threads: collect on this one only
-    collector.start()
+    launch.on_quit = finish
     try:
-        from stsdesk.gui.startup import show_config_profiles, tree_painted
-
-        port = 0
-        if args.demo:
-            from stsdesk.demo import DEMO_ACCOUNT_ALIASES, loopback_endpoint, reserve_loopback_port, use_demo_files
-            from stsdesk.demo import write_demo_files as write_demo_config
-
-            gui.controller.aliases = dict(DEMO_ACCOUNT_ALIASES)  # read when the tree is first shown
-            # Its profiles are shown before the emulator is imported: the config names a port reserved now.
-            port = reserve_loopback_port()
-            endpoint = loopback_endpoint(port)
-            use_demo_files(*write_demo_config(work_dir, endpoint, token=False), endpoint)
-        # The profiles from the config files first (what the user came for); the engine and the rest after.
-        snapshot = show_config_profiles(gui)
-        await tree_painted(gui)
+        gui.controller.reporter.uninstall()
+        gui.controller.reporter.install(loop)  # sys.excepthook and the loop's exception handler
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no Unix signals (Windows)
+            loop.add_signal_handler(signal.SIGTERM, finish)
+        if launch.quit_requested:  # before this loop ran
+            finish()
         if gui.power is None:
             install_power(gui)
         secrets = None
@@ -301,14 +384,14 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
             from stsdesk.gui.demo_session import start_demo
 
             gui.window.show_message("Starting the demo STS emulator…", 0)
-            demo = await loop.run_in_executor(None, start_demo, work_dir, None, port)
-            hint_box["demo"] = demo
+            demo = await loop.run_in_executor(None, start_demo, work_dir, None, launch.port)
+            launch.hint_box["demo"] = demo
             gui.demo = demo
             secrets = demo.secrets
             gui.window.setWindowTitle(f"stsdesk — demo ({demo.world.endpoint})")
-        load_engine(gui, secrets, snapshot)
+        load_engine(gui, secrets, launch.snapshot)
         await tree_painted(gui)  # the sessions and errors on screen before the collector, tray and bridge
-        collector.freeze()  # botocore's models, the profile tree: long-lived, no need to scan them again
+        launch.collector.freeze()  # botocore's models, the profile tree: long-lived, no need to scan them again
         gui.countdown.start()
         if start_tray(gui, finish):
             gui.window.show()
@@ -323,13 +406,7 @@ async def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = bui
             loop.remove_signal_handler(signal.SIGTERM)
         gui.controller.save_state()
         await stop_tray_and_bridge(gui)
-        gui.countdown.stop()
-        gui.controller.reporter.uninstall()
-        for close in gui.closers:
-            close()
-        if demo is not None:
-            demo.stop()
-        collector.stop()
+        launch.close()
 
 
 async def self_test(gui: GuiApp) -> int:
@@ -360,9 +437,7 @@ def main(args: argparse.Namespace) -> int:
     QApplication.setDesktopFileName("stsdesk")  # Wayland/KDE match the window to resources/stsdesk.desktop by this
     QApplication.setWindowIcon(app_icon())
     try:
-        # asyncio.Runner: Python 3.11's asyncio.run has no loop_factory yet (3.12 added it).
-        with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
-            return runner.run(run(args))
+        return run(args)
     except OSError as exc:
         print(f"stsdesk: {exc}", file=sys.stderr)
         return 1

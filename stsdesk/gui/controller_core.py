@@ -9,7 +9,6 @@ context menu through ``menu_extenders``, without touching widgets here.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
 
 async def run_dialog(dialog: QDialog) -> int:
     """Open ``dialog`` with ``open()`` and wait for ``finished`` (no nested event loop)."""
+    import asyncio  # not at module level: the first rows paint before asyncio is imported
+
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     def finished(result: int) -> None:

@@ -8,7 +8,6 @@ handler both end up here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import logging.handlers
 import re
@@ -17,9 +16,12 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stsdesk.core.errors import ENTER_MFA_CODE, STORE_SECRET, Remedy, StsdeskError
+
+if TYPE_CHECKING:
+    import asyncio  # not at run time: the window and its first rows are painted before asyncio is imported
 
 LOG_NAME = "stsdesk.log"
 log = logging.getLogger("stsdesk.gui")

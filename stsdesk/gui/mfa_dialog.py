@@ -9,7 +9,6 @@ dialog. Cancel fails every waiting request with ``MfaCancelled``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -191,6 +190,8 @@ class _Pending:
     """One device's dialog and the future every waiting request awaits."""
 
     def __init__(self, dialog: MfaDialog) -> None:
+        import asyncio  # not at module level: the first rows paint before asyncio is imported
+
         self.dialog = dialog
         self.future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.profiles: list[str] = []
@@ -222,6 +223,8 @@ class MfaPrompter:
 
     async def prompt(self, request: MfaRequest) -> str:
         """Ask for a code for ``request`` (a core.broker.MfaRequest); shared per device."""
+        import asyncio  # not at module level: the first rows paint before asyncio is imported
+
         pending = self._pending.get(request.mfa_serial)
         if pending is None:
             pending = self._open(request.mfa_serial)

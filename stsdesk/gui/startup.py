@@ -5,15 +5,18 @@ visible). load_engine then reuses the tree read here while the files are unchang
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QEvent, QObject
+
     from stsdesk.core.model import Profile
     from stsdesk.core.profiles import ProfileTree
     from stsdesk.gui.app import GuiApp
+    from stsdesk.gui.main_window import MainWindow
 
 
 FileStamp = tuple[int, int, int] | None  # (inode, size, mtime in ns) of a config file; None: no such file
@@ -72,22 +75,95 @@ def show_config_profiles(gui: GuiApp) -> ConfigSnapshot | None:
     return ConfigSnapshot(tree, stamps)
 
 
+def _run_qt_until(arm: Callable[[Callable[[], None]], object], timeout_ms: int | None = None) -> None:
+    """Run a plain Qt event loop (no asyncio: the window and the config's rows are painted before asyncio and
+    qasync are imported, issue 17) until the callback given to ``arm`` is called, or ``timeout_ms`` has passed.
+    The loop ends on a later turn, as a coroutine awaiting the same moment resumes: after the event that called
+    it (a paint) has finished."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    ended: list[bool] = []
+
+    def end() -> None:
+        if not ended:
+            ended.append(True)
+            QTimer.singleShot(0, loop.quit)
+
+    arm(end)
+    timer = None
+    if timeout_ms is not None:
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.timeout.connect(end)
+        timer.start(timeout_ms)
+    loop.exec()
+    if timer is not None:
+        timer.stop()
+
+
+def first_paint(window: MainWindow) -> None:
+    """Show ``window`` and return once it has painted (``first_painted``), from a plain Qt event loop."""
+    ends: list[Callable[[], None]] = []
+
+    def arm(end: Callable[[], None]) -> None:
+        ends.append(end)
+        window.first_painted.connect(end)
+        window.show()
+
+    try:
+        _run_qt_until(arm)
+    finally:
+        if ends:
+            window.first_painted.disconnect(ends[0])
+
+
+def _paint_watch(done: Callable[[], None]) -> QObject:
+    """An event filter that calls ``done`` at its watched widget's paint events."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Watch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                done()
+            return False
+
+    return Watch()
+
+
+def rows_painted(gui: GuiApp, timeout: float = 0.25) -> None:
+    """Let a plain Qt event loop lay out and paint the tree now (the config's rows, before asyncio is imported):
+    returns once the tree's viewport has painted, or after ``timeout`` s (a window hidden in the tray never
+    paints)."""
+    viewport = gui.window.tree.viewport()
+    watches: list[QObject] = []
+
+    def arm(end: Callable[[], None]) -> None:
+        watches.append(_paint_watch(end))
+        viewport.installEventFilter(watches[0])
+        viewport.update()
+
+    try:
+        _run_qt_until(arm, round(timeout * 1000))
+    finally:
+        if watches:
+            viewport.removeEventFilter(watches[0])
+
+
 async def tree_painted(gui: GuiApp, timeout: float = 0.25) -> None:
     """Let the event loop lay out and paint the tree now, before slower startup work: returns once the tree's
     viewport has painted, or after ``timeout`` s (a window hidden in the tray never paints)."""
-    from PySide6.QtCore import QEvent, QObject
+    import asyncio
 
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
 
-    class Watch(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and not done.done():
-                done.set_result(None)  # the coroutine resumes on a later turn: after this paint
-            return False
+    def painted() -> None:
+        if not done.done():
+            done.set_result(None)  # the coroutine resumes on a later turn: after this paint
 
     viewport = gui.window.tree.viewport()
-    watch = Watch()
+    watch = _paint_watch(painted)
     viewport.installEventFilter(watch)
     viewport.update()
     try:

@@ -51,4 +51,58 @@ def test_no_urllib_request_or_botocore_before_first_paint(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "import time:" in line}
     assert "stsdesk.gui.main_window" in imported  # the import log is there
-    assert not imported & {"urllib.request", "botocore", "boto3", "stsdesk.core.exports"}
+    assert not imported & {"urllib.request", "botocore", "boto3", "stsdesk.core.exports", "asyncio", "qasync"}
+
+
+# Stops `stsdesk --demo` right after the demo's rows are painted (app.run's plain Qt event loop has returned) and
+# says what was imported by then and what the tree showed.
+_AT_ROWS_PAINTED = """
+import json, os, sys
+from PySide6.QtCore import QEvent, QObject
+from stsdesk.cli import main
+from stsdesk.gui import app, startup
+
+painted = []
+
+class Paints(QObject):
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint:
+            painted.append(app_gui[0].model.rowCount())
+        return False
+
+watch = Paints()
+app_gui = []
+real_factory, real_rows_painted = app.build_window, startup.rows_painted
+
+def factory(*args):
+    gui = real_factory(*args)
+    app_gui.append(gui)
+    gui.window.tree.viewport().installEventFilter(watch)
+    return gui
+
+def rows_painted(gui, *args):
+    real_rows_painted(gui, *args)
+    print(json.dumps({"asyncio": "asyncio" in sys.modules, "qasync": "qasync" in sys.modules,
+                      "rows": gui.model.rowCount(), "painted_rows": max(painted, default=0),
+                      "profiles": gui.model.profile_names()}), flush=True)
+    os._exit(0)
+
+real_run = app.run
+app.run = lambda args: real_run(args, gui_factory=factory)
+startup.rows_painted = rows_painted
+main(sys.argv[1:])
+"""
+
+
+def test_demo_rows_are_painted_before_asyncio_and_qasync_are_imported(tmp_path: Path) -> None:
+    import json
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home")}
+    env.pop("STSDESK_CONFIG_DIR", None)
+    command = [sys.executable, "-c", _AT_ROWS_PAINTED, "--demo", "--config-dir", str(tmp_path / "cfg")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["rows"] > 0 and seen["painted_rows"] == seen["rows"]  # the demo's rows were painted
+    assert "dev-readonly" in seen["profiles"]
+    assert not seen["asyncio"] and not seen["qasync"]  # by a plain Qt event loop: neither is imported yet
