@@ -346,18 +346,30 @@ def method_call(
 ) -> bytes:
     """One METHOD_CALL message (little-endian, no flags: a reply is expected, activation allowed)."""
     payload = marshal(signature, body) if signature else b""
-    fields: list[tuple[int, tuple[str, Any]]] = [
-        (_PATH, ("o", path)),
-        (_INTERFACE, ("s", interface)),
-        (_MEMBER, ("s", member)),
-        (_DESTINATION, ("s", destination)),
-    ]
+    _check_path(path)
+    fields = [(_PATH, "o", path), (_INTERFACE, "s", interface), (_MEMBER, "s", member),
+              (_DESTINATION, "s", destination)]
     if signature:
-        fields.append((_SIGNATURE, ("g", signature)))
-    header = bytes((108, _METHOD_CALL, 0, 1)) + len(payload).to_bytes(4, "little") + serial.to_bytes(4, "little")
-    header += marshal("a(yv)", [fields], start=12)
+        fields.append((_SIGNATURE, "g", signature))
+    # The header fields, a(yv) of strings, written directly (what marshal("a(yv)", ...) gives, in a tenth of
+    # the steps): each field 8-aligned, its code, its one-letter signature, the string.
+    header = bytearray(b"l\x01\x00\x01")
+    header += len(payload).to_bytes(4, "little") + serial.to_bytes(4, "little") + bytes(4)
+    for code, kind, text in fields:
+        if not isinstance(text, str):
+            raise TypeError("expected a string")
+        header += bytes(-len(header) % 8)
+        encoded = text.encode("utf-8")
+        if kind == "g":
+            if len(encoded) > 255:
+                raise ValueError("signature too long")
+            header += bytes((code, 1, 103, 0, len(encoded)))  # 103: "g"
+        else:
+            header += bytes((code, 1, ord(kind), 0)) + len(encoded).to_bytes(4, "little")
+        header += encoded + b"\0"
+    header[12:16] = (len(header) - 16).to_bytes(4, "little")  # the array's length: from its first element
     header += bytes(-len(header) % 8)
-    return header + payload
+    return bytes(header) + payload
 
 
 class Message:
@@ -399,13 +411,21 @@ def parse_message(data: bytes) -> Message:
     kind = data[1]
     body_length = int.from_bytes(data[4:8], order)
     serial = int.from_bytes(data[8:12], order)
-    reader = _Reader(data, order, 12, len(data) - body_length)
-    raw_fields, _ = reader.value("a(yv)", 0)
-    reader.align(8)
-    if reader.pos != len(data) - body_length:
+    fields_end = 16 + int.from_bytes(data[12:16], order)
+    body_start = len(data) - body_length
+    if fields_end > body_start or fields_end + (-fields_end % 8) != body_start:
         raise ValueError("header length does not match")
-    fields = {code: content for code, (_signature, content) in raw_fields}
-    return Message(kind, serial, fields, bytes(data[reader.pos:]), order)
+    # The header fields, a(yv), read field by field (what reader.value("a(yv)", 0) gives, in fewer steps).
+    reader = _Reader(data, order, 16, fields_end)
+    fields = {}
+    while reader.pos < fields_end:
+        reader.align(8)
+        code = reader.fixed("y")
+        signature = reader.text("y")
+        if type_end(signature, 0) != len(signature):
+            raise ValueError("a variant holds one complete type")
+        fields[code], _ = reader.value(signature, 0, 1)
+    return Message(kind, serial, fields, bytes(data[body_start:]), order)
 
 
 # -- the connection ---------------------------------------------------------------------------------------

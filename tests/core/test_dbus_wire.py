@@ -113,6 +113,14 @@ def test_refuses_values_that_do_not_fit() -> None:
         wire.marshal("b", (1,))
 
 
+def test_a_header_that_does_not_add_up_is_refused() -> None:
+    data = bytearray(_jeepney_message("s", ("x",), Endianness.little))
+    for fields_length in (int.from_bytes(data[12:16], "little") + 8, 3):
+        data[12:16] = fields_length.to_bytes(4, "little")
+        with pytest.raises(ValueError):
+            wire.parse_message(bytes(data))
+
+
 def test_message_size_refuses_garbage_and_giants() -> None:
     with pytest.raises(ValueError):
         wire.message_size(b"X" + bytes(15))
