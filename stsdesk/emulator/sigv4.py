@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from stsdesk.emulator.errors import EmulatorError
+from stsdesk.emulator.xmlout import TWO_DIGITS as _TWO
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -281,8 +282,8 @@ def _amz_text(moment: datetime) -> str:
     if moment.year < 1000:  # strftime's %Y does not pad these on every platform; say what it says
         return moment.strftime(_AMZ_DATE_FORMAT)
     return (
-        f"{moment.year}{moment.month:02d}{moment.day:02d}"
-        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
+        f"{moment.year}{_TWO[moment.month]}{_TWO[moment.day]}"
+        f"T{_TWO[moment.hour]}{_TWO[moment.minute]}{_TWO[moment.second]}Z"
     )
 
 

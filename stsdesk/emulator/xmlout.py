@@ -51,7 +51,7 @@ def new_request_id() -> str:
     state of a program that embeds it (hypothesis, for one, checks that nothing else draws from it).
     """
     bits = _IDS.getrandbits(128) & _UUID_CLEAR | _UUID_SET
-    h = f"{bits:032x}"
+    h = bits.to_bytes(16, "big").hex()  # f"{bits:032x}" parses its format spec on every call
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -60,8 +60,14 @@ def iso8601(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
     if utc.year < 1000:  # strftime's %Y does not pad these on every platform; say what it says
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # An f-string is several times cheaper than strftime (this runs more than once per request).
-    return f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    # Cheaper than strftime, and than :02d formats (each parses its spec: ~2K instructions; this runs more
+    # than once per request).
+    two = TWO_DIGITS
+    return f"{utc.year}-{two[utc.month]}-{two[utc.day]}T{two[utc.hour]}:{two[utc.minute]}:{two[utc.second]}Z"
+
+
+TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+"""``f"{n:02d}"`` for 0 to 99, by index."""
 
 
 def render(elements: Iterable[Element]) -> str:

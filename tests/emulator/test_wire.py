@@ -227,3 +227,8 @@ def test_random_key_ids_use_the_base32_alphabet() -> None:
     assert len(ids) == 500
     assert all(len(i) == 20 and i.startswith("ASIA") and set(i[4:]) <= set(ascii_uppercase + "234567") for i in ids)
     assert set("".join(i[4:] for i in ids)) == set(ascii_uppercase + "234567")  # 8000 draws reach all 32
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
+def test_iso8601_from_the_digit_table_says_what_strftime_says(moment: datetime) -> None:
+    assert iso8601(moment) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
