@@ -226,11 +226,13 @@ def _header_auth(
 
     amz_date_header = header_map.get("x-amz-date")
     http_date_header = header_map.get("date")
-    message = "".join(
-        f"Authorization header requires '{name}' parameter. "
-        for name in ("Credential", "Signature", "SignedHeaders")
-        if not params.get(name)
-    )
+    message = ""
+    if not (params.get("Credential") and params.get("Signature") and params.get("SignedHeaders")):
+        message = "".join(
+            f"Authorization header requires '{name}' parameter. "
+            for name in ("Credential", "Signature", "SignedHeaders")
+            if not params.get(name)
+        )
     if amz_date_header is None and http_date_header is None:
         message += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
     if message:

@@ -113,6 +113,8 @@ def chained(inherited: SessionTags, requested: SessionTags) -> SessionTags:
 
     Raises InvalidParameterValue when a requested key (any case) is a transitive key of the calling session.
     """
+    if not inherited.transitive and not requested.tags and not requested.transitive:
+        return _NO_TAGS  # the usual AssumeRole: nothing to pass on, nothing asked for (same value as below)
     incoming = inherited.transitive_tags()
     taken = {k.lower() for k, _ in incoming}
     if any(k.lower() in taken for k, _ in requested.tags):

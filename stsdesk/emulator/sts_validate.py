@@ -150,6 +150,11 @@ class SessionPolicy:
     packed_percent: int | None  # None when nothing was passed (PackedPolicySize is then left out)
 
 
+_NOTHING_PASSED = SessionPolicy(None, None, (), 0, None)
+_ARNS_PREFIX = "PolicyArns.member."
+_LIST_PREFIXES = (_ARNS_PREFIX, "Tags.member.")
+
+
 def session_policy(params: Params, *, policy_max_len: int | None, allow_tags: bool = True) -> SessionPolicy:
     """Validate and parse Policy / PolicyArns / Tags and compute the packed size as a percentage.
 
@@ -157,6 +162,8 @@ def session_policy(params: Params, *, policy_max_len: int | None, allow_tags: bo
     PackedPolicyTooLarge ("Packed policy consumes N% of allotted space, ...").
     """
     raw = text(params, "Policy", min_len=1, max_len=policy_max_len, pattern=POLICY_CHARS)
+    if raw is None and not any(key.startswith(_LIST_PREFIXES if allow_tags else _ARNS_PREFIX) for key in params):
+        return _NOTHING_PASSED  # the usual request: what the lines below come to when nothing was passed
     arns = tuple(m.get("arn", "") for _, m in sorted(_members(params, "PolicyArns").items()))
     if len(arns) > MAX_POLICY_ARNS:
         raise validation_error(
