@@ -76,7 +76,7 @@ def main() -> int:
 
     from stsdesk.cli import main as cli_main  # the import order of `python -m stsdesk` (see first_paint)
     from stsdesk.gui import app as app_module
-    from stsdesk.gui import demo_session, startup  # ~3 ms before the first paint that stsdesk itself spends later
+    from stsdesk.gui import startup  # imported by stsdesk itself before its first paint
 
     original_run = app_module.run
     from benchmarks.paint_stamp import RowsPainted, print_and_exit  # after stsdesk's own imports (above)
@@ -107,8 +107,7 @@ def main() -> int:
 
         setattr(owner, name, wrapper)
 
-    timed(demo_session, "start_demo")  # run() imports these at call time
-    timed(startup, "show_config_profiles")
+    timed(startup, "show_config_profiles")  # run() imports these at call time
     timed(app_module, "load_engine")
     timed(app_module, "install_power")
 
@@ -124,6 +123,11 @@ def main() -> int:
             shown = _rows(view, view.model(), view.rootIndex())
             if not rows_out.exists():
                 rows_out.write_text(json.dumps(shown))
+            # stsdesk imports demo_session only after the rows are painted (serve, to start the emulator): wrapped
+            # here, after the stamp, not before the run (its ~1.5 ms of imports were counted against stsdesk).
+            from stsdesk.gui import demo_session
+
+            timed(demo_session, "start_demo")
             finish()
 
         watches.append(RowsPainted(view, painted))
