@@ -85,6 +85,9 @@ class IssuedCredentials:
     expiration: datetime
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _invalid_token() -> EmulatorError:
     return EmulatorError("InvalidClientTokenId", INVALID_TOKEN)
 
@@ -222,7 +225,8 @@ class EmulatorState:
 
         Expiration is now + ``duration_seconds``, in whole seconds as STS reports it.
         """
-        now = self.clock.now().replace(microsecond=0)
+        now = self.clock.now()
+        now -= _MICROSECOND * now.microsecond  # replace(microsecond=0) parses 8 keywords: ~4x the work
         expiration = now + timedelta(seconds=duration_seconds)
         key_id, secret = random_access_key("ASIA")
         session = Session(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import botocore.auth
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stsdesk.emulator.errors import EmulatorError
-from stsdesk.emulator.sigv4 import SignedRequest, _amz_text, verify_request
+from stsdesk.emulator.sigv4 import SignedRequest, _amz_text, _check_skew, verify_request
 
 SIGN_TIME = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 USER_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -537,3 +537,32 @@ def test_amz_date_text_says_what_strftime_says(moment: datetime) -> None:
 @given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
 def test_amz_date_text_from_the_digit_table_says_what_strftime_says(moment: datetime) -> None:
     assert _amz_text(moment) == moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _skew_verdict_the_long_way(amz_date: datetime, now: datetime) -> str:
+    now = now.astimezone(UTC).replace(microsecond=0)
+    if amz_date < now - timedelta(minutes=15):
+        return "expired"
+    if amz_date > now + timedelta(minutes=15):
+        return "not yet current"
+    return "ok"
+
+
+@given(
+    signed=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    offset_us=st.integers(min_value=-(16 * 60 + 2) * 10**6, max_value=(16 * 60 + 2) * 10**6)
+    | st.sampled_from([k * 10**6 + d for k in (-901, -900, -899, 899, 900, 901) for d in (-1, 0, 1, 999_999)]),
+    east=st.booleans(),
+)
+def test_clock_skew_shortcut_agrees_with_the_floored_clock_rule(signed: datetime, offset_us: int, east: bool) -> None:
+    amz_date = signed.replace(microsecond=0)
+    now = amz_date + timedelta(microseconds=offset_us)
+    if east:  # a clock reading in another zone: the same instant
+        now = now.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    expected = _skew_verdict_the_long_way(amz_date, now)
+    try:
+        _check_skew(amz_date, now)
+        verdict = "ok"
+    except EmulatorError as exc:
+        verdict = "expired" if "Signature expired" in exc.message else "not yet current"
+    assert verdict == expected
