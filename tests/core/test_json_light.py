@@ -81,6 +81,8 @@ def test_loads_answers_as_json_does(text: str) -> None:
 def test_loads_of_other_encodings_is_jsons(encoding: str) -> None:
     _check('{"a": "ü"}'.encode(encoding))
     _check(b"{\x00")
+    _check(b'{"a": "\xff"}')  # not UTF-8: a UnicodeDecodeError (a ValueError) from both
+    _check(b'{"a": "\xed\xa0\x80"}')  # an encoded lone surrogate: json reads it (surrogatepass)
 
 
 def test_loads_of_mutated_documents_answers_as_json_does() -> None:
