@@ -55,9 +55,7 @@ def run() -> list[Row]:
     child_note = (
         f"strict A B, median of {result['child_rounds']} each; {keyring}; "
         f"{'cache hit' if result['fast_path'] else 'the cached session was NOT reused (new AccessKeyId)'}; "
-        f"top imports: {_imports(result['top_imports'])}; floor: python -c 'import json, jeepney.io.blocking' "
-        f"{ms(result['needed_imports'])} vs python {ms(result['needed_python'])} "
-        f"({result['needed_imports'] / result['needed_python']:.2f}x)"
+        f"top imports: {_imports(result['top_imports'])}"
     )
     assume_note = (
         f"strict A B, median of {result['assume_rounds']} each; {keyring}; "

@@ -62,11 +62,6 @@ def measure() -> dict[str, object]:
         bare_cmd = [PYTHON, "-c", "pass"]
         n = rounds(CHILD_ROUNDS, 2)
         child, bare = side_by_side(lambda: _run(child_cmd, base), lambda: _run(bare_cmd, base), n, warmup=2)
-        # What a cache hit cannot avoid: the interpreter, json and the D-Bus library the Secret Service read needs.
-        needed_cmd = [PYTHON, "-c", "import json, jeepney.io.blocking"]
-        needed, bare_needed = side_by_side(
-            lambda: _run(needed_cmd, base), lambda: _run(bare_cmd, base), rounds(CHILD_ROUNDS // 2, 2), warmup=1
-        )
         assume_cmd = [PYTHON, "-m", "stsdesk", "assume", "readonly"]
         assumed = _run(assume_cmd, base).stdout
         assume_cached = first["AccessKeyId"] in assumed
@@ -98,8 +93,6 @@ def measure() -> dict[str, object]:
         "child": child,
         "python_startup": bare,
         "child_rounds": n,
-        "needed_imports": needed,
-        "needed_python": bare_needed,
         "top_imports": top_imports(timed.stderr),
         "assume": assume,
         "assume_python": bare_assume,
