@@ -232,3 +232,29 @@ def test_random_key_ids_use_the_base32_alphabet() -> None:
 @given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
 def test_iso8601_from_the_digit_table_says_what_strftime_says(moment: datetime) -> None:
     assert iso8601(moment) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain_by_the_old_rule(head: bytes) -> bool:
+    return not head.replace(b"\r\n", b"").translate(None, bytes(range(0x20, 0x7F)))
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_buffered_head_takes_exactly_the_plain_bytes(byte: int) -> None:
+    # Every byte value in the request line, a header name, a value and at a line end; bare CR and LF too.
+    char = bytes([byte])
+    in_value = b"GET / HTTP/1.1\r\nX-Y: a" + char + b"b\r\nZ: 2\r\n\r\n"
+    if _plain_by_the_old_rule(in_value[: in_value.find(b"\r\n\r\n")]):
+        assert parse_buffered_head(in_value) is not None  # nothing plain is turned away either
+    for data in (
+        b"GET /a" + char + b"b HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-" + char + b"y: 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Y: a" + char + b"b\r\nZ: 2\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Y: ab" + char + b"\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Y: a\r" + char + b"\n\r\n",
+    ):
+        head = data[: data.find(b"\r\n\r\n")]
+        parsed = parse_buffered_head(data)
+        if not _plain_by_the_old_rule(head):
+            assert parsed is None, data
+        elif parsed is not None:
+            assert (parsed.method, parsed.target, parsed.headers) == _head_the_ordinary_way(data)[:3]
