@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +141,8 @@ def profile_name_of_section(section: str) -> str | None:
     if not section.startswith("profile"):
         return None
     if any(ch in section for ch in "\"'\\"):
+        import shlex  # only for quoted names: not imported before the first rows are painted (issue 17)
+
         try:
             parts = shlex.split(section)
         except ValueError:

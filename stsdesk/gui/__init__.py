@@ -6,7 +6,6 @@
 # just add their own cost before it.
 import dataclasses  # noqa: F401
 import datetime  # noqa: F401
-import logging.handlers  # noqa: F401
 
 from stsdesk.gui import qtfix
 

@@ -23,7 +23,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
 from stsdesk.gui.countdown import Countdown
-from stsdesk.gui.errors import ErrorReporter, setup_logging, user_message
+from stsdesk.gui.errors import ErrorReporter, open_log_file, setup_logging, user_message
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import IconCache, MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
@@ -261,6 +261,7 @@ def run(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = build_win
         return 0
     try:
         show_profiles(launch)
+        open_log_file()  # the log file after the rows are painted (setup_logging kept the records until now)
         import asyncio
 
         import qasync
@@ -295,7 +296,7 @@ def show_window(args: argparse.Namespace, gui_factory: Callable[..., GuiApp] = b
         work_dir = directory
     else:
         work_dir = base
-    setup_logging(base)
+    setup_logging(base, defer=True)  # opened once the rows are painted (open_log_file)
     hint_box: dict[str, DemoSession] = {}
 
     def hint(serial: str) -> str | None:
@@ -445,3 +446,5 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("stsdesk.gui").error("the app stopped", exc_info=exc)
         print(f"stsdesk: {user_message(exc)}", file=sys.stderr)
         return 1
+    finally:
+        open_log_file()  # if run ended before it opened the file, the records it logged are written now

@@ -9,7 +9,6 @@ handler both end up here.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import re
 import sys
 import urllib.parse
@@ -96,28 +95,85 @@ def user_message(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}); details are in {LOG_NAME}"
 
 
-def setup_logging(config_dir: Path) -> Path:
+def setup_logging(config_dir: Path, defer: bool = False) -> Path:
     """Send stsdesk's log records to ``<config_dir>/stsdesk.log`` (rotated, redacted); returns the path.
 
-    An unwritable directory is not fatal: records then go to stderr only.
+    An unwritable directory is not fatal: records then go to stderr only. With ``defer`` the file is opened by
+    ``open_log_file`` (the app calls it once the first rows are painted: the rotating handler's imports, socket
+    and pickle among them, cost ~14M instructions before that); the records logged until then are kept and
+    written first, and an error record opens the file at once.
     """
     path = config_dir / LOG_NAME
     root = logging.getLogger("stsdesk")
     root.setLevel(logging.INFO)
-    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        from stsdesk.core.paths import private_log_handler  # 0600 whatever the umask or an older file's mode
+    early = _EarlyRecords(path)
+    _install(early)
+    if not defer:
+        early.open()
+    return path
 
-        handler: logging.Handler = private_log_handler(path, 1_000_000, 2)
-    except OSError:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+
+def open_log_file() -> None:
+    """Open the log file of a deferred ``setup_logging`` (if any) and write the records kept until now; then
+    the file's handler takes the early handler's place. Safe to call again."""
+    for handler in list(logging.getLogger("stsdesk").handlers):
+        if isinstance(handler, _EarlyRecords):
+            _install(handler.open())
+
+
+def _install(handler: logging.Handler) -> None:
+    """Make ``handler`` the one handler setup_logging put on the ``stsdesk`` logger."""
+    root = logging.getLogger("stsdesk")
     for old in [h for h in root.handlers if getattr(h, "_stsdesk", False)]:
         root.removeHandler(old)
-        old.close()
+        if old is not handler and not (isinstance(old, _EarlyRecords) and old.target is handler):
+            old.close()
     handler._stsdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    return path
+
+
+class _EarlyRecords(logging.Handler):
+    """The records logged before the log file is opened (setup_logging with ``defer``); passes them on once it
+    is (``open``): all kept so far, in order, then each one as it comes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+        self._records: list[logging.LogRecord] = []
+        self._target: logging.Handler | None = None
+
+    def open(self) -> logging.Handler:
+        """The log file's handler (stderr's when the file cannot be opened), made once; the kept records are
+        written to it."""
+        if self._target is None:
+            formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            try:
+                from stsdesk.core.paths import private_log_handler  # 0600 whatever the umask or an older mode
+
+                handler: logging.Handler = private_log_handler(self._path, 1_000_000, 2)
+            except OSError:
+                handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(formatter)
+            self._target = handler
+            records, self._records = self._records, []
+            for record in records:
+                handler.handle(record)
+        return self._target
+
+    @property
+    def target(self) -> logging.Handler | None:
+        return self._target
+
+    def close(self) -> None:
+        if self._target is not None:
+            self._target.close()
+        super().close()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._target is None and record.levelno < logging.ERROR:
+            self._records.append(record)
+        else:  # an error is written at once (the app may be about to stop), after those kept
+            self.open().handle(record)
 
 
 class ErrorReporter:

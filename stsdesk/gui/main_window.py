@@ -79,12 +79,9 @@ class MainWindow(QMainWindow):
         self.session_countdown.setObjectName("details-countdown")
         self.session_countdown.setTextFormat(Qt.TextFormat.PlainText)
         self.session_countdown.setContentsMargins(6, 4, 6, 4)
-        font = self.session_countdown.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.session_countdown.setFont(font)
-        self.session_countdown.hide()
+        self.session_countdown.hide()  # its bold, larger font is set when it is first shown (QFont: after the paint)
         self._countdown_colour: str | None = None
+        self._countdown_font_set = False
         self.tree.current_row_changed.connect(self._show_session_countdown)
 
         left = QWidget()
@@ -307,6 +304,12 @@ class MainWindow(QMainWindow):
             text = self.tr("The session of {name} has expired").format(name=name)
         else:
             text = self.tr("Session of {name}: {left} left").format(name=name, left=cell.data())
+        if not self._countdown_font_set:
+            self._countdown_font_set = True
+            font = self.session_countdown.font()
+            font.setBold(True)
+            font.setPointSizeF(font.pointSizeF() * 1.15)
+            self.session_countdown.setFont(font)
         self.session_countdown.setText(text)
         colour = _COUNTDOWN_COLOURS.get(level)
         if colour != self._countdown_colour:  # a style sheet change re-polishes the label: only when it changes

@@ -6,12 +6,15 @@ Used by the Qt model (tree_model.py) for every painted cell, so the lookups are 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QIcon
 
 from stsdesk.gui.countdown import Urgency, format_time_left, urgency
 from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text, time_left_text
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QBrush, QIcon
 
 COLUMNS = ("Name", "Kind", "Account", "State", "Time left")
 NAME, KIND, ACCOUNT, STATE, TIME_LEFT = range(len(COLUMNS))
@@ -22,12 +25,24 @@ FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
 SECONDS_LEFT_ROLE = Qt.ItemDataRole.UserRole + 3
 BUSY_ROLE = Qt.ItemDataRole.UserRole + 4
 
-URGENCY_COLOURS = {
-    Urgency.WARN: QBrush(QColor("#b26a00")),  # amber, readable on light and dark backgrounds
-    Urgency.CRITICAL: QBrush(QColor("#c62828")),
-    Urgency.EXPIRED: QBrush(QColor("#888888")),
-}
-ERROR_BRUSH = QBrush(QColor("#c62828"))
+_BRUSHES: dict[object, QBrush] = {}  # made at the first coloured cell (QBrush and QColor: not before the rows)
+_ERROR = "error"
+
+
+def _brush(key: object) -> QBrush | None:
+    """The text colour of an urgency (Urgency.WARN, CRITICAL, EXPIRED) or of an error (``_ERROR``)."""
+    if not _BRUSHES:
+        from PySide6.QtGui import QBrush, QColor
+
+        _BRUSHES.update({
+            Urgency.WARN: QBrush(QColor("#b26a00")),  # amber, readable on light and dark backgrounds
+            Urgency.CRITICAL: QBrush(QColor("#c62828")),
+            Urgency.EXPIRED: QBrush(QColor("#888888")),
+            _ERROR: QBrush(QColor("#c62828")),
+        })  # fmt: skip
+    return _BRUSHES.get(key)
+
+
 # Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out a view
 # of the model itself (the By-account view reads them; ItemNeverHasChildren on leaves lets a view skip
 # hasChildren()). The main tree's filter proxy answers Qt's default flags instead (see filter_proxy.py).
@@ -67,9 +82,9 @@ def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> 
 def foreground(node: ProfileNode, column: int, now: float) -> QBrush | None:
     """The text colour: the time left by urgency, the state red on an error; None: the palette's."""
     if column == TIME_LEFT and node.expiry is not None:
-        return URGENCY_COLOURS.get(urgency(node.expiry - now))
+        return _brush(urgency(node.expiry - now))
     if column == STATE and (node.error or node.profile.error):
-        return ERROR_BRUSH
+        return _brush(_ERROR)
     return None
 
 

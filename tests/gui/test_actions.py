@@ -162,6 +162,8 @@ def test_details_countdown_follows_the_shared_tick(gui: GuiApp, loop: asyncio.Ab
     assert not label.isVisible()  # no session yet
     assert run(loop, gui.controller.assume("dev-readonly")) is not None
     assert label.isVisible()
+    assert label.font().bold()  # set when it is first shown
+    assert label.font().pointSizeF() > gui.window.font().pointSizeF()
     first = label.text()
     assert first.startswith("Session of dev-readonly: 00:5") and first.endswith(" left")
     gui.countdown.start()
