@@ -7,6 +7,12 @@
 import dataclasses  # noqa: F401
 import datetime  # noqa: F401
 
+# The app's pure-Python modules it imports before the first paint, for the same reason: their own imports (stat,
+# re, types, enum...) then do not pass through the hook, which reads the source of each module an import statement
+# names for the first time (shibokensupport.feature._mod_uses_pyside: inspect.getsource).
+import stsdesk.core.paths
+import stsdesk.gui.errors
+import stsdesk.gui.profile_store  # noqa: F401
 from stsdesk.gui import qtfix
 
 qtfix.install()

@@ -9,9 +9,7 @@ through it botocore/boto3), the tray (reminders, auto-refresh, quick actions) an
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -23,7 +21,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
 from stsdesk.gui.countdown import Countdown
-from stsdesk.gui.errors import ErrorReporter, open_log_file, setup_logging, user_message
+from stsdesk.gui.errors import ErrorReporter, log, open_log_file, setup_logging, user_message
 from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.main_window import IconCache, MainWindow
 from stsdesk.gui.mfa_dialog import MfaPrompter
@@ -32,6 +30,8 @@ from stsdesk.gui.tree_model import ProfileTreeModel
 from stsdesk.resources import resources_dir  # not stsdesk.demo: its demo world is not needed yet
 
 if TYPE_CHECKING:
+    import argparse
+
     from stsdesk.core.secrets import SecretStore
     from stsdesk.gui.bridge_host import BridgeHost
     from stsdesk.gui.controller import Controller
@@ -443,7 +443,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"stsdesk: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: logged with its traceback (redacted), one line for the user
-        logging.getLogger("stsdesk.gui").error("the app stopped", exc_info=exc)
+        log.error("the app stopped", exc_info=exc)  # the "stsdesk.gui" logger
         print(f"stsdesk: {user_message(exc)}", file=sys.stderr)
         return 1
     finally:

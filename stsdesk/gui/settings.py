@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QWidget,
 )
 
@@ -147,6 +146,8 @@ class SettingsDialog(QDialog):
         self.auto_refresh.setWordWrap(True)
         self.auto_refresh.setToolTip("Sessions of these profiles are renewed before they expire when no MFA "
                                      "code is needed; otherwise you get a reminder")
+        from PySide6.QtWidgets import QSpinBox  # its type (and enums) only with the dialog, not before the paint
+
         self.clipboard = QSpinBox()
         self.clipboard.setRange(0, 3600)
         self.clipboard.setSuffix(" s")
