@@ -30,15 +30,24 @@ log = logging.getLogger("stsdesk.gui")
 # AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN variables however a shell sets them (fish: `set -gx NAME value`).
 # Access key ids are not secret and stay readable. A form-encoded value (JSON in a query string) may separate
 # key and value with "+" instead of a space.
-_PATTERNS = (
-    re.compile(r"(?i)((?:secret|token|password|signature|seed|sessionkey)[\w-]*[\"']?[\s+]*[:=][\s+]*[\"']?)"
-               r"[^\s\"',&]+"),
-    re.compile(r"(?i)(AWS_(?:SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN)[\"']?\s+[\"']?)[^\s\"',&]+"),
-    re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
-    re.compile(r"[A-Za-z0-9/+_=-]{100,}"),
+_PATTERN_TEXTS = (
+    r"(?i)((?:secret|token|password|signature|seed|sessionkey)[\w-]*[\"']?[\s+]*[:=][\s+]*[\"']?)[^\s\"',&]+",
+    r"(?i)(AWS_(?:SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN)[\"']?\s+[\"']?)[^\s\"',&]+",
+    r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+    r"[A-Za-z0-9/+_=-]{100,}",
 )
 _KEYED = 2  # the first _KEYED patterns keep their key (group 1) and mask only the value
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_TEXT = r"%[0-9A-Fa-f]{2}"
+# Compiled at the first redact, not at import: ~16M instructions, before the window's first paint (issue 17).
+_COMPILED: list[re.Pattern[str]] = []  # _PATTERN_TEXTS' patterns, then _PERCENT_TEXT's
+
+
+def _compiled() -> list[re.Pattern[str]]:
+    if not _COMPILED:
+        _COMPILED.extend(re.compile(text) for text in (*_PATTERN_TEXTS, _PERCENT_TEXT))
+    return _COMPILED
+
+
 # What to do about an error (core.errors.Remedy), in the window's words: one entry per REMEDY_ACTIONS (a
 # test checks that none is missing). The command line says the same with commands (stsdesk.cli.remedies).
 GUI_WORDS: dict[str, Callable[[Remedy], str]] = {
@@ -48,7 +57,7 @@ GUI_WORDS: dict[str, Callable[[Remedy], str]] = {
 
 
 def _redact_plain(text: str) -> str:
-    for index, pattern in enumerate(_PATTERNS):
+    for index, pattern in enumerate(_compiled()[:-1]):
         text = pattern.sub(r"\1***" if index < _KEYED else "***", text)
     return text
 
@@ -62,7 +71,7 @@ def redact(text: str) -> str:
     """
     text = _redact_plain(text)
     for _ in range(3):  # a URL inside a URL is encoded twice (Destination); deeper nesting is not expected
-        if not _PERCENT_ESCAPE.search(text):
+        if not _compiled()[-1].search(text):
             break
         decoded = urllib.parse.unquote(text)
         redacted = _redact_plain(decoded)
