@@ -80,6 +80,11 @@ def main(argv: list[str]) -> int:
             r.passed = None  # a smoke run's figures mean nothing: too few rounds
     missed = [r.figure for r in rows if r.passed is False and not r.crashed]
     print(render_table(rows))
+    if not smoke:  # the notes say how each figure was taken and hold the floors (RESULTS.md has them too)
+        print("\nnotes:")
+        for r in rows:
+            if r.note:
+                print(f"- {r.figure}: {r.note}")
     print(f"\nload average: {load}")
     if not (names or smoke):  # a subset or a smoke run: RESULTS.md stays the record of the last full run
         out = HERE / "RESULTS.md"
