@@ -423,9 +423,12 @@ def main() -> int:
 
             app_module.load_engine = timed_load
             tasks: list[asyncio.Task[None]] = []
+            original_serve = app_module.serve
 
-            def factory(*args: Any) -> Any:
-                gui = app_module.build_window(*args)
+            async def serve_and_measure(launch: Any) -> int:
+                # The measurements start with the app's asyncio loop (the window and the config's rows are shown
+                # before it exists); measure() waits for load_engine as before.
+                gui = launch.gui
 
                 async def drive() -> None:
                     try:
@@ -436,21 +439,16 @@ def main() -> int:
                         gui.window.close()
 
                 tasks.append(asyncio.get_running_loop().create_task(drive()))
-                return gui
+                return await original_serve(launch)
 
             args = argparse.Namespace(
                 demo=False, exit_after_first_paint=False, self_test=False, config_dir=str(Path(tmp) / "stsdesk")
             )
-            original_run = app_module.run
-
-            async def run_with_factory(run_args: argparse.Namespace) -> int:
-                return await original_run(run_args, gui_factory=factory)
-
-            setattr(app_module, "run", run_with_factory)  # noqa: B010 - main() looks run up at call time
+            setattr(app_module, "serve", serve_and_measure)  # noqa: B010 - run() looks serve up at call time
             try:
                 result["exit_status"] = app_module.main(args)
             finally:
-                app_module.run = original_run
+                app_module.serve = original_serve
                 app_module.load_engine = real_load
     print(json.dumps(result))
     return 0
