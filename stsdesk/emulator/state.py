@@ -182,15 +182,15 @@ class EmulatorState:
         return issued[0]
 
     def _remember_issued(self, access_key_id: str, account: str, expiration: int) -> None:
-        """Note an issued key's account (the caller holds ``_lock``)."""
         issued = self._issued_accounts
-        issued[access_key_id] = (account, expiration)
-        if len(issued) < self._sweep_issued_at:
-            return
-        now = self.clock.now().timestamp()
-        for key_id in [key_id for key_id, (_, expires) in issued.items() if expires <= now]:
-            del issued[key_id]
-        self._sweep_issued_at = max(_ISSUED_SWEEP_MIN, 2 * len(issued))
+        with self._lock:
+            issued[access_key_id] = (account, expiration)
+            if len(issued) < self._sweep_issued_at:
+                return
+            now = self.clock.now().timestamp()
+            for key_id in [key_id for key_id, (_, expires) in issued.items() if expires <= now]:
+                del issued[key_id]
+            self._sweep_issued_at = max(_ISSUED_SWEEP_MIN, 2 * len(issued))
 
     def authenticate(self, request: Request, service: str) -> tuple[SignedRequest, Caller]:
         """Verify a request's SigV4 signature for ``service`` and name its caller.
@@ -266,9 +266,9 @@ class EmulatorState:
             tags=tags,
             transitive_tag_keys=transitive_tag_keys,
         )
+        self._remember_issued(key_id, account, session.expiration)
         token = self.sealer.seal_json(SESSION_PURPOSE, session.to_json())
         with self._lock:
-            self._remember_issued(key_id, account, session.expiration)
             self._sessions[token] = session
             if len(self._sessions) > _CACHE_SIZE:
                 self._sessions.popitem(last=False)
