@@ -27,7 +27,6 @@ INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
 SESSION_PURPOSE = "session"
 _CACHE_SIZE = 4096
-_ISSUED_SWEEP_MIN = 4096  # the issued-key map is first swept for expired sessions at this size
 
 
 class Clock:
@@ -115,10 +114,7 @@ class EmulatorState:
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # token -> unsealed session (a cache)
         self._lock = threading.Lock()
         self._request_count = 0
-        # ASIA id -> (account, expiration) for GetAccessKeyInfo; entries of expired sessions are swept out when
-        # the map has doubled since the last sweep, so it holds about the live sessions, not every one issued.
-        self._issued_accounts: dict[str, tuple[str, int]] = {}
-        self._sweep_issued_at = _ISSUED_SWEEP_MIN
+        self._issued_accounts: dict[str, str] = {}  # ASIA id -> account, for GetAccessKeyInfo
         # Long-term key id -> (the scenario it was built from, its Caller): immutable, built once per key.
         self._key_callers: dict[str, tuple[Scenario, Caller]] = {}
 
@@ -171,26 +167,11 @@ class EmulatorState:
         return found[1].secret
 
     def account_of_key(self, access_key_id: str) -> str | None:
-        """The account owning a long-term key, or a temporary key issued by this process whose session has not
-        expired (None for anything else)."""
+        """The account owning a long-term key, or a temporary key issued since this process started."""
         found = self.scenario.key(access_key_id)
         if found is not None:
             return found[0].split(":")[4]
-        issued = self._issued_accounts.get(access_key_id)
-        if issued is None or issued[1] <= self.clock.now().timestamp():
-            return None
-        return issued[0]
-
-    def _remember_issued(self, access_key_id: str, account: str, expiration: int) -> None:
-        issued = self._issued_accounts
-        with self._lock:
-            issued[access_key_id] = (account, expiration)
-            if len(issued) < self._sweep_issued_at:
-                return
-            now = self.clock.now().timestamp()
-            for key_id in [key_id for key_id, (_, expires) in issued.items() if expires <= now]:
-                del issued[key_id]
-            self._sweep_issued_at = max(_ISSUED_SWEEP_MIN, 2 * len(issued))
+        return self._issued_accounts.get(access_key_id)
 
     def authenticate(self, request: Request, service: str) -> tuple[SignedRequest, Caller]:
         """Verify a request's SigV4 signature for ``service`` and name its caller.
@@ -266,7 +247,7 @@ class EmulatorState:
             tags=tags,
             transitive_tag_keys=transitive_tag_keys,
         )
-        self._remember_issued(key_id, account, session.expiration)
+        self._issued_accounts[session.access_key_id] = account
         token = self.sealer.seal_json(SESSION_PURPOSE, session.to_json())
         with self._lock:
             self._sessions[token] = session
