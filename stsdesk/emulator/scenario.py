@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stsdesk.emulator import randpool
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.policy import Policy, parse_policy
 
@@ -222,9 +221,9 @@ def random_secret() -> str:
 
 
 def random_access_key(prefix: str) -> tuple[str, str]:
-    """(``random_key_id(prefix)``, ``random_secret()``) from one draw of the random pool (``randpool``: os.urandom
-    bytes, each used once, fetched in blocks so the usual session issues no system call)."""
-    raw = randpool.take(46)
+    """(``random_key_id(prefix)``, ``random_secret()``) from one draw of the system's randomness (one
+    getrandom call per issued session instead of two)."""
+    raw = secrets.token_bytes(46)
     return prefix + raw[:16].translate(_KEY_ID_TABLE).decode("ascii"), base64.b64encode(raw[16:]).decode()
 
 

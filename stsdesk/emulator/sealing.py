@@ -22,7 +22,6 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from stsdesk.emulator import randpool
 from stsdesk.emulator.private_files import ensure_private_dir, read_or_create_key
 
 KEY_FILE_NAME = "sealing.key"
@@ -104,7 +103,7 @@ class Sealer:
             if len(compressed) < len(body):  # incompressible JSON (random values) may grow; keep the smaller
                 plaintext = _ZDICT_FLAG + compressed
         header = _HEADER
-        nonce = randpool.take(_NONCE_BYTES)  # os.urandom bytes, never handed out twice: nonces do not repeat
+        nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, _associated_data(header, purpose))
         return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
 
