@@ -220,11 +220,45 @@ def random_secret() -> str:
     return base64.b64encode(secrets.token_bytes(30)).decode()  # 40 characters
 
 
-def random_access_key(prefix: str) -> tuple[str, str]:
-    """(``random_key_id(prefix)``, ``random_secret()``) from one draw of the system's randomness (one
-    getrandom call per issued session instead of two)."""
+def random_access_key(prefix: str, account: str | None = None) -> tuple[str, str]:
+    """(key id, ``random_secret()``) from one draw of the system's randomness (one getrandom call per issued
+    session instead of two). The key id is ``random_key_id(prefix)``, or with ``account`` (12 digits) a
+    new-generation id that encodes the account as AWS's do (:func:`key_id_account` reads it back)."""
     raw = secrets.token_bytes(46)
-    return prefix + raw[:16].translate(_KEY_ID_TABLE).decode("ascii"), base64.b64encode(raw[16:]).decode()
+    if account is None or not _ACCOUNT_RE.match(account):
+        return prefix + raw[:16].translate(_KEY_ID_TABLE).decode("ascii"), base64.b64encode(raw[16:]).decode()
+    # After the prefix, 80 bits in base32: the new-generation flag, the account in 40 bits, then random bits.
+    # The first 8 characters hold the flag and the account's top 39 bits, the 9th its last bit and 4 random
+    # bits, the last 7 are random.
+    number = int(account)
+    ninth = _B32[(number & 1) << 4 | (raw[0] & 0x0F)]
+    key_id = prefix + _account_head(number) + ninth + raw[1:8].translate(_KEY_ID_TABLE).decode("ascii")
+    return key_id, base64.b64encode(raw[16:]).decode()
+
+
+@functools.lru_cache(maxsize=256)
+def _account_head(number: int) -> str:
+    bits = 1 << 39 | number >> 1
+    return "".join(_B32[bits >> shift & 31] for shift in range(35, -1, -5))
+
+
+_B32_VALUE = {char: value for value, char in enumerate(_B32)}
+
+
+def key_id_account(access_key_id: str) -> str | None:
+    """The account a new-generation access key id encodes (bit 20 set, bits 21-60 the account number), as STS's
+    GetAccessKeyInfo answers for any such key, expired or not; None for an id of another shape."""
+    if len(access_key_id) != 20:
+        return None
+    bits = 0
+    for char in access_key_id[4:14]:  # the first 50 bits after the prefix
+        value = _B32_VALUE.get(char)
+        if value is None:
+            return None
+        bits = bits << 5 | value
+    if not bits >> 49:  # an old-generation id: no account in it
+        return None
+    return f"{bits >> 9 & (1 << 40) - 1:012d}"
 
 
 def load_scenario(path: Path | str) -> Scenario:

@@ -18,7 +18,7 @@ from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.idp_keys import KeyStore
 from stsdesk.emulator.mfa import MfaVerifier
 from stsdesk.emulator.private_files import ensure_private_dir
-from stsdesk.emulator.scenario import Scenario, random_access_key
+from stsdesk.emulator.scenario import Scenario, key_id_account, random_access_key
 from stsdesk.emulator.sealing import Sealer, SealError
 from stsdesk.emulator.sigv4 import SignedRequest, verify_request
 from stsdesk.emulator.wire import Request
@@ -114,7 +114,6 @@ class EmulatorState:
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # token -> unsealed session (a cache)
         self._lock = threading.Lock()
         self._request_count = 0
-        self._issued_accounts: dict[str, str] = {}  # ASIA id -> account, for GetAccessKeyInfo
         # Long-term key id -> (the scenario it was built from, its Caller): immutable, built once per key.
         self._key_callers: dict[str, tuple[Scenario, Caller]] = {}
 
@@ -167,11 +166,12 @@ class EmulatorState:
         return found[1].secret
 
     def account_of_key(self, access_key_id: str) -> str | None:
-        """The account owning a long-term key, or a temporary key issued since this process started."""
+        """The account owning a long-term key of the scenario, else the account a new-generation key id encodes
+        (every temporary key this emulator issues is one: no record of issued keys is kept)."""
         found = self.scenario.key(access_key_id)
         if found is not None:
             return found[0].split(":")[4]
-        return self._issued_accounts.get(access_key_id)
+        return key_id_account(access_key_id)
 
     def authenticate(self, request: Request, service: str) -> tuple[SignedRequest, Caller]:
         """Verify a request's SigV4 signature for ``service`` and name its caller.
@@ -228,7 +228,7 @@ class EmulatorState:
         now = self.clock.now()
         now -= _MICROSECOND * now.microsecond  # replace(microsecond=0) parses 8 keywords: ~4x the work
         expiration = now + timedelta(seconds=duration_seconds)
-        key_id, secret = random_access_key("ASIA")
+        key_id, secret = random_access_key("ASIA", account)
         session = Session(
             kind=kind,
             arn=arn,
@@ -247,7 +247,6 @@ class EmulatorState:
             tags=tags,
             transitive_tag_keys=transitive_tag_keys,
         )
-        self._issued_accounts[session.access_key_id] = account
         token = self.sealer.seal_json(SESSION_PURPOSE, session.to_json())
         with self._lock:
             self._sessions[token] = session

@@ -136,6 +136,14 @@ def test_get_access_key_info(emu: Emu) -> None:
     creds = alice.assume_role(RoleArn=OPEN, RoleSessionName="ana")["Credentials"]
     assert alice.get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == B
     assert "at 'accessKeyId'" in error_of(alice.get_access_key_info, AccessKeyId="AKIA-not-a-valid-key")[1]
+    # As STS: the account is read from the key id itself, so an expired temporary key still answers, and so
+    # does a key this emulator never issued (the published example of a real ASIA key and its account).
+    emu.advance(3601)
+    assert alice.get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == B
+    assert alice.get_access_key_info(AccessKeyId="ASIAY34FZKBOKMUTVV7A")["Account"] == "609629065308"
+    code, message, _ = error_of(alice.get_access_key_info, AccessKeyId="ASIAAAAAAAAAAAAAAAAA")  # old generation
+    assert code == "InvalidParameterValue"
+    assert message == "The access key ASIAAAAAAAAAAAAAAAAA is not known to this emulator."
 
 
 def test_bad_signature_unknown_key_and_foreign_token(emu: Emu) -> None:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stsdesk.emulator.errors import EmulatorError
-from stsdesk.emulator.scenario import random_access_key, random_key_id
+from stsdesk.emulator.scenario import key_id_account, random_access_key, random_key_id
 from stsdesk.emulator.wire import ReplayReader, Request, first_values, parse_buffered_head, read_simple_headers
 from stsdesk.emulator.xmlout import iso8601, new_request_id
 from stsdesk.emulator.xmlout import text as xml_text
@@ -227,6 +227,24 @@ def test_random_key_ids_use_the_base32_alphabet() -> None:
     assert len(ids) == 500
     assert all(len(i) == 20 and i.startswith("ASIA") and set(i[4:]) <= set(ascii_uppercase + "234567") for i in ids)
     assert set("".join(i[4:] for i in ids)) == set(ascii_uppercase + "234567")  # 8000 draws reach all 32
+
+
+@given(st.integers(min_value=0, max_value=10**12 - 1))
+def test_temporary_key_ids_encode_their_account(number: int) -> None:
+    account = f"{number:012d}"
+    key_id, secret = random_access_key("ASIA", account)
+    assert len(key_id) == 20 and key_id.startswith("ASIA") and set(key_id[4:]) <= set(ascii_uppercase + "234567")
+    assert key_id_account(key_id) == account and len(secret) == 40
+    assert len({random_access_key("ASIA", account)[0] for _ in range(20)}) == 20  # 39 random bits each
+
+
+def test_key_id_account_reads_aws_key_ids() -> None:
+    # Published examples of real key ids with the account they belong to (Aidan Steele, Tal Be'ery).
+    assert key_id_account("ASIAY34FZKBOKMUTVV7A") == "609629065308"
+    assert random_access_key("ASIA", "609629065308")[0][:12] == "ASIAY34FZKBO"  # the same head as the real key
+    assert key_id_account("AKIAIOSFODNN7EXAMPLE") is None  # old generation (bit 20 clear): no account in it
+    assert key_id_account("ASIA0000000000000000") is None  # not base32
+    assert key_id_account("ASIAY34FZKBOKMUTVV7") is None  # 19 characters
 
 
 @given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
