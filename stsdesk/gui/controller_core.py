@@ -9,6 +9,7 @@ context menu through ``menu_extenders``, without touching widgets here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,8 +241,6 @@ class ControllerCore(QObject):
     def _unless_resolved(self, name: str, error: str | None, meta: CachedSession | None) -> str | None:
         """``error``, unless a session made after it was first seen is live (a terminal, the tray or another
         window got credentials since): then the error is stale and no longer shown."""
-        import time
-
         if error is None:
             self._errors_at.pop(name, None)
             return None
