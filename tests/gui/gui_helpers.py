@@ -8,6 +8,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QAbstractItemModel
+
 from stsdesk.gui.app import GuiApp, build_window, load_engine
 from stsdesk.gui.demo_session import DemoSession, start_demo
 from stsdesk.gui.power_features import PowerFeatures
@@ -69,7 +71,11 @@ def dispose(gui: GuiApp, demo: DemoSession) -> None:
 def account_groups_shown(power: PowerFeatures) -> dict[str, list[str]]:
     """The "By account" view's shown account rows -> their shown profile names (through its filter proxy, as
     the view sees them)."""
-    proxy = power.account_proxy
+    return groups_shown(power.account_proxy)
+
+
+def groups_shown(proxy: QAbstractItemModel) -> dict[str, list[str]]:
+    """An account model's (or its proxy's) top-level rows -> the profile names of their children."""
     shown: dict[str, list[str]] = {}
     for g in range(proxy.rowCount()):
         group = proxy.index(g, NAME)

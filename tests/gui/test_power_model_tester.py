@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gui_helpers import groups_shown
 from PySide6.QtCore import QSettings
 
 from stsdesk.core.profiles import build_tree
 from stsdesk.gui.account_labels import AccountLabels
 from stsdesk.gui.account_view import AccountFilterProxy, AccountTreeModel
-from stsdesk.gui.tree_model import NAME, PROFILE_NAME_ROLE, ProfileTreeModel
+from stsdesk.gui.tree_model import ProfileTreeModel
 
 RAW: dict[str, dict[str, Any]] = {
     "alice": {"stsdesk_access_key_id": "AKIADEMOALICE0000001", "mfa_serial": "arn:aws:iam::111111111111:mfa/alice"},
@@ -37,15 +38,6 @@ def _tree(raw: dict[str, dict[str, Any]]) -> Any:
     return build_tree(raw, Path("/nonexistent/config"), Path("/nonexistent/credentials"))
 
 
-def _shown(proxy: AccountFilterProxy) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for g in range(proxy.rowCount()):
-        group = proxy.index(g, NAME)
-        found[str(group.data())] = [str(proxy.index(r, NAME, group).data(PROFILE_NAME_ROLE))
-                                    for r in range(proxy.rowCount(group))]
-    return found
-
-
 def test_account_model_passes_qts_model_tester(qapp: object, qtmodeltester: Any, tmp_path: Path) -> None:
     clock = Clock()
     source = ProfileTreeModel(clock=clock)
@@ -58,7 +50,7 @@ def test_account_model_passes_qts_model_tester(qapp: object, qtmodeltester: Any,
 
     tree = _tree(RAW)
     source.set_profiles(tree.roots(), tree.children, {"222222222222": "dev-account"})
-    assert _shown(proxy) == {
+    assert groups_shown(proxy) == {
         "111111111111": ["alice", "fed"],  # the federated user acts in its source user's account
         "dev-account (222222222222)": ["dev", "ro"],
         "333333333333": ["deployer"],
@@ -74,17 +66,17 @@ def test_account_model_passes_qts_model_tester(qapp: object, qtmodeltester: Any,
     assert model.index_of("dev").siblingAtColumn(3).data() == "working…"
     # bob's account is learned from his session: his row moves out of the unknown group (a regroup).
     source.set_identity("bob", "arn:aws:iam::444444444444:user/bob")
-    assert "444444444444" in _shown(proxy) and "Account not known yet" not in _shown(proxy)
+    assert "444444444444" in groups_shown(proxy) and "Account not known yet" not in groups_shown(proxy)
     labels.set("222222222222", "#c62828", "prod-ish")
     assert model.group_index("222222222222").data() == "prod-ish · dev-account (222222222222)"
     for text in ("dev", "DEPLOY", "444444444444", "nothing matches", "dev-account", ""):
         proxy.set_filter_text(text)
     proxy.set_filter_text("readonly")
-    assert _shown(proxy) == {"prod-ish · dev-account (222222222222)": ["ro"]}
+    assert groups_shown(proxy) == {"prod-ish · dev-account (222222222222)": ["ro"]}
     smaller = {name: values for name, values in RAW.items() if name != "dev"}
     smaller["new"] = {"source_profile": "bob", "role_arn": "arn:aws:iam::555555555555:role/New"}
     tree = _tree(smaller)
     source.set_profiles(tree.roots(), tree.children)  # a reload: rows gone and added, filter kept
-    assert _shown(proxy) == {"prod-ish · 222222222222": ["ro"]}
+    assert groups_shown(proxy) == {"prod-ish · 222222222222": ["ro"]}
     proxy.set_filter_text("")
-    assert "555555555555" in _shown(proxy) and model.index_of("dev").isValid() is False
+    assert "555555555555" in groups_shown(proxy) and model.index_of("dev").isValid() is False
