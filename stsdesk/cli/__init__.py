@@ -130,6 +130,37 @@ def _silence_stdout(env: Environment) -> None:
         pass  # no real file descriptor (a test's stream): nothing is flushed at exit anyway
 
 
+# The options of `stsdesk` with no command (the GUI), as the full parser defines them (stsdesk.cli.parser).
+_GUI_FLAGS = {"--demo": "demo", "--exit-after-first-paint": "exit_after_first_paint", "--self-test": "self_test"}
+
+
+def _gui_arguments(arguments: list[str]) -> argparse.Namespace | None:
+    """What the full parser makes of ``arguments`` when they only open the window (no command; --demo,
+    --config-dir DIR or --config-dir=DIR, --exit-after-first-paint, --self-test, each spelled in full), without
+    building it: its command modules and subparsers cost ~8 ms before the window shows (issue 17). None for
+    anything else (a command, --help, --version, an abbreviation, a value that looks like an option...): the full
+    parser reads those, with its messages and errors. tests/cli checks both give the same Namespace."""
+    values: dict[str, str | bool | None] = {
+        "config_dir": None, "demo": False, "exit_after_first_paint": False, "self_test": False,
+    }  # fmt: skip
+    i = 0
+    while i < len(arguments):
+        arg = arguments[i]
+        if arg in _GUI_FLAGS:
+            values[_GUI_FLAGS[arg]] = True
+        elif arg == "--config-dir" and i + 1 < len(arguments) and not arguments[i + 1].startswith("-"):
+            i += 1
+            values["config_dir"] = arguments[i]
+        elif arg.startswith("--config-dir="):
+            values["config_dir"] = arg.partition("=")[2]
+        else:
+            return None
+        i += 1
+    import argparse
+
+    return argparse.Namespace(command=None, **values)
+
+
 def _main(argv: Sequence[str] | None, env: Environment) -> int:
     import sys
 
@@ -152,8 +183,11 @@ def _main(argv: Sequence[str] | None, env: Environment) -> int:
 
         if assume_fast(arguments, env):
             return 0
-    parser = build_parser()
-    args = parser.parse_args(arguments)
+    parser = None
+    args = _gui_arguments(arguments) if quick is None else None
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(arguments)
     if quick is not None:
         args.fast_path_tried = True
         args.bridge_asked = getattr(quick, "bridge_asked", False)
@@ -164,7 +198,7 @@ def _main(argv: Sequence[str] | None, env: Environment) -> int:
         status: int = args.handler(env, args)
         return status
     except UsageError as exc:
-        parser.error(str(exc))  # exits 2 with the usage line
+        (parser or build_parser()).error(str(exc))  # exits 2 with the usage line
     except StsdeskError as exc:
         return _fail(env, exc)
     except KeyboardInterrupt:
