@@ -15,4 +15,5 @@ import stsdesk.gui.errors
 import stsdesk.gui.profile_store  # noqa: F401
 from stsdesk.gui import qtfix
 
+qtfix.skip_source_scans()  # first: from here on every import statement passes PySide6's hook
 qtfix.install()

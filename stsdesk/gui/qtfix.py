@@ -1,4 +1,7 @@
-"""Work around a PySide6 6.12.0 reference-count bug: ``SignalInstance.emit`` returns a borrowed ``True``.
+"""PySide6 workarounds: a 6.12.0 reference-count bug (``install``) and the source scans of its import hook
+(``skip_source_scans``).
+
+A PySide6 6.12.0 reference-count bug: ``SignalInstance.emit`` returns a borrowed ``True``.
 
 Every Python-side ``signal.emit(...)`` (ours, qasync's ``call_soon_threadsafe``, pytest-qt's) then drops one
 reference of ``True`` that was never taken; on Python 3.11, where ``True`` is not immortal, the process dies
@@ -52,4 +55,37 @@ def install() -> bool:
 
     emit._stsdesk_refcount_fix = True  # type: ignore[attr-defined]
     SignalInstance.emit = emit  # type: ignore[method-assign]
+    return True
+
+
+def skip_source_scans() -> bool:
+    """Answer PySide6's import hook without reading sources where the answer is known; True if installed.
+
+    Once PySide6 is loaded, every module an import statement names for the first time is checked for PySide6 use
+    by reading its whole source (shibokensupport.feature._mod_uses_pyside: inspect.getsource, to find "PySide6"
+    in it), for the opt-in ``from __feature__ import snake_case, true_property`` switching, which stsdesk never
+    uses. Before the window's rows are painted that is ~80 modules (typing, argparse, socket..., and ours): ~8 ms
+    of file reads and line splitting (issue 17). The answer is known without the source for the standard library
+    (it never imports PySide6) and for stsdesk (only its gui package imports Qt; a module there that does not is
+    counted as a PySide6 user, which only matters for __feature__ switching); anything else is still read. Does
+    nothing on a PySide6 without that hook (an internal module: looked up, never imported)."""
+    feature = sys.modules.get("shibokensupport.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if feature is None or not callable(original):
+        return False
+    if getattr(original, "_stsdesk_known", False):
+        return True
+    stdlib = sys.stdlib_module_names
+
+    def uses_pyside(module: Any) -> bool:
+        name = getattr(module, "__name__", "")
+        top = name.partition(".")[0] if isinstance(name, str) else ""
+        if top in stdlib:
+            return False
+        if top == "stsdesk":
+            return name == "stsdesk.gui" or name.startswith("stsdesk.gui.")
+        return bool(original(module))
+
+    uses_pyside._stsdesk_known = True  # type: ignore[attr-defined]
+    setattr(feature, "_mod_uses_pyside", uses_pyside)  # noqa: B010 - a module attribute mypy does not know
     return True

@@ -47,3 +47,37 @@ def test_on_a_leaking_release_emit_takes_the_missing_reference(monkeypatch: pyte
     # unrelated threads at most.
     assert abs(gained_true - emits) <= 5
     assert abs(gained_false) <= 5
+
+
+def test_the_import_hook_answers_known_modules_without_their_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import inspect
+    import types
+
+    feature = sys.modules.get("shibokensupport.feature")
+    if feature is None:
+        pytest.skip("this PySide6 has no __feature__ import hook")
+    assert qtfix.skip_source_scans()  # installed by stsdesk.gui already; idempotent
+    assert qtfix.skip_source_scans()
+    uses_pyside = feature._mod_uses_pyside
+
+    def no_source(module: object) -> str:
+        raise AssertionError(f"read the source of {module}")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    for name in ("typing", "argparse", "collections.abc", "json.decoder", "stsdesk", "stsdesk.core.profiles"):
+        assert uses_pyside(importlib.import_module(name)) is False, name
+    for name in ("stsdesk.gui", "stsdesk.gui.main_window", "stsdesk.gui.tree_model"):
+        assert uses_pyside(importlib.import_module(name)) is True, name
+    monkeypatch.undo()
+    # Anything else is still read, as PySide6 does.
+    outside = types.ModuleType("not_stdlib_mod")
+    outside.__file__ = __file__  # this test's source names PySide6
+    assert uses_pyside(outside) is True
+    # Every stsdesk module outside the gui package really is free of PySide6 (the rule the answer relies on).
+    import pathlib
+
+    package = pathlib.Path(qtfix.__file__).resolve().parent.parent
+    for path in package.rglob("*.py"):
+        if "gui" not in path.relative_to(package).parts:
+            assert "PySide6" not in path.read_text(encoding="utf-8"), path
