@@ -13,7 +13,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,24 +47,31 @@ SELF_TEST_PROFILE = "dev-readonly"
 MfaHint = Callable[[str], "str | None"]  # the demo's "current code" aid for an MFA device, by serial
 
 
-@dataclass
+# GuiApp and Launch are plain classes, not dataclasses: @dataclass writes and compiles their methods' source at
+# import, ~1 ms each before the first paint (issue 17); nothing compares or prints them.
+
+
 class GuiApp:
     """Everything the running app is made of (tests drive it through this)."""
 
-    window: MainWindow
-    controller: Controller
-    model: ProfileTreeModel
-    countdown: Countdown
-    config_dir: Path
-    demo: DemoSession | None = None
-    closers: list[Callable[[], object]] = field(default_factory=list)  # run on quit (flush, close clients)
-    tray: TrayController | None = None  # once started
-    tray_app: ControllerTrayApp | None = None
-    bridge: BridgeHost | None = None
-    bridge_label: QLabel | None = None
-    sso: SsoController | None = None  # Identity Center sign-in sessions in the tree (gui/sso_controller.py)
-    serving: ServingController | None = None  # credential servers of profiles (gui/serving.py)
-    power: PowerFeatures | None = None  # by-account view, account colours, region picker, MFA extras
+    def __init__(
+        self, window: MainWindow, controller: Controller, model: ProfileTreeModel, countdown: Countdown,
+        config_dir: Path,
+    ) -> None:  # fmt: skip
+        self.window = window
+        self.controller = controller
+        self.model = model
+        self.countdown = countdown
+        self.config_dir = config_dir
+        self.demo: DemoSession | None = None
+        self.closers: list[Callable[[], object]] = []  # run on quit (flush, close clients)
+        self.tray: TrayController | None = None  # once started
+        self.tray_app: ControllerTrayApp | None = None
+        self.bridge: BridgeHost | None = None
+        self.bridge_label: QLabel | None = None
+        self.sso: SsoController | None = None  # Identity Center sign-in sessions in the tree (gui/sso_controller.py)
+        self.serving: ServingController | None = None  # credential servers of profiles (gui/serving.py)
+        self.power: PowerFeatures | None = None  # by-account view, account colours, region picker, MFA extras
 
 
 _APP_ICON: list[QIcon] = []  # the one app icon, once made (main and build_window both set it)
@@ -216,21 +222,24 @@ async def stop_tray_and_bridge(gui: GuiApp) -> None:
         await gui.serving.close()
 
 
-@dataclass
 class Launch:
     """What run() has built before the asyncio loop exists: the window on screen, the config files' profiles in
     its tree (painted), and what the rest of the startup (serve) goes on with."""
 
-    args: argparse.Namespace
-    gui: GuiApp
-    work_dir: Path
-    hint_box: dict[str, DemoSession]  # the demo session, once started (the MFA hint reads it)
-    collector: GuiThreadCollector  # from serve on, boto3 runs on executor threads: collect on this one only
-    port: int = 0  # the demo emulator's reserved loopback port
-    snapshot: ConfigSnapshot | None = None
-    quit_requested: bool = False  # Quit, the last window closed or SIGTERM, maybe before serve could act on it
-    on_quit: Callable[[], None] | None = None  # serve's: ends the app
-    restore_sigterm: Callable[[], None] | None = None  # puts back the SIGTERM handler from before ours
+    def __init__(
+        self, args: argparse.Namespace, gui: GuiApp, work_dir: Path, hint_box: dict[str, DemoSession],
+        collector: GuiThreadCollector,
+    ) -> None:  # fmt: skip
+        self.args = args
+        self.gui = gui
+        self.work_dir = work_dir
+        self.hint_box = hint_box  # the demo session, once started (the MFA hint reads it)
+        self.collector = collector  # from serve on, boto3 runs on executor threads: collect on this one only
+        self.port = 0  # the demo emulator's reserved loopback port
+        self.snapshot: ConfigSnapshot | None = None
+        self.quit_requested = False  # Quit, the last window closed or SIGTERM, maybe before serve could act on it
+        self.on_quit: Callable[[], None] | None = None  # serve's: ends the app
+        self.restore_sigterm: Callable[[], None] | None = None  # puts back the SIGTERM handler from before ours
 
     def request_quit(self) -> None:
         self.quit_requested = True

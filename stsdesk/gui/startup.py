@@ -6,7 +6,6 @@ visible). load_engine then reuses the tree read here while the files are unchang
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,13 +29,14 @@ def _file_stamp(path: Path) -> FileStamp:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-@dataclass
 class ConfigSnapshot:
     """The profiles read from the AWS config files before the engine exists (shown at once), and the files'
-    stamps taken just before that read: load_engine reuses the tree while both files are unchanged."""
+    stamps taken just before that read: load_engine reuses the tree while both files are unchanged. (A plain
+    class: @dataclass compiles the source of its methods at import, before the first paint.)"""
 
-    tree: ProfileTree
-    stamps: tuple[FileStamp, FileStamp]
+    def __init__(self, tree: ProfileTree, stamps: tuple[FileStamp, FileStamp]) -> None:
+        self.tree = tree
+        self.stamps = stamps
 
     def current(self) -> ProfileTree | None:
         """The tree if the files it was read from are still the AWS config files, unchanged; else None."""
