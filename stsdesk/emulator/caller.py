@@ -194,6 +194,12 @@ class Caller:
     def is_root(self) -> bool:
         return self.base_arn.endswith(":root") or self.kind == "root"
 
+    @functools.cached_property
+    def policies_context_free(self) -> bool:
+        """Whether every identity and session policy is context-free (``Policy.context_free``): ``is_allowed``
+        then answers the same whatever the context."""
+        return all(policy.context_free for policy in self.policies + self.session_policies)
+
     def context(self, now: datetime, region: str, secure: bool) -> dict[str, ContextValue]:
         """The global condition keys (``aws:*``) this caller brings to any request made at ``now``."""
         ctx: dict[str, ContextValue] = {

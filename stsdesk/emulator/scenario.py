@@ -78,11 +78,11 @@ class User:
     access_keys: tuple[AccessKey, ...] = ()
     mfa: MfaDevice | None = None
 
-    @property
-    def arn(self) -> str:
+    @functools.cached_property
+    def arn(self) -> str:  # computed once (several reads per request): the fields never change
         return f"arn:aws:iam::{self.account}:user{self.path}{self.name}"
 
-    @property
+    @functools.cached_property
     def unique_id(self) -> str:
         return stable_id("AIDA", self.arn)
 
@@ -96,11 +96,11 @@ class Role:
     max_session_duration: int = 3600
     policies: tuple[Policy, ...] = ()
 
-    @property
-    def arn(self) -> str:
+    @functools.cached_property
+    def arn(self) -> str:  # computed once (several reads per request): the fields never change
         return f"arn:aws:iam::{self.account}:role{self.path}{self.name}"
 
-    @property
+    @functools.cached_property
     def unique_id(self) -> str:
         return stable_id("AROA", self.arn)
 

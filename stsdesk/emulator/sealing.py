@@ -143,11 +143,19 @@ def encode_json(document: object) -> str:
     return _ENCODER.encode(document)
 
 
+# Printable ASCII but the quote and the backslash maps to itself, every other byte to NUL.
+_JSON_AS_IS = bytes(b if 0x20 <= b < 0x7F and b not in b'"\\' else 0 for b in range(256))
+
+
 def json_string(value: str) -> str:
     """``encode_json(value)`` for one string: quoted as is when it holds nothing JSON escapes (printable ASCII
     without quote or backslash, the usual ARN, id or key), else through the encoder."""
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return f'"{value}"'
+    if value.isascii():
+        if len(value) < 128:
+            if value.isprintable() and '"' not in value and "\\" not in value:
+                return f'"{value}"'
+        elif b"\0" not in value.encode("ascii").translate(_JSON_AS_IS):  # as xmlout.text judges long values
+            return f'"{value}"'
     return _ENCODER.encode(value)
 
 

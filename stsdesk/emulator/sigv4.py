@@ -86,6 +86,7 @@ def verify_request(
     now: datetime,
     resolve_secret: Callable[[str, str | None], str],
     expected_service: str | None = None,
+    header_map: dict[str, list[str]] | None = None,
 ) -> SignedRequest:
     """Verify the SigV4 signature of one request and say who signed it.
 
@@ -95,9 +96,11 @@ def verify_request(
 
     Raises EmulatorError: MissingAuthenticationToken (no signature at all), IncompleteSignature (malformed or
     incomplete signature pieces), SignatureDoesNotMatch (both forms at once, clock skew, wrong scope, wrong
-    signature) and whatever ``resolve_secret`` raises.
+    signature) and whatever ``resolve_secret`` raises. ``header_map``, when given, is ``headers`` as lower-cased
+    name -> every value in order (``_header_map(headers)``), already at hand.
     """
-    header_map = _header_map(headers)
+    if header_map is None:
+        header_map = _header_map(headers)
     query_pairs = _parse_query(query)
     query_first: dict[str, str] = {}
     for key, value in query_pairs:
@@ -197,6 +200,8 @@ def _parse_query(query: str) -> list[tuple[str, str]]:
 
 
 def _canonical_query(pairs: Sequence[tuple[str, str]], exclude: str | None) -> str:
+    if not pairs:  # the usual POST to "/"
+        return ""
     encoded = sorted(
         (_uri_encode(key), _uri_encode(value)) for key, value in pairs if exclude is None or key != exclude
     )
@@ -239,10 +244,11 @@ def _header_auth(
         raise EmulatorError("IncompleteSignature", f"{message}Authorization={authorization}")
 
     if amz_date_header is not None:
-        amz_date = _parse_amz_date(amz_date_header[0].strip())
+        amz_date, amz_date_text = _amz_date_and_text(amz_date_header[0].strip())
     else:
         assert http_date_header is not None  # checked above
         amz_date = _parse_http_date(http_date_header[0].strip())
+        amz_date_text = _amz_text(amz_date)
     token = header_map.get("x-amz-security-token")
     return _AuthParts(
         algorithm=algorithm,
@@ -250,7 +256,7 @@ def _header_auth(
         signed_headers=params["SignedHeaders"],
         signature=params["Signature"],
         amz_date=amz_date,
-        amz_date_text=_amz_text(amz_date),
+        amz_date_text=amz_date_text,
         security_token=(token[0].strip() or None) if token else None,
         canonical_query=_canonical_query(query_pairs, exclude=None),
     )
@@ -264,7 +270,7 @@ def _query_auth(query_pairs: Sequence[tuple[str, str]], query_first: dict[str, s
     )
     if message:
         raise EmulatorError("IncompleteSignature", f"{message}Re-examine the query-string parameters.")
-    amz_date = _parse_amz_date(query_first["X-Amz-Date"])
+    amz_date, amz_date_text = _amz_date_and_text(query_first["X-Amz-Date"])
     token = query_first.get("X-Amz-Security-Token")
     return _AuthParts(
         algorithm=query_first["X-Amz-Algorithm"],
@@ -272,7 +278,7 @@ def _query_auth(query_pairs: Sequence[tuple[str, str]], query_first: dict[str, s
         signed_headers=query_first["X-Amz-SignedHeaders"],
         signature=query_first["X-Amz-Signature"],
         amz_date=amz_date,
-        amz_date_text=_amz_text(amz_date),
+        amz_date_text=amz_date_text,
         security_token=token or None,
         # The signature cannot sign itself: it is the one parameter left out.
         canonical_query=_canonical_query(query_pairs, exclude="X-Amz-Signature"),
@@ -287,6 +293,14 @@ def _amz_text(moment: datetime) -> str:
         f"{moment.year}{_TWO[moment.month]}{_TWO[moment.day]}"
         f"T{_TWO[moment.hour]}{_TWO[moment.minute]}{_TWO[moment.second]}Z"
     )
+
+
+@lru_cache(maxsize=64)
+def _amz_date_and_text(text: str) -> tuple[datetime, str]:
+    """``_parse_amz_date(text)`` and its ``_amz_text``: a signed date is the same text for every request a
+    client signs within one second, so each is parsed once (a refused one raises each time, as before)."""
+    moment = _parse_amz_date(text)
+    return moment, _amz_text(moment)
 
 
 def _bad_date(text: str) -> EmulatorError:

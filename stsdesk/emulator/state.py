@@ -182,6 +182,7 @@ class EmulatorState:
         signed = verify_request(
             request.method, request.path, request.query, request.headers, request.body,
             self.clock.wall(), self.resolve_secret, service,  # skew is judged by the server's own clock
+            header_map=request.header_lists(),
         )
         return signed, self.caller(signed)
 

@@ -105,20 +105,23 @@ def assume_role(
     effective_si = source_identity or caller.source_identity
     tags = chained(SessionTags(caller.tags, caller.transitive_tag_keys), requested)
 
-    ctx = _context(state, caller, signed, request)
-    mfa_authenticated = caller.mfa_authenticated
-    if mfa_time is not None:
-        mfa_authenticated = True
-        ctx["aws:MultiFactorAuthPresent"] = "true"
-        ctx["aws:MultiFactorAuthAge"] = "0"
-    elif not caller.temporary:
-        ctx.pop("aws:MultiFactorAuthPresent", None)
-    ctx["sts:RoleSessionName"] = session_name
-    if external_id is not None:
-        ctx["sts:ExternalId"] = external_id
-    if source_identity is not None:
-        ctx["sts:SourceIdentity"] = source_identity
-    ctx.update(request_context(requested))
+    mfa_authenticated = caller.mfa_authenticated or mfa_time is not None
+    # The condition keys are gathered only when a policy evaluated below may read them: a context-free one (no
+    # conditions, no policy variables) decides by action, resource and principal alone.
+    ctx: dict[str, ContextValue] = {}
+    if not (role.trust_policy.context_free and caller.policies_context_free):
+        ctx = _context(state, caller, signed, request)
+        if mfa_time is not None:
+            ctx["aws:MultiFactorAuthPresent"] = "true"
+            ctx["aws:MultiFactorAuthAge"] = "0"
+        elif not caller.temporary:
+            ctx.pop("aws:MultiFactorAuthPresent", None)
+        ctx["sts:RoleSessionName"] = session_name
+        if external_id is not None:
+            ctx["sts:ExternalId"] = external_id
+        if source_identity is not None:
+            ctx["sts:SourceIdentity"] = source_identity
+        ctx.update(request_context(requested))
 
     # sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when tags / a source identity are passed: each
     # allowed by the trust policy and, across accounts or via an account principal, by the caller's policies.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 
 from stsdesk.emulator.errors import EmulatorError, validation_error
 from stsdesk.emulator.policy import ContextValue
@@ -28,6 +29,7 @@ TRANSITIVE_CONFLICT = (
     "from the calling session."
 )
 _EXTRA_CHARS = frozenset("_.:/=+-@")
+_LIST_PREFIXES = ("Tags.", "TransitiveTagKeys.")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def requested_tags(params: Mapping[str, str]) -> SessionTags:
     Raises ValidationError (count, length, characters, a tag without its key) and InvalidParameterValue
     (duplicate keys in any case, a transitive key that is not among the tags), with STS's wording.
     """
-    if not any(key.startswith(("Tags.", "TransitiveTagKeys.")) for key in params):
+    if not any(map(str.startswith, params, repeat(_LIST_PREFIXES))):  # map(): no generator frame per name
         return _NO_TAGS  # the common request: no tag work at all
     members = _members(params, "Tags")
     if len(members) > MAX_TAGS:

@@ -45,6 +45,18 @@ class Request:
             first = self._first = first_values(self.headers)
         return first.get(name.lower())
 
+    def header_lists(self) -> dict[str, list[str]]:
+        """Lower-cased header name -> every value of it, in order (what SigV4 canonicalises)."""
+        first = self._first
+        if first is None:
+            first = self._first = first_values(self.headers)
+        if len(first) == len(self.headers):  # no name comes twice (the usual request): each its one value
+            return {name: [value] for name, value in first.items()}
+        lists: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            lists.setdefault(name.lower(), []).append(value)
+        return lists
+
     def form(self) -> dict[str, str]:
         """Query-string and form-body parameters (body wins on duplicates; first value of each name).
 
@@ -142,7 +154,8 @@ _MAX_HEADERS = 100  # http.client._MAXHEADERS
 
 
 # Bytes a plain request head holds between its CRLFs: printable ASCII and the space (what _SIMPLE_HEADER takes).
-_PLAIN_BYTES = bytes(range(0x20, 0x7F))
+# Translating by this table keeps those and turns every other byte, CR and LF included, into NUL.
+_PLAIN_OR_NUL = bytes(b if 0x20 <= b < 0x7F else 0 for b in range(256))
 
 
 class RequestHead(NamedTuple):
@@ -171,8 +184,12 @@ def parse_buffered_head(data: bytes) -> RequestHead | None:
         return None
     head = data[:end]
     # At most 100 lines; every other byte printable ASCII or a space: no tab, bare CR or LF, control or
-    # non-ASCII byte anywhere.
-    if head.count(b"\r\n") >= _MAX_HEADERS or head.replace(b"\r\n", b"").translate(None, _PLAIN_BYTES):
+    # non-ASCII byte anywhere. The table turns each CR, each LF and each byte that is not plain into a NUL; CRLF
+    # pairs cannot overlap, so there are exactly two NULs per CRLF only when every CR and LF is in a pair and
+    # nothing else became one. (Cheaper than deleting the CRLFs and then the plain bytes: a delete looks each
+    # byte up in a set, callgrind ~18K -> ~10K instructions a boto3 request.)
+    lines_ended = head.count(b"\r\n")
+    if lines_ended >= _MAX_HEADERS or head.translate(_PLAIN_OR_NUL).count(b"\0") != 2 * lines_ended:
         return None
     lines = head.decode("ascii").split("\r\n")
     words = lines[0].split(" ")
