@@ -27,7 +27,6 @@ from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.gc_guard import freeze_when_quiet
 from stsdesk.gui.main_window import MainWindow
 from stsdesk.gui.mfa_dialog import CANCELLED_MESSAGE, MfaPrompter
-from stsdesk.gui.row_batch import RowBatch
 from stsdesk.gui.settings import Preferences, save_preferences
 from stsdesk.gui.tree_model import PROFILE_NAME_ROLE, ProfileTreeModel
 from stsdesk.gui.window_state import restore_window_state, save_window_state, set_default_column_widths
@@ -70,7 +69,7 @@ class ControllerCore(QObject):
         super().__init__(window)
         self.window = window
         self.model = model
-        self.rows = RowBatch(model, self)  # busy marks, sessions and errors: announced once per loop turn
+        self.rows = model  # busy marks, sessions and errors (the model announces them once per loop turn)
         self.proxy = proxy
         self.settings = settings
         self.prefs = prefs

@@ -177,7 +177,8 @@ def test_details_countdown_follows_the_shared_tick(gui: GuiApp, loop: asyncio.Ab
     assert gui.controller.select("dev-readonly")
     assert label.isVisible()
     gui.model.set_session("dev-readonly", datetime.now(UTC) - timedelta(seconds=5))
-    assert label.text() == "The session of dev-readonly has expired"
+    # The model announces state changes at the next turn of the loop.
+    qtbot.waitUntil(lambda: label.text() == "The session of dev-readonly has expired", timeout=3000)
     assert "#888888" in label.styleSheet()
 
 
