@@ -101,9 +101,14 @@ def role_matches(identity_arn: str | None, role_arn: str | None) -> bool:
     return id_parts[4] == role_parts[4] and len(assumed) >= 2 and assumed[1] == role_name
 
 
-# path -> (stat stamp, parsed sections): re-parsing the credentials file on every assume cost as much as the
-# rest of the broker's own work. The stamp (inode, mtime, ctime, size) changes on any edit or atomic replace.
-_parsed_files: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+# path -> (stat stamp, parsed sections, when the stamp was last checked): re-parsing the credentials file on every
+# assume cost as much as the rest of the broker's own work. The stamp (inode, mtime, ctime, size) changes on any
+# edit or atomic replace. It is looked at again only when the last look is STAMP_FRESH_S old: a burst of 200
+# assumes on the GUI's event loop made 200 stat calls, and each one lets the GIL go to the executor threads making
+# the requests, so the loop waited for it back (up to the 5 ms switch interval) 200 times in one turn. An edit is
+# seen by the next assume that starts STAMP_FRESH_S after it (the GUI's own file watcher waits 150 ms).
+STAMP_FRESH_S = 0.1
+_parsed_files: dict[str, tuple[tuple[int, int, int, int], dict[str, Any], float]] = {}
 
 
 def _parsed_file(path: Path) -> dict[str, Any] | None:
@@ -111,16 +116,22 @@ def _parsed_file(path: Path) -> dict[str, Any] | None:
 
     Raises ConfigError when the file cannot be parsed.
     """
+    key = str(path)
+    cached = _parsed_files.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[2] < STAMP_FRESH_S:
+        return cached[1]
     try:
         st = os.stat(path)
     except (OSError, ValueError):
+        _parsed_files.pop(key, None)
         return None
     if not stat.S_ISREG(st.st_mode):
+        _parsed_files.pop(key, None)
         return None
-    key = str(path)
     stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-    cached = _parsed_files.get(key)
     if cached is not None and cached[0] == stamp:
+        _parsed_files[key] = (stamp, cached[1], now)
         return cached[1]
     import botocore.configloader
     import botocore.exceptions
@@ -129,7 +140,7 @@ def _parsed_file(path: Path) -> dict[str, Any] | None:
         sections: dict[str, Any] = botocore.configloader.raw_config_parse(key)
     except botocore.exceptions.ConfigParseError:
         raise ConfigError(f"{path}: cannot be parsed; fix it or run with a valid file") from None
-    _parsed_files[key] = (stamp, sections)
+    _parsed_files[key] = (stamp, sections, now)
     return sections
 
 

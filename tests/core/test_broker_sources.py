@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.demo_world import DemoWorld, demo_world
@@ -196,3 +197,45 @@ def test_credential_process_loop_is_stopped(monkeypatch: pytest.MonkeyPatch) -> 
         ))
     )
     assert creds.access_key_id == "2"
+
+
+def test_credentials_file_secret_follows_edits_and_is_not_restated_within_the_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credentials file's parse is reused: within STAMP_FRESH_S of the last look without even a stat (a burst
+    of assumes on the GUI loop), after it an edit (even of the same size) is read again."""
+    import os
+
+    from stsdesk.core import broker_sources
+
+    class NoKeyring:  # the secret is not in the keyring: the credentials file answers
+        warning = None
+
+        def get(self, key: str) -> None:
+            return None
+
+    now = [1000.0]
+    monkeypatch.setattr(broker_sources.time, "monotonic", lambda: now[0])
+    creds = tmp_path / "credentials"
+    creds.write_text("[u]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = first\n")
+    user = Profile("u", ProfileKind.IAM_USER, access_key_id="AKIAEXAMPLE000000001")
+    secrets: Any = NoKeyring()
+    config = tmp_path / "config"
+
+    def secret() -> str:
+        return broker_sources.long_term_credentials(user, secrets, config, creds).secret_access_key
+
+    assert secret() == "first"
+    stats: list[object] = []
+    real_stat = os.stat
+    monkeypatch.setattr(broker_sources.os, "stat", lambda path, *a, **k: stats.append(path) or real_stat(path))
+    creds.write_text("[u]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = again\n")
+    now[0] += broker_sources.STAMP_FRESH_S / 2
+    assert secret() == "first" and stats == []  # within the window: no stat, the parse reused
+    now[0] += broker_sources.STAMP_FRESH_S
+    assert secret() == "again" and stats  # looked again: the edit is seen
+    stats.clear()
+    assert secret() == "again" and stats == []
+    creds.unlink()
+    now[0] += broker_sources.STAMP_FRESH_S
+    with pytest.raises(ConfigError):
+        secret()  # gone: no secret anywhere
