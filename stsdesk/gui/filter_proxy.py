@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex
 
 from stsdesk.gui.profile_store import ProfileNode, ProfileStore
 from stsdesk.gui.tree_model import ProfileTreeModel
 from stsdesk.gui.tree_presentation import COLUMN_COUNT
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 _INDEX = QModelIndex()
 _Index = QModelIndex | QPersistentModelIndex
@@ -271,5 +274,5 @@ class ProfileFilterProxy(QAbstractItemModel):
         # The source answers from the node id and column alone: a proxy index needs no mapping.
         return self._source.data(index, role) if self._source is not None else None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # 0: DisplayRole
         return self._source.headerData(section, orientation, role) if self._source is not None else None

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QEvent, QModelIndex, Signal
+from PySide6.QtGui import QAction, QIcon, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from stsdesk.gui.countdown import Urgency, urgency
+from stsdesk.gui.qtfix import set_property
 from stsdesk.gui.tree_model import SECONDS_LEFT_ROLE, TIME_LEFT
 from stsdesk.gui.tree_view import FilterEdit, ProfileTreeView
 
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         self.details.setAccessibleName(self.tr("Profile details"))
         self.session_countdown = QLabel()
         self.session_countdown.setObjectName("details-countdown")
-        self.session_countdown.setTextFormat(Qt.TextFormat.PlainText)
+        set_property(self.session_countdown, "textFormat", "PlainText")
         self.session_countdown.setContentsMargins(6, 4, 6, 4)
         self.session_countdown.hide()  # its bold, larger font is set when it is first shown (QFont: after the paint)
         self._countdown_colour: str | None = None
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(6, 6, 0, 6)
         left_layout.addWidget(self.filter_edit)
         left_layout.addWidget(self.tree)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = QSplitter()  # horizontal
         self.splitter.setObjectName("splitter")
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -114,7 +115,7 @@ class MainWindow(QMainWindow):
         def action(text: str, shortcut: str | None = None, tip: str = "") -> QAction:
             act = QAction(self.tr(text), self)  # every text through Qt's translation (English only so far)
             if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
+                set_property(act, "shortcut", shortcut)  # act.setShortcut(QKeySequence(shortcut)), see qtfix
             act.setToolTip(self.tr(tip or text))
             act.setStatusTip(self.tr(tip or text))
             return act
@@ -149,7 +150,7 @@ class MainWindow(QMainWindow):
         self.focus_filter_action.triggered.connect(self._focus_filter)
         self.addAction(self.focus_filter_action)
         for act in (self.assume_action, self.refresh_action, self.forget_action):
-            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            set_property(act, "shortcutContext", "WidgetWithChildrenShortcut")
         self.profile_actions = [
             self.assume_action, self.refresh_action, self.forget_action, self.copy_exports_action,
             self.copy_process_action, self.console_action, self.copy_console_action, self.whoami_action,
@@ -164,7 +165,7 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar(self.tr("Actions"))
         toolbar.setObjectName("toolbar")
         toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        set_property(toolbar, "toolButtonStyle", "ToolButtonTextOnly")
         self.toolbar = toolbar
         # The toolbar shows its own copies of the actions, so a narrow window can drop some from the toolbar
         # (they stay in the menus) without hiding them anywhere else.

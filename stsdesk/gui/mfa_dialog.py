@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QDialog,
@@ -62,6 +62,8 @@ class MfaDialog(QDialog):
 
     def __init__(self, mfa_serial: str, hint: Callable[[], str | None] | None = None,
                  parent: QWidget | None = None) -> None:
+        from PySide6.QtCore import Qt  # here: the window makes its prompter before the first paint (qtfix.set_property)
+
         super().__init__(parent)
         self.mfa_serial = mfa_serial
         self.setWindowTitle(self.tr("MFA code needed"))

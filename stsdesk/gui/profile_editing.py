@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from stsdesk.core.errors import StsdeskError
@@ -123,6 +122,7 @@ class ProfileEditing(ControllerCore):
 
     @async_slot()
     async def on_sso_help(self) -> None:
+        from PySide6.QtCore import Qt  # here: no Qt namespace before the first paint (qtfix.set_property)
         from PySide6.QtWidgets import QMessageBox
 
         box = QMessageBox(QMessageBox.Icon.Information, self.tr("Sign in to IAM Identity Center"),

@@ -1,5 +1,5 @@
-"""PySide6 workarounds: a 6.12.0 reference-count bug (``install``) and the source scans of its import hook
-(``skip_source_scans``).
+"""PySide6 workarounds: a 6.12.0 reference-count bug (``install``), the source scans of its import hook
+(``skip_source_scans``) and setting enum properties without its ``Qt`` namespace (``set_property``).
 
 A PySide6 6.12.0 reference-count bug: ``SignalInstance.emit`` returns a borrowed ``True``.
 
@@ -89,3 +89,15 @@ def skip_source_scans() -> bool:
     uses_pyside._stsdesk_known = True  # type: ignore[attr-defined]
     setattr(feature, "_mod_uses_pyside", uses_pyside)  # noqa: B010 - a module attribute mypy does not know
     return True
+
+
+def set_property(obj: QObject, name: str, value: str) -> None:
+    """Set ``obj``'s Qt property ``name`` from a string through Qt's meta-object: an enum or flags value by its key
+    (``"PlainText"``, ``"TextSelectableByMouse|TextSelectableByKeyboard"``), a shortcut by its text (``"Ctrl+Q"``).
+    The same C++ setter as ``obj.setName(Qt.X.key)`` or ``act.setShortcut(QKeySequence(text))``, without PySide6's
+    ``Qt`` namespace: its first use (which those calls make, choosing among their overloads) builds all of its ~93
+    Python enums at once (~22 ms of CPU in the app, measured), which nothing before the first paint with rows needs
+    (issue 17). An unknown property or enum key raises ValueError (a shortcut text Qt cannot read gives no
+    shortcut, as QKeySequence(text) does)."""
+    if not obj.setProperty(name, value):
+        raise ValueError(f"{type(obj).__name__} has no {name} property that takes {value!r}")

@@ -7,9 +7,16 @@ settings portal, the offscreen platform) ignore it; a forced choice therefore se
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+
+from stsdesk.gui.qtfix import set_property
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 THEMES = ("system", "light", "dark")
 THEME_KEY = "prefs/theme"
@@ -75,8 +82,9 @@ def apply_theme(theme: str) -> None:
         app.styleHints().colorSchemeChanged.connect(_desktop_changed)
     _style["current"] = theme
     hints = app.styleHints()
-    scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
-    hints.setColorScheme(scheme)  # where the platform honours it, its own light/dark
+    # Where the platform honours it, its own light/dark (hints.setColorScheme, without the Qt namespace: a saved
+    # light or dark theme is applied before the first paint, see qtfix.set_property).
+    set_property(hints, "colorScheme", {"light": "Light", "dark": "Dark"}.get(theme, "Unknown"))
     if theme == "system":
         if _style["name"] and style is not None and style.name() != _style["name"]:
             app.setStyle(_style["name"])

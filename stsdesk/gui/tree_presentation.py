@@ -6,24 +6,35 @@ Used by the Qt model (tree_model.py) for every painted cell, so the lookups are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from PySide6.QtCore import Qt
+from typing import TYPE_CHECKING, Any
 
 from stsdesk.gui.countdown import Urgency, format_time_left, urgency
 from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text, time_left_text
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QBrush, QIcon
 
 COLUMNS = ("Name", "Kind", "Account", "State", "Time left")
 NAME, KIND, ACCOUNT, STATE, TIME_LEFT = range(len(COLUMNS))
 COLUMN_COUNT = len(COLUMNS)
 
-PROFILE_NAME_ROLE = Qt.ItemDataRole.UserRole + 1
-FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
-SECONDS_LEFT_ROLE = Qt.ItemDataRole.UserRole + 3
-BUSY_ROLE = Qt.ItemDataRole.UserRole + 4
+
+def column_titles() -> list[str]:
+    """The columns' header titles, translated (context ProfileTreeModel)."""
+    from PySide6.QtCore import QCoreApplication
+
+    return [QCoreApplication.translate("ProfileTreeModel", title) for title in COLUMNS]
+
+
+# Qt.ItemDataRole values as the plain ints Qt hands data() (tests/gui check them against the enum): PySide6 builds
+# all ~93 enums of its Qt namespace at its first use (~22 ms of CPU in the app, measured), which nothing before the
+# first paint with rows needs to pay for (issue 17).
+DISPLAY_ROLE, DECORATION_ROLE, TOOLTIP_ROLE, FOREGROUND_ROLE, USER_ROLE = 0, 1, 3, 9, 256
+PROFILE_NAME_ROLE = USER_ROLE + 1
+FILTER_ROLE = USER_ROLE + 2
+SECONDS_LEFT_ROLE = USER_ROLE + 3
+BUSY_ROLE = USER_ROLE + 4
 
 _BRUSHES: dict[object, QBrush] = {}  # made at the first coloured cell (QBrush and QColor: not before the rows)
 _ERROR = "error"
@@ -43,21 +54,36 @@ def _brush(key: object) -> QBrush | None:
     return _BRUSHES.get(key)
 
 
-# Precomputed: enum | costs a Python call each time, and flags() runs twice per row while Qt lays out a view
-# of the model itself (the By-account view reads them; ItemNeverHasChildren on leaves lets a view skip
-# hasChildren()). The main tree's filter proxy answers Qt's default flags instead (see filter_proxy.py).
-PARENT_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-LEAF_FLAGS = PARENT_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
-NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_FLAGS: list[Qt.ItemFlag] = []  # (no flags, a parent's, a leaf's), made at the first item_flags()
+
+
+def item_flags() -> tuple[Qt.ItemFlag, Qt.ItemFlag, Qt.ItemFlag]:
+    """The flags of (no item, a row with children, a leaf row), precomputed: enum | costs a Python call each time,
+    and flags() runs twice per row while Qt lays out a view of the model itself (the By-account view reads them;
+    ItemNeverHasChildren on leaves lets a view skip hasChildren()). The main tree's filter proxy answers Qt's
+    default flags instead (see filter_proxy.py), so the Qt namespace is first needed after the rows are painted."""
+    if not _FLAGS:
+        from PySide6.QtCore import Qt
+
+        parent = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        _FLAGS.extend((Qt.ItemFlag.NoItemFlags, parent, parent | Qt.ItemFlag.ItemNeverHasChildren))
+    return _FLAGS[0], _FLAGS[1], _FLAGS[2]
+
+
+def __getattr__(name: str) -> Any:
+    """PARENT_FLAGS, LEAF_FLAGS and NO_FLAGS, made when first asked for (see item_flags)."""
+    names = ("NO_FLAGS", "PARENT_FLAGS", "LEAF_FLAGS")
+    if name in names:
+        return item_flags()[names.index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The roles data() answers; anything else (size hints, fonts, alignment...) is most of the calls a paint makes.
-ROLES = frozenset(
-    int(role) for role in (
-        Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
-        Qt.ItemDataRole.ToolTipRole, FILTER_ROLE, PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, BUSY_ROLE,
-    )
-)  # fmt: skip
-TICK_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole]
+ROLES = frozenset((
+    DISPLAY_ROLE, FOREGROUND_ROLE, DECORATION_ROLE, TOOLTIP_ROLE, FILTER_ROLE, PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE,
+    BUSY_ROLE,
+))  # fmt: skip
+TICK_ROLES = [DISPLAY_ROLE, FOREGROUND_ROLE]
 
 
 def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> str:

@@ -4,12 +4,20 @@ cells) and the filter field (Down moves into the results)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QGuiApplication, QInputMethodEvent, QKeyEvent, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QWidget
 
-from stsdesk.gui.tree_presentation import ACCOUNT, KIND, NAME, STATE, TIME_LEFT
+from stsdesk.gui.qtfix import set_property
+from stsdesk.gui.tree_presentation import ACCOUNT, COLUMN_COUNT, KIND, NAME, STATE, TIME_LEFT, column_titles
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QStandardItemModel
+
+# Qt.Key values (the ints QKeyEvent.key() returns): no Qt namespace before the first paint (qtfix.set_property)
+_KEY_RETURN, _KEY_ENTER, _KEY_DOWN = 0x01000004, 0x01000005, 0x01000015
 
 
 class ProfileTreeView(QTreeView):
@@ -27,7 +35,7 @@ class ProfileTreeView(QTreeView):
         self.setAlternatingRowColors(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        set_property(self, "contextMenuPolicy", "CustomContextMenu")
         self.setAllColumnsShowFocus(True)
         self.setExpandsOnDoubleClick(False)  # double-click assumes; the arrow expands
         self.setIconSize(QSize(16, 16))
@@ -37,6 +45,27 @@ class ProfileTreeView(QTreeView):
         self.setAccessibleName(self.tr("Profiles"))
         self.header().setAccessibleName(self.tr("Profile columns"))
         self.header().setMinimumSectionSize(40)
+        self._titles: QStandardItemModel | None = None  # the header's column titles (setModel)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        """As QTreeView's, but the header paints the column titles (tree_presentation.column_titles) from a Qt
+        model of its own: Qt calls a Python headerData() with a Qt.Orientation, whose first use builds all of
+        PySide6's Qt namespace enums (~22 ms of CPU before the rows are painted, issue 17). The view's model keeps
+        its headerData() for everything else that asks (accessibility, tests). Column sizes, hiding and moves are
+        the header's own, as before; the titles follow a language change."""
+        super().setModel(model)
+        if model is not None and model.columnCount() == COLUMN_COUNT:
+            if self._titles is None:
+                from PySide6.QtGui import QStandardItemModel
+
+                self._titles = QStandardItemModel(0, COLUMN_COUNT, self)
+                self._titles.setHorizontalHeaderLabels(column_titles())
+            self.header().setModel(self._titles)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange and self._titles is not None:
+            self._titles.setHorizontalHeaderLabels(column_titles())
 
     # Widths the columns other than Name start from, and the order they are dropped in when narrow.
     COLUMN_WIDTHS = {KIND: 100, ACCOUNT: 170, STATE: 90, TIME_LEFT: 80}
@@ -77,7 +106,7 @@ class ProfileTreeView(QTreeView):
 
     def keyPressEvent(self, event: object) -> None:
         key = getattr(event, "key", lambda: None)()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+        if key in (_KEY_RETURN, _KEY_ENTER) and self.currentIndex().isValid():
             self.assume_requested.emit()
             return
         super().keyPressEvent(event)  # type: ignore[arg-type]
@@ -182,7 +211,7 @@ class FilterEdit(QLineEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         self._input()
-        if event.key() == Qt.Key.Key_Down:
+        if event.key() == _KEY_DOWN:
             self.down_pressed.emit()
             return
         super().keyPressEvent(event)

@@ -3,8 +3,10 @@ three ways to start (add a profile, sign in to IAM Identity Center, try the demo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from stsdesk.gui.qtfix import set_property
 
 
 class Welcome(QWidget):
@@ -35,7 +37,7 @@ class Welcome(QWidget):
             "Keys already in ~/.aws/credentials? In a terminal, <code>stsdesk import-credentials</code> moves "
             "them into the keyring; they then appear here."))
         self.hint.setWordWrap(True)
-        self.hint.setTextFormat(Qt.TextFormat.RichText)
+        set_property(self.hint, "textFormat", "RichText")
         for widget, name in ((self.add_button, "welcome-add"), (self.sso_button, "welcome-sso"),
                              (self.demo_button, "welcome-demo")):
             widget.setObjectName(name)
