@@ -29,6 +29,7 @@ QUIET_INTERVAL_MS = 1000  # while nothing is collected: whole seconds, so the wa
 FULL_COLLECTION_EVERY_S = 30.0
 FULL_COLLECTION_MAX_DEFER_S = 120.0  # a due full collection waits for a quiet check at most this long
 
+_COARSE, _VERY_COARSE = Qt.TimerType.CoarseTimer, Qt.TimerType.VeryCoarseTimer
 _running: list[GuiThreadCollector] = []  # the started collector (hold() reaches it)
 
 
@@ -63,10 +64,12 @@ class GuiThreadCollector(QObject):
         self._busy = False  # the last check collected a younger generation
         self._hold_until = 0.0  # no full collection before this (monotonic): requests were started
         self._freeze_due = False  # freeze the heap at the next quiet check (a reload built a new tree)
+        self._paced_busy: bool | None = None  # the pace last set on the running timer (None: not yet)
 
     def start(self) -> None:
         gc.disable()
         self._timer.start()
+        self._paced_busy = None
         _running.append(self)
 
     def stop(self) -> None:
@@ -97,12 +100,19 @@ class GuiThreadCollector(QObject):
 
     def _pace(self, busy: bool) -> None:
         """Check every INTERVAL_MS while busy; every QUIET_INTERVAL_MS on whole seconds while quiet, so an idle
-        app wakes once a second for its countdown and its collector together (a wake-up costs ~0.2 ms)."""
+        app wakes once a second for its countdown and its collector together (a wake-up costs ~0.2 ms).
+
+        hold() calls this twice per request (200 in one turn of the loop in a burst): when the pace is already
+        the one wanted, nothing is asked of the timer."""
+        if busy == self._paced_busy and self._timer.isActive():
+            return
         interval = self._interval if busy else self._quiet_interval
-        kind = Qt.TimerType.CoarseTimer if busy else Qt.TimerType.VeryCoarseTimer
-        if self._timer.isActive() and (self._timer.interval() != interval or self._timer.timerType() != kind):
-            self._timer.setTimerType(kind)
-            self._timer.start(interval)
+        kind = _COARSE if busy else _VERY_COARSE
+        if self._timer.isActive():
+            if self._timer.interval() != interval or self._timer.timerType() != kind:
+                self._timer.setTimerType(kind)
+                self._timer.start(interval)
+            self._paced_busy = busy
 
     def check(self) -> int:
         """Collect the oldest generation due (a full one at most every FULL_COLLECTION_EVERY_S, and only at a

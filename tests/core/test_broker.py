@@ -305,3 +305,43 @@ def test_session_reaches_another_process_once_flushed(tmp_path: Path) -> None:
     other, other_fake = make_broker(tmp_path)  # another process: its own cache instance, same directory
     assert asyncio.run(other.credentials_for("plain")) == first
     assert other_fake.count("AssumeRole") == 0 and fake.count("AssumeRole") == 1
+
+
+def test_turn_budget_admits_a_few_per_turn_in_order_and_never_delays_one() -> None:
+    """TurnBudget: the first ``per_turn`` callers of a turn go on at once; the rest on the following turns, first
+    come first served, a cancelled waiter gives its place up, and every caller is admitted in the end."""
+    from stsdesk.core.broker import TurnBudget
+
+    async def scenario() -> tuple[list[tuple[int, int]], bool]:
+        budget = TurnBudget(3)
+        turn = 0
+        admitted: list[tuple[int, int]] = []  # (caller, turn admitted)
+
+        async def caller(i: int) -> None:
+            await budget.admit()
+            admitted.append((i, turn))
+
+        async def clock() -> None:
+            nonlocal turn
+            while True:
+                await asyncio.sleep(0)
+                turn += 1
+
+        ticking = asyncio.ensure_future(clock())
+        single = asyncio.ensure_future(budget.admit())
+        await asyncio.sleep(0)
+        alone = single.done()  # one caller: admitted on its first step
+        tasks = [asyncio.ensure_future(caller(i)) for i in range(10)]
+        tasks[7].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        ticking.cancel()
+        return admitted, alone
+
+    admitted, alone = asyncio.run(scenario())
+    assert alone
+    order = [i for i, _ in admitted]
+    assert order == [0, 1, 2, 3, 4, 5, 6, 8, 9]  # in order; 7 cancelled while waiting
+    per_turn: dict[int, int] = {}
+    for _, turn in admitted:
+        per_turn[turn] = per_turn.get(turn, 0) + 1
+    assert max(per_turn.values()) <= 3 and len(per_turn) >= 3  # spread over turns, never more than 3 in one
