@@ -188,6 +188,8 @@ class SessionCache:
         self._writing = threading.Lock()  # one writer per instance; other processes are kept out by flock
         self._stamp: tuple[int, int, int, int] | None = None
         self._raw: dict[str, Any] = {}
+        # How many times this instance found the index changed by someone else (see changes_elsewhere).
+        self._elsewhere = 0
         self._callbacks: list[Callable[[], None]] = []
         self._pending = PendingWrites(self._write_batch, "stsdesk-session-cache-writer")
 
@@ -206,9 +208,18 @@ class SessionCache:
         with self._state:
             stamp = self._file_stamp()
             if stamp != self._stamp or stamp is None:
-                self._raw = _read_raw_index(self._index) if stamp is not None else {}
-                self._stamp = stamp
+                raw = _read_raw_index(self._index) if stamp is not None else {}
+                if raw != self._raw:
+                    self._elsewhere += 1  # our own writes set _stamp and _raw: this is another process's
+                self._raw, self._stamp = raw, stamp
             return self._raw
+
+    def changes_elsewhere(self) -> int:
+        """A count that grows whenever this instance finds the index changed by another process (read now when
+        its file changed): equal before and after a look, only this instance wrote it meanwhile (a watcher of the
+        index file need not look at every session again after this process's own writes)."""
+        self._current()
+        return self._elsewhere
 
     def _write(self, raw: dict[str, Any]) -> None:
         # No indent: json's C encoder only serves indent=None, and the writer thread holds the GIL meanwhile.
@@ -223,6 +234,9 @@ class SessionCache:
         """Read-modify-write the index under the cross-process lock; the yielded dict is written back."""
         with self._writing, _exclusive_lock(self._lockfile):
             original = _read_raw_index(self._index)  # always fresh under the lock, whatever the stamp says
+            with self._state:
+                if original != self._raw:  # another process wrote since this one last read or wrote it
+                    self._elsewhere += 1
             raw = dict(original)
             yield raw
             if raw != original:

@@ -100,6 +100,7 @@ class ControllerCore(QObject):
         self._errors_at: dict[str, tuple[str, float]] = {}  # profile -> (its row's error, when first seen)
         self._expiries = ExpiryWatch()  # profiles whose session was live at the last tick (announce_expiries)
         self._parents: list[str] = []  # profiles with children in the tree (the only rows that expand)
+        self._cache_seen = -1  # the cache's changes_elsewhere() when the rows last followed it (-1: never)
         # Profiles whose session or error changed; announced together on the next turn of the loop.
         self._changed: set[str] = set()
         self._announce_timer = QTimer(self)
@@ -141,9 +142,19 @@ class ControllerCore(QObject):
     def _files_changed(self, group: str) -> None:
         if group == "config":
             self.reload()
-        else:  # the cache index: sessions stored or forgotten by a terminal, the tray or another window
-            for name in self._profiles_with_state():
-                self._sync_profile(name)
+            return
+        # The cache index: sessions stored or forgotten by a terminal, the tray or another window. This process's
+        # own writes (every assume's, a moment later on the cache's writer thread) change the file too, and their
+        # rows are already shown: looking at every profile with state again was a 50-100 ms turn of the loop
+        # after each burst (500 sessions).
+        if self.broker is None:
+            return
+        elsewhere = self.broker.cache.changes_elsewhere()
+        if elsewhere == self._cache_seen:
+            return
+        self._cache_seen = elsewhere
+        for name in self._profiles_with_state():
+            self._sync_profile(name)
 
     def show_tree(self) -> None:
         """Show the broker's profiles (a model reset), with their sessions and errors, keeping the selection."""
@@ -153,6 +164,7 @@ class ControllerCore(QObject):
         selected = self.current_profile() or str(self.settings.value("window/selected", ""))
         self.model.set_profiles(*self.tree_rows(tree), self.aliases)
         self._parents = self.model.parent_names()
+        self._cache_seen = self.broker.cache.changes_elsewhere()  # the rows follow the cache as it is now
         for name in self._profiles_with_state():
             self._sync_profile(name, announce=False)
         # Only rows with children can expand; expandAll would walk (and call back into Python for) all of them.

@@ -541,3 +541,28 @@ def test_pending_writes_are_flushed_when_the_process_exits(tmp_path: Path) -> No
     finally:
         keyring.set_keyring(fail.Keyring())
     assert found is not None and found[1].access_key_id == "ASIATESTKEY000000007"
+
+
+def test_changes_elsewhere_counts_only_other_writers(tmp_path: Path, backend: MemoryKeyring) -> None:
+    """changes_elsewhere() stays put across this instance's own stores and forgets, and grows when another
+    instance (another process) writes the index."""
+    secrets = SecretStore()
+    ours, theirs = SessionCache(tmp_path, secrets), SessionCache(tmp_path, secrets)
+    before = ours.changes_elsewhere()
+    ours.store(*make("profile:a", profile="a"))
+    assert ours.flush()
+    ours.store(*make("profile:b", profile="b", n=2))
+    ours.forget("profile:a")
+    assert ours.flush()
+    assert ours.changes_elsewhere() == before
+    theirs.store(*make("profile:c", profile="c", n=3))
+    assert theirs.flush()
+    after = ours.changes_elsewhere()
+    assert after > before
+    ours.store(*make("profile:d", profile="d", n=4))  # merged with theirs on write: counted at most once more
+    assert ours.flush()
+    assert ours.changes_elsewhere() >= after
+    settled = ours.changes_elsewhere()
+    ours.forget("profile:d")
+    assert ours.flush()
+    assert ours.changes_elsewhere() == settled

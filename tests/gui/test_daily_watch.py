@@ -82,3 +82,28 @@ def test_error_resolved_by_a_session_from_elsewhere_leaves(gui: GuiApp, loop: as
     other.store(dataclasses.replace(meta, created=datetime.now(UTC) + timedelta(seconds=1)), creds)
     assert other.flush()
     run(loop, until(lambda: gui.model.index_of("dev-readonly", STATE).data() == "active", 5))
+
+
+def test_own_cache_writes_do_not_resync_every_row(gui: GuiApp, loop: asyncio.AbstractEventLoop,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's own index writes (the writer thread, after each assume) change the watched file, but its
+    rows already show those sessions: no pass over every profile; another process's write still gets one."""
+    controller = gui.controller
+    assert run(loop, controller.assume("dev-readonly")) is not None
+    assert controller.broker.cache.flush()
+    run(loop, asyncio.sleep(0.5))  # the watcher's debounce after the write has passed
+    passes: list[int] = []
+    real = type(controller)._profiles_with_state
+    monkeypatch.setattr(type(controller), "_profiles_with_state",
+                        lambda self: passes.append(1) or real(self))
+    assert run(loop, controller.assume("dev-readonly", force=True)) is not None  # a new session, written here
+    assert controller.broker.cache.flush()
+    run(loop, asyncio.sleep(0.5))
+    assert passes == []
+    meta, creds = controller.broker.cache.lookup("profile:dev-readonly", 0) or (None, None)
+    assert meta is not None and creds is not None
+    other = SessionCache(gui.config_dir, gui.demo.secrets)  # a terminal forgets it
+    assert other.forget_profile("dev-readonly")
+    assert other.flush()
+    run(loop, until(lambda: gui.model.index_of("dev-readonly", STATE).data() == "", 5))
+    assert passes  # the foreign write was looked at
