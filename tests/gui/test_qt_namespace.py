@@ -155,3 +155,25 @@ def test_a_model_of_other_columns_keeps_its_own_header(app: QApplication) -> Non
 def test_welcome_is_still_built(app: QApplication) -> None:
     welcome = Welcome()
     assert welcome.hint.textFormat() is Qt.TextFormat.RichText
+
+
+def test_enter_on_the_tree_and_down_in_the_filter_still_act(app: QApplication) -> None:
+    from PySide6.QtTest import QTest
+
+    from stsdesk.gui.tree_view import FilterEdit
+
+    view = ProfileTreeView()
+    model = QStandardItemModel(1, len(COLUMNS))
+    view.setModel(model)
+    view.setCurrentIndex(model.index(0, 0))
+    assumed: list[bool] = []
+    view.assume_requested.connect(lambda: assumed.append(True))
+    QTest.keyClick(view, Qt.Key.Key_Return)
+    QTest.keyClick(view, Qt.Key.Key_Enter)
+    assert assumed == [True, True]
+    field = FilterEdit()
+    down: list[bool] = []
+    field.down_pressed.connect(lambda: down.append(True))
+    QTest.keyClick(field, Qt.Key.Key_Down)
+    QTest.keyClick(field, Qt.Key.Key_Up)
+    assert down == [True]
