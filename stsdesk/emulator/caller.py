@@ -95,11 +95,27 @@ class Session:
         return payload
 
     def to_json(self) -> str:
-        """``encode_json(self.to_payload())``, character for character (see ``session_json``)."""
-        return session_json(
-            self.kind, self.arn, self.account, self.user_id, self.base_arn, self.access_key_id,
-            self.secret_access_key, self.expiration, self.issued_by, self.session_policy, self.mfa_authenticated,
-            self.mfa_auth_time, self.source_identity, self.role_chained, self.tags, self.transitive_tag_keys,
+        """``encode_json(self.to_payload())``, character for character. Written out with one f-string for the
+        usual session (no tags, the declared field types): building the dict and running the encoder over it
+        cost twice as much, once per issued session."""
+        exp, mfat, mfa, chain = self.expiration, self.mfa_auth_time, self.mfa_authenticated, self.role_chained
+        if (
+            self.tags
+            or type(exp) is not int
+            or (mfat is not None and type(mfat) is not int)
+            or type(mfa) is not bool
+            or type(chain) is not bool
+        ):
+            return encode_json(self.to_payload())
+        policy, si = self.session_policy, self.source_identity
+        return (
+            f'{{"v":1,"k":{json_string(self.kind)},"arn":{json_string(self.arn)},'
+            f'"acct":{json_string(self.account)},"uid":{json_string(self.user_id)},'
+            f'"base":{json_string(self.base_arn)},"akid":{json_string(self.access_key_id)},'
+            f'"sk":{json_string(self.secret_access_key)},"exp":{exp},"act":{json_string(self.issued_by)},'
+            f'"sp":{"null" if policy is None else json_string(policy)},"mfa":{"true" if mfa else "false"},'
+            f'"mfat":{"null" if mfat is None else mfat},"si":{"null" if si is None else json_string(si)},'
+            f'"chain":{"true" if chain else "false"}}}'
         )
 
     @classmethod
@@ -146,56 +162,6 @@ class Session:
             tags=tags,
             transitive_tag_keys=tuple(str(k) for k in raw_tt),
         )
-
-
-def session_json(
-    kind: str,
-    arn: str,
-    account: str,
-    user_id: str,
-    base_arn: str,
-    access_key_id: str,
-    secret_access_key: str,
-    expiration: int,
-    issued_by: str,
-    session_policy: str | None,
-    mfa_authenticated: bool,
-    mfa_auth_time: int | None,
-    source_identity: str | None,
-    role_chained: bool,
-    tags: tuple[tuple[str, str], ...],
-    transitive_tag_keys: tuple[str, ...],
-) -> str:
-    """``Session(...).to_json()`` for these fields (Session's, in its order), without building the Session:
-    the state seals a new session's JSON first and builds the object after the response has gone out.
-
-    ``encode_json(Session(...).to_payload())``, character for character. Written out with one f-string for the
-    usual session (no tags, the declared field types): building the dict and running the encoder over it
-    cost twice as much, once per issued session."""
-    exp, mfat, mfa, chain = expiration, mfa_auth_time, mfa_authenticated, role_chained
-    if (
-        tags
-        or type(exp) is not int
-        or (mfat is not None and type(mfat) is not int)
-        or type(mfa) is not bool
-        or type(chain) is not bool
-    ):
-        session = Session(
-            kind, arn, account, user_id, base_arn, access_key_id, secret_access_key, expiration, issued_by,
-            session_policy, mfa_authenticated, mfa_auth_time, source_identity, role_chained, tags,
-            transitive_tag_keys,
-        )
-        return encode_json(session.to_payload())
-    policy, si = session_policy, source_identity
-    return (
-        f'{{"v":1,"k":{json_string(kind)},"arn":{json_string(arn)},'
-        f'"acct":{json_string(account)},"uid":{json_string(user_id)},'
-        f'"base":{json_string(base_arn)},"akid":{json_string(access_key_id)},'
-        f'"sk":{json_string(secret_access_key)},"exp":{exp},"act":{json_string(issued_by)},'
-        f'"sp":{"null" if policy is None else json_string(policy)},"mfa":{"true" if mfa else "false"},'
-        f'"mfat":{"null" if mfat is None else mfat},"si":{"null" if si is None else json_string(si)},'
-        f'"chain":{"true" if chain else "false"}}}'
-    )
 
 
 @dataclass(frozen=True)

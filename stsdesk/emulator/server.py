@@ -554,17 +554,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
         )
         request._first = self._header_first  # the same first-value map Request.header would build
-        app = self.server.app
-        state = app.state
-        # Bookkeeping that changes no answer is done after the response has gone out, and before this
-        # connection's next request is read (EmulatorState.answering).
-        later = state.answering()
         try:
-            response = app.dispatch(request)
+            response = self.server.app.dispatch(request)
         except _Drop:
-            state.answered()
             self.close_connection = True
-            state.run_deferred(later)
             return
         except EmulatorError as exc:
             response = error_response(exc, request_id)
@@ -573,10 +566,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             _log.error("internal error answering %s %s", self.command, request.path[:200], exc_info=True)
             failure = EmulatorError("InternalFailure", "We encountered an internal error. Please try again.")
             response = error_response(failure, request_id)
-        state.answered()
         self._send(response, head=self.command == "HEAD")
-        if later:
-            state.run_deferred(later)
 
     def _send(self, response: Response, head: bool) -> None:
         """Status line, headers and body in one ``sendall`` (TCP_NODELAY is set: it leaves at once)."""

@@ -129,7 +129,7 @@ class Portal:
         if found is None:
             raise PortalError("ForbiddenException", "No access", 403)
         role, pset = found
-        creds = self.state.issue_session(
+        creds, _ = self.state.issue_session(
             kind="assumed-role",
             arn=assumed_role_arn(role, sign_in.user),
             account=role.account,

@@ -9,13 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from stsdesk.emulator.caller import Caller, Session, caller_for_key, caller_for_session, session_json
+from stsdesk.emulator.caller import Caller, Session, caller_for_key, caller_for_session
 from stsdesk.emulator.errors import EmulatorError
 from stsdesk.emulator.idp_keys import KeyStore
 from stsdesk.emulator.mfa import MfaVerifier
@@ -29,7 +27,6 @@ INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
 SESSION_PURPOSE = "session"
 _CACHE_SIZE = 4096
-Deferred = tuple[Callable[..., None], tuple[Any, ...]]
 
 
 class Clock:
@@ -119,7 +116,6 @@ class EmulatorState:
         self._request_count = 0
         # Long-term key id -> (the scenario it was built from, its Caller): immutable, built once per key.
         self._key_callers: dict[str, tuple[Scenario, Caller]] = {}
-        self._after = threading.local()  # .later: the answering thread's deferred bookkeeping, or None
 
     def next_request_number(self) -> int:
         """A 1-based counter of STS/EC2 requests, for the every-Nth-request faults."""
@@ -225,7 +221,7 @@ class EmulatorState:
         role_chained: bool = False,
         tags: tuple[tuple[str, str], ...] = (),
         transitive_tag_keys: tuple[str, ...] = (),
-    ) -> IssuedCredentials:
+    ) -> tuple[IssuedCredentials, Session]:
         """Mint temporary credentials: a fresh ``ASIA`` key id and secret, and the sealed session as token.
 
         Expiration is now + ``duration_seconds``, in whole seconds as STS reports it.
@@ -234,57 +230,28 @@ class EmulatorState:
         now -= _MICROSECOND * now.microsecond  # replace(microsecond=0) parses 8 keywords: ~4x the work
         expiration = now + timedelta(seconds=duration_seconds)
         key_id, secret = random_access_key("ASIA", account)
-        fields = (  # caller.Session's fields, in order
-            kind,
-            arn,
-            account,
-            user_id,
-            base_arn,
-            key_id,
-            secret,
-            int(expiration.timestamp()),
-            issued_by,
-            session_policy,
-            mfa_authenticated,
-            int(mfa_auth_time.timestamp()) if mfa_auth_time is not None else None,
-            source_identity,
-            role_chained,
-            tags,
-            transitive_tag_keys,
+        session = Session(
+            kind=kind,
+            arn=arn,
+            account=account,
+            user_id=user_id,
+            base_arn=base_arn,
+            access_key_id=key_id,
+            secret_access_key=secret,
+            expiration=int(expiration.timestamp()),
+            issued_by=issued_by,
+            session_policy=session_policy,
+            mfa_authenticated=mfa_authenticated,
+            mfa_auth_time=int(mfa_auth_time.timestamp()) if mfa_auth_time is not None else None,
+            source_identity=source_identity,
+            role_chained=role_chained,
+            tags=tags,
+            transitive_tag_keys=transitive_tag_keys,
         )
-        token = self.sealer.seal_json(SESSION_PURPOSE, session_json(*fields))
-        # The unsealed session is remembered for the token's next use; the response does not wait for it.
-        later = getattr(self._after, "later", None)
-        if later is None:
-            self._remember(token, fields)
-        else:
-            later.append((self._remember, (token, fields)))
-        return IssuedCredentials(key_id, secret, token, expiration)
-
-    def _remember(self, token: str, fields: tuple[Any, ...]) -> None:
-        session = Session(*fields)
+        token = self.sealer.seal_json(SESSION_PURPOSE, session.to_json())
         with self._lock:
             self._sessions[token] = session
             if len(self._sessions) > _CACHE_SIZE:
                 self._sessions.popitem(last=False)
-
-    # ------------------------------------------------------------------------------- after the response
-
-    def answering(self) -> list[Deferred]:
-        """Called by the server on the thread that is about to answer a request: from now until ``answered``,
-        bookkeeping that changes no response (the session cache) is collected in the list returned instead of
-        done. The server sends the response, then runs the list (``run_deferred``) before it reads the next
-        request on that connection. Another connection never depends on it: the cache only saves unsealing."""
-        later: list[Deferred] = []
-        self._after.later = later
-        return later
-
-    def answered(self) -> None:
-        """The current request's answer is made: bookkeeping on this thread is done at once again."""
-        self._after.later = None
-
-    @staticmethod
-    def run_deferred(later: list[Deferred]) -> None:
-        """Run the bookkeeping ``answering`` collected, in order."""
-        for work, args in later:
-            work(*args)
+        creds = IssuedCredentials(session.access_key_id, session.secret_access_key, token, expiration)
+        return creds, session

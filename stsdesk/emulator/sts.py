@@ -175,7 +175,7 @@ def get_session_token(
         raise EmulatorError("AccessDenied", "Cannot call GetSessionToken with session credentials")
     mfa_time = _check_mfa(state, caller, serial, code, MFA_INVALID_SESSION)
     seconds = _session_seconds(caller, duration)
-    creds = state.issue_session(
+    creds, _ = state.issue_session(
         kind="root" if caller.is_root else "session",
         arn=caller.arn,
         account=caller.account,
@@ -210,7 +210,7 @@ def get_federation_token(
         raise not_authorized(caller.arn, "sts:GetFederationToken", fed_arn)
     seconds = _session_seconds(caller, duration)
     fed_id = f"{caller.account}:{name}"
-    creds = state.issue_session(
+    creds, _ = state.issue_session(
         kind="federated-user",
         arn=fed_arn,
         account=caller.account,

@@ -100,7 +100,7 @@ def issue_role_session(
     result elements that all three AssumeRole* actions share."""
     arn = assumed_role_arn(role, session_name)
     role_id = f"{role.unique_id}:{session_name}"
-    creds = state.issue_session(
+    creds, _ = state.issue_session(
         kind="assumed-role",
         arn=arn,
         account=role.account,
