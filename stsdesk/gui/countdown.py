@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from stsdesk.gui.qtfix import set_property
 
 WARN_SECONDS = 600.0  # amber under 10 minutes
 CRITICAL_SECONDS = 120.0  # red under 2 minutes
@@ -112,7 +114,7 @@ class Countdown(QObject):
         self.timer.setInterval(1000)
         # On whole seconds: the idle GC check (gc_guard, the same kind of timer) wakes the app at the same moment,
         # one wake-up a second instead of three (each costs the event loop ~0.2 ms).
-        self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
+        set_property(self.timer, "timerType", "VeryCoarseTimer")  # no Qt namespace before the rows paint (qtfix)
         self.timer.timeout.connect(self.tick)
 
     def start(self) -> None:

@@ -22,14 +22,15 @@ from __future__ import annotations
 import gc
 import time
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QTimer
+
+from stsdesk.gui.qtfix import set_property
 
 INTERVAL_MS = 500  # while collecting (the app is allocating: requests are being answered)
 QUIET_INTERVAL_MS = 1000  # while nothing is collected: whole seconds, so the wake-up is the 1 Hz countdown's own
 FULL_COLLECTION_EVERY_S = 30.0
 FULL_COLLECTION_MAX_DEFER_S = 120.0  # a due full collection waits for a quiet check at most this long
 
-_COARSE, _VERY_COARSE = Qt.TimerType.CoarseTimer, Qt.TimerType.VeryCoarseTimer
 _running: list[GuiThreadCollector] = []  # the started collector (hold() reaches it)
 
 
@@ -56,6 +57,7 @@ class GuiThreadCollector(QObject):
         self._quiet_interval = max(interval_ms, QUIET_INTERVAL_MS)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
+        self._coarse = True  # the timer's kind: CoarseTimer (QTimer's default), else VeryCoarseTimer
         self._timer.timeout.connect(self.check)
         self._thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
@@ -107,10 +109,12 @@ class GuiThreadCollector(QObject):
         if busy == self._paced_busy and self._timer.isActive():
             return
         interval = self._interval if busy else self._quiet_interval
-        kind = _COARSE if busy else _VERY_COARSE
         if self._timer.isActive():
-            if self._timer.interval() != interval or self._timer.timerType() != kind:
-                self._timer.setTimerType(kind)
+            if self._timer.interval() != interval or self._coarse != busy:
+                # The kind is kept here and set by name (qtfix.set_property): the first check may run before the
+                # rows are painted, and Qt.TimerType (or timerType()'s answer) builds PySide6's whole Qt namespace.
+                set_property(self._timer, "timerType", "CoarseTimer" if busy else "VeryCoarseTimer")
+                self._coarse = busy
                 self._timer.start(interval)
             self._paced_busy = busy
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, QTimer
 from PySide6.QtGui import QIcon
 
 from stsdesk.core.model import Profile
@@ -34,23 +34,28 @@ from stsdesk.gui.tree_presentation import (
     BUSY_ROLE,
     COLUMN_COUNT,
     COLUMNS,
+    DECORATION_ROLE,
+    DISPLAY_ROLE,
     FILTER_ROLE,
+    FOREGROUND_ROLE,
     KIND,
-    LEAF_FLAGS,
     NAME,
-    NO_FLAGS,
-    PARENT_FLAGS,
     PROFILE_NAME_ROLE,
     ROLES,
     SECONDS_LEFT_ROLE,
     STATE,
     TICK_ROLES,
     TIME_LEFT,
+    TOOLTIP_ROLE,
     display,
     foreground,
     icon,
+    item_flags,
     tooltip,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 __all__ = [
     "ACCOUNT", "ALIAS_KEY", "BUSY_ROLE", "COLUMNS", "FILTER_ROLE", "KIND", "NAME", "PROFILE_NAME_ROLE",
@@ -59,12 +64,10 @@ __all__ = [
 
 _INDEX = QModelIndex()
 _Parent = QModelIndex | QPersistentModelIndex
-# Plain ints: data() runs for every role of every painted cell, and an enum attribute lookup per compare adds up.
-_DISPLAY, _FOREGROUND, _DECORATION, _TOOLTIP = (
-    int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ForegroundRole),
-    int(Qt.ItemDataRole.DecorationRole), int(Qt.ItemDataRole.ToolTipRole),
-)  # fmt: skip
-_NAME_ROLE, _SECONDS, _BUSY = int(PROFILE_NAME_ROLE), int(SECONDS_LEFT_ROLE), int(BUSY_ROLE)
+# Plain ints (tree_presentation): data() runs for every role of every painted cell, and nothing before the rows
+# are painted touches PySide6's Qt namespace (its first use builds all of its enums: ~22 ms of CPU, issue 17).
+_DISPLAY, _FOREGROUND, _DECORATION, _TOOLTIP = DISPLAY_ROLE, FOREGROUND_ROLE, DECORATION_ROLE, TOOLTIP_ROLE
+_NAME_ROLE, _SECONDS, _BUSY = PROFILE_NAME_ROLE, SECONDS_LEFT_ROLE, BUSY_ROLE
 # The cells a row's runtime state shows in (tree_presentation): busy, error, session and note change State (text,
 # colour, icon, tool tip) and Time left; served also the Name cell's tool tip. Name, Kind and Account never.
 STATE_CELLS = (STATE, TIME_LEFT)
@@ -93,7 +96,7 @@ class ProfileTreeModel(QAbstractItemModel):
         self._clock = clock
         self.store = ProfileStore()
         self._nodes = self.store.nodes  # the hot paths below index it directly
-        self._flags: list[Qt.ItemFlag] = [NO_FLAGS]
+        self._flags: list[Qt.ItemFlag] | None = None  # per node id, made at the first flags() (a view of this model)
         # Rows whose runtime state changed this turn -> the columns to announce (see the module docstring).
         self._pending: dict[int, tuple[int, ...]] = {}
         self._announce_timer: QTimer | None = None  # made at the first change (none before the first paint)
@@ -110,8 +113,8 @@ class ProfileTreeModel(QAbstractItemModel):
         """Replace the whole tree (a model reset). Runtime state of profiles that still exist is kept."""
         self.beginResetModel()
         self.store.load(roots, children, aliases)
-        self._nodes = nodes = self.store.nodes
-        self._flags = [NO_FLAGS] + [PARENT_FLAGS if node.children else LEAF_FLAGS for node in nodes[1:]]
+        self._nodes = self.store.nodes
+        self._flags = None
         self.endResetModel()
 
     def set_favourites(self, names: Iterable[str]) -> None:
@@ -122,7 +125,7 @@ class ProfileTreeModel(QAbstractItemModel):
         for name in changed:
             index = self.index_of(name, NAME)
             if index.isValid():
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+                self.dataChanged.emit(index, index, [_DISPLAY])
 
     # -- queries -----------------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class ProfileTreeModel(QAbstractItemModel):
         node_id = self.store.learn_identity(name, arn)
         if node_id is not None:
             cell = self.createIndex(self._nodes[node_id].row, ACCOUNT, node_id)
-            self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DisplayRole])
+            self.dataChanged.emit(cell, cell, [_DISPLAY])
 
     # -- announcing runtime state, once per turn of the loop -------------------------------------------
 
@@ -330,13 +333,21 @@ class ProfileTreeModel(QAbstractItemModel):
     def hasChildren(self, parent: _Parent = _INDEX) -> bool:
         return parent.column() <= 0 and bool(self._nodes[parent.internalId()].children)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        # Qt here, not at import: the view's header paints its titles from a model of its own (tree_view.setModel),
+        # and nothing before the rows are painted builds PySide6's Qt namespace (~22 ms of CPU, issue 17).
+        from PySide6.QtCore import Qt
+
         if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
             return QCoreApplication.translate("ProfileTreeModel", COLUMNS[section])
         return None
 
     def flags(self, index: _Parent) -> Qt.ItemFlag:
-        return self._flags[index.internalId()]
+        flags = self._flags
+        if flags is None:  # the main tree's proxy never asks: the first view of this model itself does
+            none, parent, leaf = item_flags()
+            flags = self._flags = [none] + [parent if node.children else leaf for node in self._nodes[1:]]
+        return flags[index.internalId()]
 
     def data(self, index: _Parent, role: int = _DISPLAY) -> Any:
         if role not in ROLES:  # size hints, fonts, alignment...: most of the calls a paint makes
