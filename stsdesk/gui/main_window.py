@@ -33,7 +33,50 @@ ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
 # core.exports.SHELLS, copied: importing core.exports (json, datetime, core.model) before the first paint costs
 # ~12 ms of startup. tests/gui/test_startup_more.py checks that the two stay equal.
 SHELLS = ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json")
+_FREE = 16777215  # QWIDGETSIZE_MAX
 _COUNTDOWN_COLOURS = {Urgency.WARN: "#b26a00", Urgency.CRITICAL: "#c62828", Urgency.EXPIRED: "#888888"}
+
+
+class SteadyLabel(QLabel):
+    """A label whose text changes often without changing shape (the status bar's soonest expiry, each second).
+
+    Its size is fixed to its text with every digit at the font's widest, so a new time left repaints the label
+    alone: a label of free size asks its parent (the whole status bar) to lay out and repaint on every text.
+    The size changes only when the text's shape does (another profile, another count, an empty text)."""
+
+    _DIGITS = "0123456789"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._widest: dict[int, int] | None = None  # str.translate table: each digit -> the widest one
+        self._shape: str | None = None
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit(text)
+
+    def _fit(self, text: str) -> None:
+        widest = self._widest
+        if widest is None:
+            metrics = self.fontMetrics()
+            digit = max(self._DIGITS, key=metrics.horizontalAdvance)
+            widest = self._widest = {ord(d): ord(digit) for d in self._DIGITS}
+        shape = text.translate(widest)
+        if shape == self._shape:
+            return
+        self._shape = shape
+        self.setMinimumSize(0, 0)  # a fixed QLabel hints its fixed size: free it to measure
+        self.setMaximumSize(_FREE, _FREE)
+        super().setText(shape)  # measured as QLabel itself would (margins, indent, frame)
+        hint = self.sizeHint()
+        super().setText(text)
+        self.setFixedSize(hint)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # measure again
+            self._widest = self._shape = None
+            self._fit(self.text())
 
 
 class IconCache:
@@ -193,7 +236,7 @@ class MainWindow(QMainWindow):
         self.shortcuts_action.triggered.connect(self._show_shortcuts)
         self.about_action.triggered.connect(self._show_about)
 
-        self.expiry_label = QLabel()
+        self.expiry_label = SteadyLabel()
         self.expiry_label.setObjectName("soonest-expiry")
         self.statusBar().addPermanentWidget(self.expiry_label)
         self.keyring_label = QLabel()
