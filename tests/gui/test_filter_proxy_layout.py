@@ -152,6 +152,32 @@ def test_state_changes_reach_the_shown_rows_only(qapp: object) -> None:
     assert sorted(changed, key=str) == [("dev-ro", 0, 0, TIME_LEFT), ("ro", 1, 1, TIME_LEFT)]
 
 
+def test_every_role_of_a_shown_cell_is_the_source_cells(qapp: object) -> None:
+    """The proxy answers the roles the source ignores itself (issue 17: fewer calls per painted cell); every
+    role still reads what the source model says of the same cell."""
+    clock = Clock()
+    model = _model(clock)
+    model.set_session("ro", datetime.fromtimestamp(clock.now + 3600, UTC))
+    model.set_error("dev", "AccessDenied")
+    proxy = _proxy(model, "")
+    seen: set[object] = set()
+
+    def walk(parent: QModelIndex) -> None:
+        for row in range(proxy.rowCount(parent)):
+            for column in range(proxy.columnCount(parent)):
+                cell = proxy.index(row, column, parent)
+                source = proxy.mapToSource(cell)
+                for role in [*range(0, 14), *range(256, 262)]:
+                    ours, theirs = proxy.data(cell, role), model.data(source, role)
+                    assert ours == theirs, (cell.siblingAtColumn(NAME).data(), column, role)
+                    seen.add(type(ours))
+            walk(proxy.index(row, 0, parent))
+
+    walk(QModelIndex())
+    assert {str, type(None), bool}.issubset(seen)  # texts, colours, flags: the roles the source answers
+    assert len(seen) >= 4
+
+
 def test_a_reload_filters_the_new_rows(qapp: object) -> None:
     model = _model()
     proxy = _proxy(model, "admin")
