@@ -269,15 +269,7 @@ class ProfileTreeModel(QAbstractItemModel):
                     runs.setdefault((node.parent, column), []).append(node.row)
         for (parent, column), rows in runs.items():
             rows.sort()
-            siblings = nodes[parent].children
-            start = previous = rows[0]
-            for row in [*rows[1:], -1]:
-                if row == previous + 1:
-                    previous = row
-                    continue
-                self.dataChanged.emit(self.createIndex(start, column, siblings[start]),
-                                      self.createIndex(previous, column, siblings[previous]))
-                start = previous = row
+            self._announce_runs(nodes[parent].children, column, rows)
 
     def tick(self) -> int:
         """Refresh the time-left cells of rows with a session; returns how many cells changed.
@@ -287,20 +279,25 @@ class ProfileTreeModel(QAbstractItemModel):
         nodes = self._nodes
         count = 0
         for parent, rows in self.store.tick(self._clock(), format_time_left).items():
-            siblings = nodes[parent].children
-            start = previous = rows[0]
-            for row in [*rows[1:], -1]:
-                if row == previous + 1:
-                    previous = row
-                    continue
-                self.dataChanged.emit(
-                    self.createIndex(start, TIME_LEFT, siblings[start]),
-                    self.createIndex(previous, TIME_LEFT, siblings[previous]),
-                    TICK_ROLES,
-                )
-                count += previous - start + 1
-                start = previous = row
+            self._announce_runs(nodes[parent].children, TIME_LEFT, rows, TICK_ROLES)
+            count += len(rows)
         return count
+
+    def _announce_runs(self, siblings: list[int], column: int, rows: list[int], roles: list[int] | None = None) -> None:
+        """One ``dataChanged`` of ``column`` (for ``roles``; every role when None) per run of adjacent rows among
+        ``siblings`` (the node ids of one parent's children); ``rows``: ascending, no repeats."""
+        start = previous = rows[0]
+        for row in [*rows[1:], -1]:
+            if row == previous + 1:
+                previous = row
+                continue
+            first, last = self.createIndex(start, column, siblings[start]), \
+                self.createIndex(previous, column, siblings[previous])
+            if roles is None:
+                self.dataChanged.emit(first, last)
+            else:
+                self.dataChanged.emit(first, last, roles)
+            start = previous = row
 
     # -- QAbstractItemModel ------------------------------------------------------------------------
 
