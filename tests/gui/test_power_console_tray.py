@@ -22,10 +22,12 @@ from stsdesk.gui.settings import SettingsDialog, load_preferences, save_preferen
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
 
 FAKE_CHROMIUM = """#!/bin/sh
-# A stand-in Chromium: records its arguments and the forwarding page it was given, then exits.
-printf '%s\\n' "$@" > "$FAKE_BROWSER_RECORD/argv"
+# A stand-in Chromium: records its arguments and the forwarding page it was given, then exits. Each record
+# appears whole (written aside, then renamed): the test reads them as soon as they exist.
+r=$FAKE_BROWSER_RECORD
+printf '%s\\n' "$@" > "$r/argv.part" && mv "$r/argv.part" "$r/argv"
 for arg in "$@"; do
-  case "$arg" in file://*) cat "${arg#file://}" > "$FAKE_BROWSER_RECORD/page" ;; esac
+  case "$arg" in file://*) cat "${arg#file://}" > "$r/page.part" && mv "$r/page.part" "$r/page" ;; esac
 done
 """
 
