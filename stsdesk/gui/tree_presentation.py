@@ -6,7 +6,8 @@ Used by the Qt model (tree_model.py) for every painted cell, so the lookups are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING
 
 from stsdesk.gui.countdown import Urgency, format_time_left, urgency
 from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text, time_left_text
@@ -54,28 +55,16 @@ def _brush(key: object) -> QBrush | None:
     return _BRUSHES.get(key)
 
 
-_FLAGS: list[Qt.ItemFlag] = []  # (no flags, a parent's, a leaf's), made at the first item_flags()
-
-
+@cache
 def item_flags() -> tuple[Qt.ItemFlag, Qt.ItemFlag, Qt.ItemFlag]:
-    """The flags of (no item, a row with children, a leaf row), precomputed: enum | costs a Python call each time,
+    """The flags of (no item, a row with children, a leaf row), made once: enum | costs a Python call each time,
     and flags() runs twice per row while Qt lays out a view of the model itself (the By-account view reads them;
     ItemNeverHasChildren on leaves lets a view skip hasChildren()). The main tree's filter proxy answers Qt's
     default flags instead (see filter_proxy.py), so the Qt namespace is first needed after the rows are painted."""
-    if not _FLAGS:
-        from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt
 
-        parent = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        _FLAGS.extend((Qt.ItemFlag.NoItemFlags, parent, parent | Qt.ItemFlag.ItemNeverHasChildren))
-    return _FLAGS[0], _FLAGS[1], _FLAGS[2]
-
-
-def __getattr__(name: str) -> Any:
-    """PARENT_FLAGS, LEAF_FLAGS and NO_FLAGS, made when first asked for (see item_flags)."""
-    names = ("NO_FLAGS", "PARENT_FLAGS", "LEAF_FLAGS")
-    if name in names:
-        return item_flags()[names.index(name)]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    parent = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    return Qt.ItemFlag.NoItemFlags, parent, parent | Qt.ItemFlag.ItemNeverHasChildren
 
 
 # The roles data() answers; anything else (size hints, fonts, alignment...) is most of the calls a paint makes.

@@ -41,16 +41,12 @@ def test_the_plain_roles_are_qts() -> None:
     assert [role.DisplayRole.value, role.ForegroundRole.value] == tree_presentation.TICK_ROLES
 
 
-def test_the_item_flags_and_their_old_names() -> None:
+def test_the_item_flags() -> None:
     flag = Qt.ItemFlag
     none, parent, leaf = item_flags()
     assert none == flag.NoItemFlags
     assert parent == flag.ItemIsEnabled | flag.ItemIsSelectable
     assert leaf == parent | flag.ItemNeverHasChildren
-    old_names = (tree_presentation.NO_FLAGS, tree_presentation.PARENT_FLAGS, tree_presentation.LEAF_FLAGS)
-    assert old_names == (none, parent, leaf)
-    with pytest.raises(AttributeError):
-        tree_presentation.NO_SUCH_NAME  # noqa: B018
 
 
 def test_the_plain_keys_are_qts() -> None:
