@@ -17,7 +17,8 @@ scenario with 50 ms of injected latency. A task started beside the app measures,
   worst case: the whole heap scanned, as after a config reload built a new tree). Each burst alternates with
   the same 200 requests through a bare qasync loop in a fresh process (benchmarks.peer_qasync_burst);
 - countdown cost: with 500 live sessions, CPU time of this process over IDLE_SECONDS, and over the same
-  seconds of a bare Qt app with one 1 Hz timer (benchmarks.peer_qt_idle).
+  seconds of a bare Qt app with one 1 Hz timer (benchmarks.peer_qt_idle) and of the floor, a bare Qt tree over
+  Qt's own C++ model updating as many visible countdown cells as stsdesk shows (benchmarks.peer_qt_countdowns).
 
 ``--only idle`` (or ``keystrokes``, ``bursts``, comma-separated) measures just those parts, for a quick look.
 Prints one JSON object on stdout. Secrets go to keyring's in-memory fallback (never the user's keyring).
@@ -337,39 +338,76 @@ async def bursts(gui: Any, endpoint: str, result: dict[str, Any]) -> None:
         result[f"burst_{phase}_peer"] = peer_runs
 
 
+def visible_countdowns(gui: Any) -> int:
+    """How many time-left cells with a countdown the tree's viewport shows (partly shown rows count)."""
+    from stsdesk.gui.tree_model import TIME_LEFT
+
+    tree = gui.window.tree
+    index = tree.indexAt(tree.viewport().rect().topLeft())
+    bottom = tree.viewport().rect().bottom()
+    count = 0
+    while index.isValid() and tree.visualRect(index).top() <= bottom:
+        count += bool(index.siblingAtColumn(TIME_LEFT).data())
+        index = tree.indexBelow(index)
+    return count
+
+
+class CpuPeer:
+    """A peer process speaking peer_qt_idle's protocol: ``ready`` (then any lines of its own), then its CPU
+    seconds for each line written to it."""
+
+    def __init__(self, module: str, *args: str, extra_lines: int = 0) -> None:
+        self.module = module
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin, self._stdout = self.process.stdin, self.process.stdout
+        if self._stdout.readline().strip() != "ready":
+            self.close()
+            raise RuntimeError(f"{module} did not start (exit {self.process.poll()})")
+        self.said = [self._stdout.readline().strip() for _ in range(extra_lines)]
+
+    def cpu(self) -> float:
+        self._stdin.write("?\n")
+        self._stdin.flush()
+        return float(self._stdout.readline())
+
+    def close(self) -> None:
+        self._stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 async def idle(gui: Any, result: dict[str, Any]) -> None:
-    """CPU over IDLE_SECONDS of this process (500 live sessions) and, over the same seconds, of the bare Qt peer."""
+    """CPU over IDLE_SECONDS of this process (500 live sessions) and, over the same seconds, of the bare Qt peer
+    and of the floor (the same visible countdowns through Qt's own model)."""
     now = time.time()
     result["live_sessions"] = sum(1 for _, expiry in gui.model.sessions() if expiry > now)
-    peer = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.peer_qt_idle"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert peer.stdin is not None and peer.stdout is not None
-    stdin, stdout = peer.stdin, peer.stdout
-
-    def peer_cpu() -> float:
-        stdin.write("?\n")
-        stdin.flush()
-        return float(stdout.readline())
-
+    result["idle_visible_countdowns"] = cells = visible_countdowns(gui)
+    peer = CpuPeer("benchmarks.peer_qt_idle")
     try:
-        if stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the idle peer did not start (exit {peer.poll()})")
-        await asyncio.sleep(2.0)  # the burst's after-effects (status messages, GC) settle; the peer too
+        floor = CpuPeer("benchmarks.peer_qt_countdowns", "--rows", str(cells), extra_lines=1)
+    except BaseException:
+        peer.close()
+        raise
+    try:
+        result["idle_floor_visible_countdowns"] = int(floor.said[0])
+        await asyncio.sleep(2.0)  # the burst's after-effects (status messages, GC) settle; the peers too
         seconds = rounds(int(IDLE_SECONDS), 1)
-        ours0, peer0, t0 = cpu_seconds(), peer_cpu(), time.perf_counter()
+        ours0, peer0, floor0, t0 = cpu_seconds(), peer.cpu(), floor.cpu(), time.perf_counter()
         await asyncio.sleep(seconds)
-        ours1, peer1, wall = cpu_seconds(), peer_cpu(), time.perf_counter() - t0
+        ours1, peer1, floor1, wall = cpu_seconds(), peer.cpu(), floor.cpu(), time.perf_counter() - t0
     finally:
-        stdin.close()
-        try:
-            peer.wait(10)
-        except subprocess.TimeoutExpired:
-            peer.kill()
-            peer.wait()
+        peer.close()
+        floor.close()
     result["idle_cpu_percent"] = 100.0 * (ours1 - ours0) / wall
     result["idle_peer_cpu_percent"] = 100.0 * (peer1 - peer0) / wall
+    result["idle_floor_cpu_percent"] = 100.0 * (floor1 - floor0) / wall
     result["idle_seconds"] = wall
 
 
