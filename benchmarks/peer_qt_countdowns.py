@@ -41,6 +41,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=0, help="size the window to show this many countdown rows")
     wanted = parser.parse_args().rows
     app = QApplication(sys.argv[:1])
+    app.styleHints().setCursorFlashTime(0)  # the filter's caret does not blink, as stsdesk's stops after 10 s idle
     window = QMainWindow()
     central = QWidget()
     layout = QVBoxLayout(central)
@@ -52,7 +53,8 @@ def main() -> int:
     tree.setAllColumnsShowFocus(True)
     layout.addWidget(tree)
     window.setCentralWidget(central)
-    label = QLabel()
+    label = QLabel("soonest expiry in 00:00:00")
+    label.setFixedSize(label.sizeHint())  # a text change repaints the label alone, no status-bar relayout
     window.statusBar().addPermanentWidget(label)
     model = QStandardItemModel(0, len(COLUMNS))
     model.setHorizontalHeaderLabels(list(COLUMNS))
