@@ -46,6 +46,7 @@ class ProfileTreeView(QTreeView):
         self.header().setAccessibleName(self.tr("Profile columns"))
         self.header().setMinimumSectionSize(40)
         self._titles: QStandardItemModel | None = None  # the header's column titles (setModel)
+        self._rows_hidden = False  # setRowHidden hid a row at some point (isIndexHidden)
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         """As QTreeView's, but the header paints the column titles (tree_presentation.column_titles) from a Qt
@@ -61,6 +62,19 @@ class ProfileTreeView(QTreeView):
                 self._titles = QStandardItemModel(0, COLUMN_COUNT, self)
                 self._titles.setHorizontalHeaderLabels(column_titles())
             self.header().setModel(self._titles)
+
+    def setRowHidden(self, row: int, parent: QModelIndex | QPersistentModelIndex, hide: bool) -> None:
+        self._rows_hidden = self._rows_hidden or hide
+        super().setRowHidden(row, parent, hide)
+
+    def isIndexHidden(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """As QTreeView's, without asking the model for the row's parent and first cell while no row was ever
+        hidden with setRowHidden (the filter proxy hides rows instead): the view asks this of every row it
+        paints, and each of those two questions is a call into Python (~7% of repainting the time-left
+        strip every second)."""
+        if self._rows_hidden:
+            return super().isIndexHidden(index)
+        return self.isColumnHidden(index.column())
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
