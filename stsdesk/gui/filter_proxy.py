@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _INDEX = QModelIndex()
 _Index = QModelIndex | QPersistentModelIndex
+_CELLS = 2048  # index() answers kept (a window shows a few hundred cells)
 _NONE: tuple[int, ...] = ()  # the shown children of a node with none shown (shared, never appended to)
 
 
@@ -43,6 +44,10 @@ class ProfileFilterProxy(QAbstractItemModel):
         self._nodes: list[ProfileNode] = ProfileStore().nodes  # the root alone until a source is set
         self._kids: list[Sequence[int]] = [[]]  # node id -> shown children (their node ids), in tree order
         self._rows: list[int] = [-1]  # node id -> its row among its parent's shown children; -1: hidden
+        # Indexes made once per layout and handed out again (see index()): node id -> the index parent() answers
+        # for its children; node id * 8 + column -> index() of that cell (the cells painted lately, at most _CELLS)
+        self._parents: dict[int, QModelIndex] = {}
+        self._cells: dict[int, QModelIndex] = {}
 
     # -- the filter --------------------------------------------------------------------------------------
 
@@ -114,6 +119,7 @@ class ProfileFilterProxy(QAbstractItemModel):
         matches and their ancestors; None: every row)."""
         nodes = self._nodes
         self._matches, self._shown = matches, shown
+        self._parents, self._cells = {}, {}  # their rows change
         if shown is None:
             self._kids = [node.children for node in nodes]
             self._rows = [node.row for node in nodes]
@@ -239,16 +245,28 @@ class ProfileFilterProxy(QAbstractItemModel):
         return self.createIndex(row, source_index.column(), node_id) if row >= 0 else QModelIndex()
 
     def index(self, row: int, column: int, parent: _Index = _INDEX) -> QModelIndex:
+        # Every painted cell (the time-left strip, every second) asks this, and parent() twice: the answers are
+        # kept for the layout instead of made and freed each time (Qt copies what it is given): making an index
+        # in Python and freeing it cost ~10% of repainting the strip for index(), ~5% for parent().
         kids = self._kids[parent.internalId()]
         if 0 <= row < len(kids) and 0 <= column < COLUMN_COUNT and parent.column() <= 0:
-            return self.createIndex(row, column, kids[row])
+            key = kids[row] * 8 + column
+            cells = self._cells
+            found = cells.get(key)
+            if found is None:
+                if len(cells) >= _CELLS:
+                    cells.clear()  # scrolled through many rows: keep those painted from now on
+                found = cells[key] = self.createIndex(row, column, kids[row])
+            return found
         return QModelIndex()
 
     def parent(self, index: _Index = _INDEX) -> QModelIndex:  # type: ignore[override]
         parent_id = self._nodes[index.internalId()].parent
-        if parent_id == 0:
-            return QModelIndex()
-        return self.createIndex(self._rows[parent_id], 0, parent_id)
+        found = self._parents.get(parent_id)
+        if found is None:
+            found = self._parents[parent_id] = (
+                self.createIndex(self._rows[parent_id], 0, parent_id) if parent_id else QModelIndex())
+        return found
 
     def sibling(self, row: int, column: int, index: _Index) -> QModelIndex:
         node_id = index.internalId()

@@ -226,3 +226,21 @@ def test_a_selection_filtered_out_moves_to_the_row_beside_it(gui: GuiApp) -> Non
     assert gui.controller.current_profile() == "prod-admin"
     gui.window.filter_edit.setText("saml")  # prod-admin and its parent go: the first match
     assert gui.controller.current_profile() == "dev-saml"
+
+
+def test_indexes_handed_out_again_follow_the_layout(qapp: object) -> None:
+    """index() and parent() keep their answers per layout: after a filter moves a row, both answer its new row."""
+    model = _model()
+    proxy = _proxy(model)
+    alice = proxy.index(0, NAME)
+    dev = proxy.index(0, NAME, alice)
+    dev_ro = proxy.index(1, TIME_LEFT, dev)  # deployer is row 0 under dev
+    assert dev_ro.siblingAtColumn(NAME).data() == "dev-ro" and proxy.parent(dev_ro) == dev
+    assert proxy.index(1, TIME_LEFT, dev) is dev_ro  # the same answer again, not a new index
+    proxy.set_filter_text("readonly")  # deployer hidden: dev-ro is row 0 under dev
+    dev = proxy.index(0, NAME, proxy.index(0, NAME))
+    moved = proxy.index(0, TIME_LEFT, dev)
+    assert moved.row() == 0 and moved.siblingAtColumn(NAME).data() == "dev-ro"
+    assert proxy.parent(moved) == dev and proxy.parent(moved).row() == dev.row()
+    assert proxy.mapFromSource(proxy.mapToSource(moved)) == moved
+    assert not proxy.index(1, TIME_LEFT, dev).isValid()
