@@ -126,3 +126,26 @@ def test_store_without_qt() -> None:
     assert store.learn_identity("dev", "arn:aws:sts::999999999999:assumed-role/X/s") is None  # config wins
     store.load(tree.roots(), tree.children)  # runtime state survives a reload
     assert store.sessions() == [("dev", 100.0)] and store.names_with_state() == ["dev"]
+
+
+def test_store_tick_follows_the_sessions_as_they_come_and_go() -> None:
+    """The tick keeps its session rows between ticks: rows ascend per parent, and a session ended or started
+    since the last tick is left out or ticked."""
+    store = ProfileStore()
+    tree = _tree(RAW)
+    store.load(tree.roots(), tree.children)
+    names = list(store.by_name)
+    for name in reversed(names):
+        store.set_expiry(name, 1000.0)
+    every: dict[int, list[int]] = {}
+    for name in names:
+        node = store.nodes[store.by_name[name]]
+        every.setdefault(node.parent, []).append(node.row)
+    assert store.tick(0.5, format_time_left) == {parent: sorted(rows) for parent, rows in every.items()}
+    assert store.tick(1.5, format_time_left) == {parent: sorted(rows) for parent, rows in every.items()}
+    dev = store.nodes[store.by_name["dev"]]
+    store.set_expiry("dev", None)
+    changed = store.tick(2.5, format_time_left)
+    assert dev.row not in changed.get(dev.parent, []) and sum(map(len, changed.values())) == len(names) - 1
+    store.set_expiry("dev", 2000.0)
+    assert store.tick(2.5, format_time_left) == {dev.parent: [dev.row]}  # the others show the same second
