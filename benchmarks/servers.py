@@ -111,6 +111,17 @@ def canned_server(body: bytes, timeout: float = 30.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def minimal_sts_server(timeout: float = 30.0) -> Iterator[str]:
+    """Run benchmarks.minimal_sts_server (the least faithful STS work, in Python); yields its endpoint URL."""
+    proc = subprocess.Popen([PYTHON, "-m", "benchmarks.minimal_sts_server"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        yield _read_endpoint(proc, timeout)
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
 def moto_server(timeout: float = 60.0) -> Iterator[str]:
     """Run ``python -m moto.server`` on a free loopback port; yields its endpoint URL once it answers."""
     port = free_port()
