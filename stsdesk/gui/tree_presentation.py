@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from stsdesk.gui.countdown import Urgency, format_time_left, urgency
+from stsdesk.gui.countdown import WARN_SECONDS, Urgency, format_time_left, urgency
 from stsdesk.gui.profile_store import ProfileNode, ProfileStore, kind_label, row_label, state_text, time_left_text
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ BUSY_ROLE = USER_ROLE + 4
 
 _BRUSHES: dict[object, QBrush] = {}  # made at the first coloured cell (QBrush and QColor: not before the rows)
 _ERROR = "error"
+# Whole seconds left -> the Time left text (format_time_left): the countdown cells are painted every second.
+_LEFT_TEXTS: dict[int, str] = {}
 
 
 def _brush(key: object) -> QBrush | None:
@@ -85,8 +87,17 @@ def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> 
     if column == TIME_LEFT:
         if node.expiry is None:
             return ""
-        node.shown_left = time_left_text(node, node.expiry - now, format_time_left)
-        return node.shown_left
+        left = node.expiry - now
+        if left > 0 and node.group is None:  # hh:mm:ss, the same for every cell showing this second
+            text = _LEFT_TEXTS.get(whole := int(left))
+            if text is None:
+                if len(_LEFT_TEXTS) >= 4096:
+                    _LEFT_TEXTS.clear()
+                text = _LEFT_TEXTS[whole] = format_time_left(left)
+        else:
+            text = time_left_text(node, left, format_time_left)
+        node.shown_left = text
+        return text
     if column == KIND:
         return kind_label(node.profile)
     if column == ACCOUNT:
@@ -97,7 +108,8 @@ def display(store: ProfileStore, node: ProfileNode, column: int, now: float) -> 
 def foreground(node: ProfileNode, column: int, now: float) -> QBrush | None:
     """The text colour: the time left by urgency, the state red on an error; None: the palette's."""
     if column == TIME_LEFT and node.expiry is not None:
-        return _brush(urgency(node.expiry - now))
+        left = node.expiry - now
+        return None if left >= WARN_SECONDS else _brush(urgency(left))  # most cells: no Urgency to hash
     if column == STATE and (node.error or node.profile.error):
         return _brush(_ERROR)
     return None
