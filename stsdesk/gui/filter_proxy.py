@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 _INDEX = QModelIndex()
 _Index = QModelIndex | QPersistentModelIndex
+def _no_data(index: _Index, role: int) -> None:
+    return None  # no source yet
+
+
 _CELLS = 2048  # index() answers kept (a window shows a few hundred cells)
 _NONE: tuple[int, ...] = ()  # the shown children of a node with none shown (shared, never appended to)
 
@@ -41,6 +45,7 @@ class ProfileFilterProxy(QAbstractItemModel):
         self._matches: set[int] | None = None  # the rows that match themselves (None: no filter)
         self._shown: set[int] | None = None  # the matches and their ancestors (None: every row)
         self._source: ProfileTreeModel | None = None
+        self._source_data: Callable[[_Index, int], Any] = _no_data  # the source's data(), looked up once
         self._nodes: list[ProfileNode] = ProfileStore().nodes  # the root alone until a source is set
         self._kids: list[Sequence[int]] = [[]]  # node id -> shown children (their node ids), in tree order
         self._rows: list[int] = [-1]  # node id -> its row among its parent's shown children; -1: hidden
@@ -184,6 +189,7 @@ class ProfileFilterProxy(QAbstractItemModel):
             for signal, slot in self._connections():
                 signal.disconnect(slot)
         self._source = model
+        self._source_data = model.data
         for signal, slot in self._connections():
             signal.connect(slot)
         self._reload()
@@ -291,9 +297,8 @@ class ProfileFilterProxy(QAbstractItemModel):
     def data(self, index: _Index, role: int = 0) -> Any:  # 0: Qt.ItemDataRole.DisplayRole
         # The source answers from the node id and column alone: a proxy index needs no mapping. The roles it
         # ignores (size hints, fonts, alignment...: most of a paint's calls) are answered here, one call less.
-        if role not in ROLES or self._source is None:
-            return None
-        return self._source.data(index, role)
+        # The source's bound data() is kept: looking an attribute up on a Qt object costs as much as the rest.
+        return self._source_data(index, role) if role in ROLES else None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # 0: DisplayRole
         return self._source.headerData(section, orientation, role) if self._source is not None else None
