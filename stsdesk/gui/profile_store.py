@@ -131,7 +131,8 @@ class ProfileStore:
         self.with_session: set[int] = set()  # node ids whose expiry is set (ticks look only at these)
         self.favourites: frozenset[str] = frozenset()  # profiles marked with a star in the Name cell
         self._sessions: list[tuple[str, float]] | None = None  # sessions(), until a load or an expiry changes
-        self._ticked: list[ProfileNode] | None = None  # the nodes of with_session in id order, until it changes
+        # The nodes of with_session by parent, in id order (the tick's), until a session starts or ends.
+        self._ticked: list[tuple[int, list[ProfileNode]]] | None = None
 
     # -- loading ---------------------------------------------------------------------------------------
 
@@ -314,26 +315,30 @@ class ProfileStore:
         """Work out the time-left text of rows with a session at ``now``; returns {parent node id: rows whose
         text changed}, rows sorted. ``format_left`` must depend on the whole seconds only above zero (as
         format_time_left): sessions made together share a second, so it runs once per distinct second."""
-        # Every second, for every session (500 in issue 17's idle figure): the nodes are kept in id order (a
-        # parent's rows ascend with their ids, so no sort) and each step is as plain as it can be.
+        # Every second, for every session (500 in issue 17's idle figure): the nodes are kept by parent in id
+        # order (a parent's rows ascend with their ids, so no sort) and each step is as plain as it can be.
         ticked = self._ticked
         if ticked is None:
             nodes = self.nodes
-            ticked = self._ticked = [nodes[node_id] for node_id in sorted(self.with_session)]
+            groups: dict[int, list[ProfileNode]] = {}
+            for node_id in sorted(self.with_session):
+                groups.setdefault(nodes[node_id].parent, []).append(nodes[node_id])
+            ticked = self._ticked = list(groups.items())
         changed: dict[int, list[int]] = {}
         texts: dict[int, str] = {}  # whole seconds left -> text, this tick
-        for node in ticked:
-            left = (node.expiry or 0.0) - now
-            if left > 0 and node.group is None:
-                text = texts.get(whole := int(left))
-                if text is None:
-                    text = texts[whole] = format_left(left)
-            else:
-                text = time_left_text(node, left, format_left)
-            if text != node.shown_left:
-                node.shown_left = text
-                rows = changed.get(node.parent)
-                if rows is None:
-                    rows = changed[node.parent] = []
-                rows.append(node.row)
+        for parent, siblings in ticked:
+            rows = []
+            for node in siblings:
+                left = (node.expiry or 0.0) - now
+                if left > 0 and node.group is None:
+                    text = texts.get(whole := int(left))
+                    if text is None:
+                        text = texts[whole] = format_left(left)
+                else:
+                    text = time_left_text(node, left, format_left)
+                if text != node.shown_left:
+                    node.shown_left = text
+                    rows.append(node.row)
+            if rows:
+                changed[parent] = rows
         return changed
