@@ -15,13 +15,14 @@ countdown rows visible); for each line on stdin prints its CPU seconds so far.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
-from PySide6.QtCore import QModelIndex, QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMainWindow, QTreeView, QVBoxLayout, QWidget
+
+from benchmarks.peer_qt_idle import run_answering_cpu
 
 PROFILES, SESSIONS, COLUMNS = 5000, 500, ("Name", "Kind", "Account", "State", "Time left")
 TIME_LEFT = COLUMNS.index("Time left")
@@ -102,19 +103,7 @@ def main() -> int:
         window.resize(window.width(), window.height() + (wanted + 1) * step - tree.viewport().height())
         app.processEvents()
     tick()
-
-    def answer() -> None:
-        if not sys.stdin.readline():
-            app.quit()
-            return
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(usage.ru_utime + usage.ru_stime, flush=True)
-
-    asked = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
-    asked.activated.connect(answer)
-    QTimer.singleShot(0, lambda: print(f"ready\n{len(visible_rows(tree, parent))}", flush=True))
-    return app.exec()
-
+    return run_answering_cpu(app, lambda: f"ready\n{len(visible_rows(tree, parent))}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
@@ -27,6 +28,12 @@ def main() -> int:
     timer.timeout.connect(lambda: label.setText(time.strftime("%H:%M:%S")))
     timer.start()
     window.show()
+    return run_answering_cpu(app, lambda: "ready")
+
+
+def run_answering_cpu(app: QApplication, ready: Callable[[], str]) -> int:
+    """Run ``app``: print ``ready()`` once the loop runs; then, for each line the parent writes on stdin, this
+    process's CPU seconds so far; quit when stdin closes. (peer_qt_countdowns speaks the same protocol.)"""
 
     def answer() -> None:
         if not sys.stdin.readline():
@@ -37,7 +44,7 @@ def main() -> int:
 
     asked = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
     asked.activated.connect(answer)
-    QTimer.singleShot(0, lambda: print("ready", flush=True))
+    QTimer.singleShot(0, lambda: print(ready(), flush=True))
     return app.exec()
 
 

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 
 _INDEX = QModelIndex()
 _Index = QModelIndex | QPersistentModelIndex
-def _no_data(index: _Index, role: int) -> None:
-    return None  # no source yet
-
-
 _CELLS = 2048  # index() answers kept (a window shows a few hundred cells)
 _NONE: tuple[int, ...] = ()  # the shown children of a node with none shown (shared, never appended to)
+
+
+def _no_data(index: _Index, role: int) -> None:
+    return None  # no source yet
 
 
 class ProfileFilterProxy(QAbstractItemModel):
