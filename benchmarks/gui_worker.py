@@ -18,7 +18,8 @@ scenario with 50 ms of injected latency. A task started beside the app measures,
   the same 200 requests through a bare qasync loop in a fresh process (benchmarks.peer_qasync_burst);
 - countdown cost: with 500 live sessions, CPU time of this process over IDLE_SECONDS, and over the same
   seconds of a bare Qt app with one 1 Hz timer (benchmarks.peer_qt_idle) and of the floor, a bare Qt tree over
-  Qt's own C++ model updating as many visible countdown cells as stsdesk shows (benchmarks.peer_qt_countdowns).
+  Qt's own C++ model updating as many visible countdown cells as stsdesk shows (benchmarks.peer_qt_countdowns),
+  and of that floor keeping all 500 countdown cells current (its ``--all``).
 
 ``--only idle`` (or ``keystrokes``, ``bursts``, comma-separated) measures just those parts, for a quick look.
 Prints one JSON object on stdout. Secrets go to keyring's in-memory fallback (never the user's keyring).
@@ -384,30 +385,31 @@ class CpuPeer:
 
 
 async def idle(gui: Any, result: dict[str, Any]) -> None:
-    """CPU over IDLE_SECONDS of this process (500 live sessions) and, over the same seconds, of the bare Qt peer
-    and of the floor (the same visible countdowns through Qt's own model)."""
+    """CPU over IDLE_SECONDS of this process (500 live sessions) and, over the same seconds, of the bare Qt peer,
+    of the floor (the same visible countdowns through Qt's own model) and of that floor keeping every session's
+    countdown current (``--all``)."""
     now = time.time()
     result["live_sessions"] = sum(1 for _, expiry in gui.model.sessions() if expiry > now)
     result["idle_visible_countdowns"] = cells = visible_countdowns(gui)
-    peer = CpuPeer("benchmarks.peer_qt_idle")
+    peers: dict[str, CpuPeer] = {}
     try:
-        floor = CpuPeer("benchmarks.peer_qt_countdowns", "--rows", str(cells), extra_lines=1)
-    except BaseException:
-        peer.close()
-        raise
-    try:
-        result["idle_floor_visible_countdowns"] = int(floor.said[0])
+        peers["peer"] = CpuPeer("benchmarks.peer_qt_idle")
+        peers["floor"] = CpuPeer("benchmarks.peer_qt_countdowns", "--rows", str(cells), extra_lines=1)
+        peers["floor_all"] = CpuPeer("benchmarks.peer_qt_countdowns", "--rows", str(cells), "--all", extra_lines=1)
+        result["idle_floor_visible_countdowns"] = int(peers["floor"].said[0])
         await asyncio.sleep(2.0)  # the burst's after-effects (status messages, GC) settle; the peers too
         seconds = rounds(int(IDLE_SECONDS), 1)
-        ours0, peer0, floor0, t0 = cpu_seconds(), peer.cpu(), floor.cpu(), time.perf_counter()
+        before = {name: peer.cpu() for name, peer in peers.items()}
+        ours0, t0 = cpu_seconds(), time.perf_counter()
         await asyncio.sleep(seconds)
-        ours1, peer1, floor1, wall = cpu_seconds(), peer.cpu(), floor.cpu(), time.perf_counter() - t0
+        ours1, wall = cpu_seconds(), time.perf_counter() - t0
+        after = {name: peer.cpu() for name, peer in peers.items()}
     finally:
-        peer.close()
-        floor.close()
+        for peer in peers.values():
+            peer.close()
     result["idle_cpu_percent"] = 100.0 * (ours1 - ours0) / wall
-    result["idle_peer_cpu_percent"] = 100.0 * (peer1 - peer0) / wall
-    result["idle_floor_cpu_percent"] = 100.0 * (floor1 - floor0) / wall
+    for name in peers:
+        result[f"idle_{name}_cpu_percent"] = 100.0 * (after[name] - before[name]) / wall
     result["idle_seconds"] = wall
 
 
