@@ -10,7 +10,10 @@ from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QPersistentM
 from PySide6.QtGui import QFocusEvent, QGuiApplication, QInputMethodEvent, QKeyEvent, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QWidget
 
+from stsdesk.gui.filter_proxy import ProfileFilterProxy
 from stsdesk.gui.qtfix import set_property
+from stsdesk.gui.time_left_delegate import TimeLeftDelegate
+from stsdesk.gui.tree_model import ProfileTreeModel
 from stsdesk.gui.tree_presentation import ACCOUNT, COLUMN_COUNT, KIND, NAME, STATE, TIME_LEFT, column_titles
 
 if TYPE_CHECKING:
@@ -47,14 +50,19 @@ class ProfileTreeView(QTreeView):
         self.header().setMinimumSectionSize(40)
         self._titles: QStandardItemModel | None = None  # the header's column titles (setModel)
         self._rows_hidden = False  # setRowHidden hid a row at some point (isIndexHidden)
+        self._time_left: TimeLeftDelegate | None = None  # the Time left column's delegate (setModel)
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         """As QTreeView's, but the header paints the column titles (tree_presentation.column_titles) from a Qt
         model of its own: Qt calls a Python headerData() with a Qt.Orientation, whose first use builds all of
         PySide6's Qt namespace enums (~22 ms of CPU before the rows are painted, issue 17). The view's model keeps
         its headerData() for everything else that asks (accessibility, tests). Column sizes, hiding and moves are
-        the header's own, as before; the titles follow a language change."""
+        the header's own, as before; the titles follow a language change.
+
+        The Time left column of a profile tree (or of its filter proxy) is painted by a TimeLeftDelegate: the same
+        cells, with one call into Python per cell instead of seven."""
         super().setModel(model)
+        self._follow_time_left(model)
         if model is not None and model.columnCount() == COLUMN_COUNT:
             if self._titles is None:
                 from PySide6.QtGui import QStandardItemModel
@@ -62,6 +70,17 @@ class ProfileTreeView(QTreeView):
                 self._titles = QStandardItemModel(0, COLUMN_COUNT, self)
                 self._titles.setHorizontalHeaderLabels(column_titles())
             self.header().setModel(self._titles)
+
+    def _follow_time_left(self, model: QAbstractItemModel | None) -> None:
+        previous = self._time_left
+        if previous is not None and self.itemDelegateForColumn(TIME_LEFT) is previous:
+            self.setItemDelegateForColumn(TIME_LEFT, None)  # type: ignore[arg-type]  # Qt's own again
+        self._time_left = None
+        if isinstance(model, ProfileFilterProxy | ProfileTreeModel):
+            self._time_left = TimeLeftDelegate(model, self)
+            self.setItemDelegateForColumn(TIME_LEFT, self._time_left)
+        if previous is not None:
+            previous.deleteLater()
 
     def setRowHidden(self, row: int, parent: QModelIndex | QPersistentModelIndex, hide: bool) -> None:
         self._rows_hidden = self._rows_hidden or hide
