@@ -47,7 +47,7 @@ class TimeLeftDelegate(QStyledItemDelegate):
             return
         store = model.store
         node = store.nodes[node_id]
-        now = model._clock()  # the model's clock: tests give it a fake one
+        now = model.clock()
         option.index = index  # type: ignore[assignment]  # Qt hands a QModelIndex
         brush = foreground(node, TIME_LEFT, now)
         if brush is not None:  # QPalette's type only then: it costs ~0.6 ms to set up, before the first paint

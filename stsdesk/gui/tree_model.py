@@ -93,7 +93,7 @@ class ProfileTreeModel(QAbstractItemModel):
     ) -> None:
         super().__init__(parent)
         self._icons = icons
-        self._clock = clock
+        self.clock = clock  # Unix time now (tests give a fake one): every cell and tick is worked out at it
         self.store = ProfileStore()
         self._nodes = self.store.nodes  # the hot paths below index it directly
         self._flags: list[Qt.ItemFlag] | None = None  # per node id, made at the first flags() (a view of this model)
@@ -278,7 +278,7 @@ class ProfileTreeModel(QAbstractItemModel):
         """
         nodes = self._nodes
         count = 0
-        for parent, rows in self.store.tick(self._clock(), format_time_left).items():
+        for parent, rows in self.store.tick(self.clock(), format_time_left).items():
             self._announce_runs(nodes[parent].children, TIME_LEFT, rows, TICK_ROLES)
             count += len(rows)
         return count
@@ -354,17 +354,17 @@ class ProfileTreeModel(QAbstractItemModel):
             return None
         node: ProfileNode = self._nodes[node_id]
         if role == _DISPLAY:
-            return display(self.store, node, index.column(), self._clock())
+            return display(self.store, node, index.column(), self.clock())
         if role == _FOREGROUND:
-            return foreground(node, index.column(), self._clock())
+            return foreground(node, index.column(), self.clock())
         if role == _DECORATION:
-            return icon(self._icons, node, index.column(), self._clock())
+            return icon(self._icons, node, index.column(), self.clock())
         if role == _NAME_ROLE:
             return node.profile.name
         if role == _TOOLTIP:
             return tooltip(node, index.column())
         if role == _SECONDS:
-            return None if node.expiry is None else node.expiry - self._clock()
+            return None if node.expiry is None else node.expiry - self.clock()
         if role == _BUSY:
             return node.busy
         return node.filter_text if node.filter_text is not None else self.store.filter_text(node)  # FILTER_ROLE

@@ -212,7 +212,7 @@ def test_the_view_paints_the_same_pixels(view: ProfileTreeView, qapp: QApplicati
     qapp.processEvents()
     qts = grab(view)
     assert ours == qts
-    view.model().sourceModel()._clock.now += 600  # type: ignore[union-attr]  # the cells change: so do the pixels
+    view.model().sourceModel().clock.now += 600  # type: ignore[union-attr]  # the cells change: so do the pixels
     view.viewport().update()
     qapp.processEvents()
     assert grab(view) != qts
