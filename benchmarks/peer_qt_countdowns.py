@@ -114,5 +114,6 @@ def main() -> int:
     tick()
     return run_answering_cpu(app, lambda: f"ready\n{len(visible_rows(tree, parent))}")
 
+
 if __name__ == "__main__":
     sys.exit(main())
